@@ -1,0 +1,52 @@
+/* cio — error codes.
+ *
+ * Every cio function that can fail returns an int: 0 (or a non-negative
+ * count) on success, a negative errno value on failure, like libuv. Codes that
+ * have no errno equivalent live in a reserved range below CIO_ERRNO_BASE.
+ * There is no errno side channel: read the return value.
+ */
+#ifndef CIO_ERROR_H
+#define CIO_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* cio's own codes start below this value, far from any errno. */
+#define CIO_ERRNO_BASE (-20000)
+
+enum {
+    /* A function that must run on a thread with a running cio loop was
+     * called on a thread without one. */
+    CIO_ENOLOOP = CIO_ERRNO_BASE - 1,
+    /* A suspending function was called from outside a task (for example from
+     * a plain loop callback, which must never block). */
+    CIO_ENOTTASK = CIO_ERRNO_BASE - 2,
+    /* A task handle that does not name a live, owned task: never valid,
+     * already joined, or already detached. */
+    CIO_EBADTASK = CIO_ERRNO_BASE - 3,
+    /* An object was used in a state that does not allow the operation
+     * (asyncio's InvalidStateError): a future resolved twice, the result of
+     * a task that has not finished. */
+    CIO_ESTATE = CIO_ERRNO_BASE - 4,
+    /* A scope was exited out of order, or by a task that does not own it. */
+    CIO_ESCOPE = CIO_ERRNO_BASE - 5,
+    /* The loop found that every task waits and nothing can wake any of them:
+     * the main task is cancelled with this reason reported. */
+    CIO_EDEADLOCK = CIO_ERRNO_BASE - 6,
+    /* Lowest code cio uses; later areas extend the range downwards. */
+    CIO_ELAST = CIO_ERRNO_BASE - 100,
+};
+
+/* A human-readable message for any code cio returns: errno values and cio's
+ * own. Never NULL; the string is static and must not be freed. */
+const char *cio_strerror(int err);
+
+/* The symbolic name of a code ("ECANCELED", "CIO_ENOTTASK"), or "UNKNOWN".
+ * Never NULL; static storage. */
+const char *cio_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,57 @@
+/* cio_strerror() and cio_err_name(): every code cio returns has a name. */
+#include <string.h>
+
+#include "cio/error.h"
+
+struct own_code {
+    int code;
+    const char *name;
+    const char *message;
+};
+
+static const struct own_code own_codes[] = {
+    {CIO_ENOLOOP, "CIO_ENOLOOP", "no cio loop is running on this thread"},
+    {CIO_ENOTTASK, "CIO_ENOTTASK", "suspending call made outside a cio task"},
+    {CIO_EBADTASK, "CIO_EBADTASK", "task handle is stale: already joined or detached"},
+    {CIO_ESTATE, "CIO_ESTATE", "operation not allowed in the object's current state"},
+    {CIO_ESCOPE, "CIO_ESCOPE", "scope exited out of order or by another task"},
+    {CIO_EDEADLOCK, "CIO_EDEADLOCK", "every task is waiting and nothing can wake them"},
+};
+
+static const struct own_code *find_own(int err)
+{
+    for (size_t i = 0; i < sizeof own_codes / sizeof own_codes[0]; i++)
+        if (own_codes[i].code == err)
+            return &own_codes[i];
+    return NULL;
+}
+
+const char *cio_strerror(int err)
+{
+    if (err == 0)
+        return "success";
+    const struct own_code *c = find_own(err);
+    if (c)
+        return c->message;
+    if (err < 0 && err > CIO_ERRNO_BASE) {
+        const char *s = strerrordesc_np(-err);
+        if (s)
+            return s;
+    }
+    return "unknown error";
+}
+
+const char *cio_err_name(int err)
+{
+    if (err == 0)
+        return "OK";
+    const struct own_code *c = find_own(err);
+    if (c)
+        return c->name;
+    if (err < 0 && err > CIO_ERRNO_BASE) {
+        const char *s = strerrorname_np(-err);
+        if (s)
+            return s;
+    }
+    return "UNKNOWN";
+}

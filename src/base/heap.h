@@ -1,0 +1,41 @@
+/* The loop's timer queue: a 4-ary min-heap of timers ordered by deadline,
+ * then by sequence number (so equal deadlines fire in FIFO order).
+ * Insert and remove are O(log n); each entry keeps its deadline next to the
+ * pointer so that sifting compares without touching the timers. */
+#ifndef CIO_BASE_HEAP_H
+#define CIO_BASE_HEAP_H
+
+#include <stdint.h>
+
+#include "cio/scope.h" /* struct cio__timer */
+
+struct cio__heap_entry {
+    int64_t deadline;
+    struct cio__timer *timer;
+};
+
+struct cio__heap {
+    struct cio__heap_entry *a;
+    uint32_t n, cap;
+    uint64_t seq;
+};
+
+void cio__heap_init(struct cio__heap *h);
+void cio__heap_fini(struct cio__heap *h);
+
+/* Adds t (t->index must be 0) with t->deadline set. Returns 0 or -ENOMEM. */
+int cio__heap_push(struct cio__heap *h, struct cio__timer *t);
+
+/* Removes t if it is in the heap; harmless otherwise. */
+void cio__heap_remove(struct cio__heap *h, struct cio__timer *t);
+
+/* The earliest timer, or NULL. */
+static inline struct cio__timer *cio__heap_top(const struct cio__heap *h)
+{
+    return h->n ? h->a[0].timer : 0;
+}
+
+/* Removes and returns the earliest timer if its deadline is <= now. */
+struct cio__timer *cio__heap_pop_due(struct cio__heap *h, int64_t now);
+
+#endif

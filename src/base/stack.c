@@ -1,0 +1,194 @@
+#include "stack.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "compiler.h"
+
+#ifdef CIO_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0u
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define MAX_CHUNK_BYTES ((size_t)1 << 30)
+#define FIRST_CHUNK_SLOTS 16
+
+struct cio__stack_chunk {
+    struct cio__stack_chunk *next;
+    char *base;
+    size_t len;
+    size_t slot;
+    size_t used; /* slots carved from this chunk */
+};
+
+static long read_max_map_count(void)
+{
+    long v = 65530;
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1)
+            v = 65530;
+        fclose(f);
+    }
+    return v;
+}
+
+static bool madvise_guard_works(size_t page)
+{
+    char *m = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return false;
+    bool ok = madvise(m, page, MADV_GUARD_INSTALL) == 0;
+    munmap(m, 2 * page);
+    return ok;
+}
+
+void cio__stack_pool_init(struct cio__stack_pool *p)
+{
+    memset(p, 0, sizeof *p);
+    p->page = (size_t)sysconf(_SC_PAGESIZE);
+    p->mprotect_budget = read_max_map_count() / 4;
+    /* CIO_STACK_GUARD=canary|mprotect|madvise forces a mode (for tests). */
+    const char *force = getenv("CIO_STACK_GUARD");
+    if (force && strcmp(force, "canary") == 0)
+        p->mode = CIO__GUARD_CANARY;
+    else if (force && strcmp(force, "mprotect") == 0)
+        p->mode = CIO__GUARD_MPROTECT;
+    else if (madvise_guard_works(p->page))
+        p->mode = CIO__GUARD_MADVISE;
+    else
+        p->mode = CIO__GUARD_MPROTECT;
+}
+
+void cio__stack_pool_fini(struct cio__stack_pool *p)
+{
+    struct cio__stack_chunk *c = p->chunks;
+    while (c) {
+        struct cio__stack_chunk *next = c->next;
+        for (size_t i = 0; i < c->used; i++) {
+            struct cio__stack *s = (struct cio__stack *)(void *)(c->base + (i + 1) * c->slot) - 1;
+            VALGRIND_STACK_DEREGISTER(s->valgrind_id);
+        }
+        munmap(c->base, c->len);
+        free(c);
+        c = next;
+    }
+    struct cio__stack_class *k = p->classes;
+    while (k) {
+        struct cio__stack_class *next = k->next;
+        free(k);
+        k = next;
+    }
+    memset(p, 0, sizeof *p);
+}
+
+static struct cio__stack_class *class_for(struct cio__stack_pool *p, size_t size)
+{
+    size_t usable = (size + sizeof(struct cio__stack) + p->page - 1) & ~(p->page - 1);
+    size_t slot = usable + p->page;
+    struct cio__stack_class **pk = &p->classes;
+    for (; *pk; pk = &(*pk)->next)
+        if ((*pk)->slot == slot)
+            return *pk;
+    struct cio__stack_class *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->slot = slot;
+    k->n_chunk = FIRST_CHUNK_SLOTS;
+    *pk = k;
+    return k;
+}
+
+static int grow(struct cio__stack_pool *p, struct cio__stack_class *k)
+{
+    size_t n = k->n_chunk;
+    if (n * k->slot > MAX_CHUNK_BYTES)
+        n = MAX_CHUNK_BYTES / k->slot ? MAX_CHUNK_BYTES / k->slot : 1;
+    size_t len = n * k->slot;
+    struct cio__stack_chunk *c = malloc(sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) {
+        free(c);
+        return -ENOMEM;
+    }
+    *c = (struct cio__stack_chunk){p->chunks, m, len, k->slot, 0};
+    p->chunks = c;
+    k->cur = c;
+    k->bump = m;
+    k->bump_end = m + len;
+    if (k->n_chunk * 2 * k->slot <= MAX_CHUNK_BYTES)
+        k->n_chunk *= 2;
+    return 0;
+}
+
+/* Carves a new slot from the class's current chunk and arms its guard. */
+static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_class *k)
+{
+    if (k->bump == k->bump_end && grow(p, k) < 0)
+        return NULL;
+    char *base = k->bump;
+    k->bump += k->slot;
+    k->cur->used++;
+    struct cio__stack *s = (struct cio__stack *)(void *)(base + k->slot) - 1;
+    s->lo = base + p->page;
+    s->cls = k;
+    s->next_free = NULL;
+    enum cio__guard g = p->mode;
+    if (g == CIO__GUARD_MADVISE && madvise(base, p->page, MADV_GUARD_INSTALL) != 0)
+        g = CIO__GUARD_MPROTECT;
+    if (g == CIO__GUARD_MPROTECT) {
+        if (p->mprotect_budget > 0 && mprotect(base, p->page, PROT_NONE) == 0)
+            p->mprotect_budget--;
+        else
+            g = CIO__GUARD_CANARY;
+    }
+    if (g == CIO__GUARD_CANARY) {
+        /* The guard page stays mapped: it becomes part of the stack's
+         * margin, and the canary sits at the bottom of the usable part. */
+        uint64_t *w = (uint64_t *)(void *)s->lo;
+        for (int i = 0; i < CIO__CANARY_WORDS; i++)
+            w[i] = CIO__CANARY;
+    }
+    s->guard = (uint8_t)g;
+    s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
+    return s;
+}
+
+struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
+{
+    struct cio__stack_class *k = class_for(p, size);
+    if (!k)
+        return NULL;
+    struct cio__stack *s = k->free;
+    if (cio__likely(s != NULL)) {
+        k->free = s->next_free;
+        return s;
+    }
+    return carve(p, k);
+}
+
+void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s)
+{
+    (void)p;
+    s->next_free = s->cls->free;
+    s->cls->free = s;
+}
+
+bool cio__stack_guard_hit(const struct cio__stack *s, const void *addr)
+{
+    const char *a = addr;
+    return a < s->lo && a >= s->lo - 64 * 1024;
+}

@@ -1,0 +1,216 @@
+/* fd readiness: reader and writer callbacks (asyncio's add_reader) and
+ * tasks suspended in cio_wait_fd(), on one table indexed by fd.
+ *
+ * Interest is added to the backend eagerly and, for task waits, removed
+ * lazily: a task that reads a socket in a loop waits on it again and again,
+ * and leaving the interest in place between waits saves two epoll_ctl calls
+ * per wait. An event nobody wants is what triggers the removal. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "task/task.h"
+
+static struct cio__fdw *fdw(struct cio__loop *loop, int fd)
+{
+    if (fd >= loop->nfds) {
+        int n = loop->nfds ? loop->nfds : 64;
+        while (n <= fd)
+            n *= 2;
+        struct cio__fdw *a = realloc(loop->fds, (size_t)n * sizeof *a);
+        if (!a)
+            return NULL;
+        memset(a + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof *a);
+        loop->fds = a;
+        loop->nfds = n;
+    }
+    return &loop->fds[fd];
+}
+
+static unsigned wanted(const struct cio__fdw *w)
+{
+    return (w->rcb || w->rtask ? CIO_READABLE : 0) | (w->wcb || w->wtask ? CIO_WRITABLE : 0);
+}
+
+/* Sets the backend's interest to `now`. */
+static int set_reg(struct cio__loop *loop, int fd, struct cio__fdw *w, unsigned now)
+{
+    if (now == w->reg)
+        return 0;
+    int rc = loop->ops->update(loop, fd, w->reg, now);
+    if (rc == 0 || !now)
+        w->reg = (uint8_t)(rc == 0 ? now : 0);
+    return rc;
+}
+
+/* Adds whatever is wanted but not yet watched. */
+static int arm(struct cio__loop *loop, int fd, struct cio__fdw *w)
+{
+    unsigned want = wanted(w);
+    if ((want & ~w->reg) == 0)
+        return 0;
+    return set_reg(loop, fd, w, w->reg | want);
+}
+
+void cio__io_ready(struct cio__loop *loop, int fd, unsigned events)
+{
+    if (fd == loop->wake_fd) {
+        uint64_t v;
+        ssize_t n = read(fd, &v, sizeof v);
+        (void)n;
+        return;
+    }
+    if (fd >= loop->nfds)
+        return;
+    struct cio__fdw *w = &loop->fds[fd];
+    if ((events & CIO_READABLE) && w->rtask) {
+        struct cio__task *t = w->rtask;
+        cio__wake(t, (int)(events & (t == w->wtask ? CIO_READABLE | CIO_WRITABLE : CIO_READABLE)));
+    } else if ((events & CIO_READABLE) && w->rcb) {
+        w->rcb(w->rarg);
+        w = &loop->fds[fd]; /* the callback may have grown the table */
+    }
+    if ((events & CIO_WRITABLE) && w->wtask) {
+        if (w->wtask != w->rtask || !(events & CIO_READABLE))
+            cio__wake(w->wtask, (int)(events & CIO_WRITABLE));
+    } else if ((events & CIO_WRITABLE) && w->wcb) {
+        w->wcb(w->warg);
+        w = &loop->fds[fd];
+    }
+    if (events & w->reg & ~wanted(w))
+        set_reg(loop, fd, w, wanted(w));
+}
+
+int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t)
+{
+    struct cio__fdw *w = fdw(loop, fd);
+    if (!w)
+        return -ENOMEM;
+    if (((events & CIO_READABLE) && (w->rtask || w->rcb)) ||
+        ((events & CIO_WRITABLE) && (w->wtask || w->wcb)))
+        return -EBUSY;
+    if (events & CIO_READABLE) {
+        w->rtask = t;
+        loop->io_watchers++;
+    }
+    if (events & CIO_WRITABLE) {
+        w->wtask = t;
+        loop->io_watchers++;
+    }
+    int rc = arm(loop, fd, w);
+    if (rc < 0)
+        cio__io_unwatch_task(loop, fd, t);
+    return rc;
+}
+
+void cio__io_unwatch_task(struct cio__loop *loop, int fd, struct cio__task *t)
+{
+    if (fd >= loop->nfds)
+        return;
+    struct cio__fdw *w = &loop->fds[fd];
+    if (w->rtask == t) {
+        w->rtask = NULL;
+        loop->io_watchers--;
+    }
+    if (w->wtask == t) {
+        w->wtask = NULL;
+        loop->io_watchers--;
+    }
+}
+
+static int add_cb(int fd, cio_callback cb, void *arg, bool writer)
+{
+    if (fd < 0 || !cb)
+        return -EINVAL;
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    struct cio__fdw *w = fdw(loop, fd);
+    if (!w)
+        return -ENOMEM;
+    cio_callback *slot = writer ? &w->wcb : &w->rcb;
+    if (writer ? w->wtask != NULL : w->rtask != NULL)
+        return -EBUSY;
+    bool fresh = *slot == NULL;
+    cio_callback old_cb = *slot;
+    void *old_arg = writer ? w->warg : w->rarg;
+    *slot = cb;
+    *(writer ? &w->warg : &w->rarg) = arg;
+    int rc = arm(loop, fd, w);
+    if (rc < 0) {
+        *slot = old_cb;
+        *(writer ? &w->warg : &w->rarg) = old_arg;
+        return rc;
+    }
+    if (fresh)
+        loop->io_watchers++;
+    return 0;
+}
+
+static int remove_cb(int fd, bool writer)
+{
+    if (fd < 0)
+        return -EINVAL;
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    if (fd >= loop->nfds)
+        return -ENOENT;
+    struct cio__fdw *w = &loop->fds[fd];
+    cio_callback *slot = writer ? &w->wcb : &w->rcb;
+    if (!*slot)
+        return -ENOENT;
+    *slot = NULL;
+    loop->io_watchers--;
+    /* Callbacks are removed eagerly: the caller may close the fd next. */
+    set_reg(loop, fd, w, wanted(w));
+    return 0;
+}
+
+int cio_add_reader(int fd, cio_callback cb, void *arg)
+{
+    return add_cb(fd, cb, arg, false);
+}
+
+int cio_add_writer(int fd, cio_callback cb, void *arg)
+{
+    return add_cb(fd, cb, arg, true);
+}
+
+int cio_remove_reader(int fd)
+{
+    return remove_cb(fd, false);
+}
+
+int cio_remove_writer(int fd)
+{
+    return remove_cb(fd, true);
+}
+
+int cio_forget_fd(int fd)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    if (fd < 0 || fd >= loop->nfds)
+        return 0;
+    struct cio__fdw *w = &loop->fds[fd];
+    struct cio__task *rt = w->rtask, *wt = w->wtask;
+    if (rt)
+        cio__wake(rt, -EBADF);
+    if (wt && wt != rt)
+        cio__wake(wt, -EBADF);
+    loop->io_watchers -= (w->rtask || w->rcb) + (w->wtask || w->wcb);
+    w->rtask = w->wtask = NULL;
+    w->rcb = w->wcb = NULL;
+    set_reg(loop, fd, w, 0);
+    return 0;
+}
+
+void cio__io_fini(struct cio__loop *loop)
+{
+    free(loop->fds);
+    loop->fds = NULL;
+    loop->nfds = 0;
+}

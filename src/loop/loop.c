@@ -1,0 +1,191 @@
+/* The event loop: one iteration polls I/O (blocking only when nothing is
+ * ready), reads the clock once, fires the timers that are due, then runs a
+ * batch of ready tasks and callbacks. */
+#include "loop/loop.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "task/task.h"
+
+__thread struct cio__loop *cio__tls_loop;
+
+void cio__report(struct cio__loop *loop, const char *fmt, ...)
+{
+    FILE *out = loop && loop->report ? loop->report : stderr;
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(out);
+    fputs("cio: ", out);
+    vfprintf(out, fmt, ap);
+    fputc('\n', out);
+    funlockfile(out);
+    fflush(out);
+    va_end(ap);
+}
+
+static void update_now(struct cio__loop *loop)
+{
+    loop->now = cio__mono_ns() + loop->clock_offset;
+}
+
+int64_t cio__abs_to_ns(double when)
+{
+    if (when != when)
+        return 0;
+    if (when >= 9.2e9)
+        return CIO__NEVER;
+    if (when <= -9.2e9)
+        return -CIO__NEVER;
+    return (int64_t)llround(when * 1e9);
+}
+
+static void find_sched_stack(struct cio__loop *loop)
+{
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        pthread_attr_getstack(&attr, &loop->sched_stack_lo, &loop->sched_stack_size);
+        pthread_attr_destroy(&attr);
+    }
+}
+
+int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
+{
+    struct cio__loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    loop->ready.tail = &loop->ready.head;
+    cio__heap_init(&loop->timers);
+    cio__list_init(&loop->tasks);
+    cio__stack_pool_init(&loop->stacks);
+    loop->wake_fd = -1;
+    loop->report = opts && opts->report ? opts->report : stderr;
+    loop->default_stack = opts && opts->stack_size ? opts->stack_size : CIO_DEFAULT_STACK_SIZE;
+    loop->virtual_clock = opts && opts->virtual_clock;
+    if (opts && opts->slow_task_warning > 0)
+        loop->slow_ns = cio__sec_to_ns(opts->slow_task_warning);
+    if (loop->virtual_clock)
+        loop->clock_offset = -cio__mono_ns(); /* virtual time starts at 0 */
+    update_now(loop);
+    find_sched_stack(loop);
+
+    loop->ops = &cio__epoll_ops;
+    int rc = loop->ops->init(loop);
+    if (rc < 0)
+        goto fail;
+    loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->wake_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    rc = loop->ops->update(loop, loop->wake_fd, 0, CIO_READABLE);
+    if (rc < 0)
+        goto fail;
+    cio__overflow_install(loop);
+    cio__tls_loop = loop;
+    *out = loop;
+    return 0;
+fail:
+    if (loop->wake_fd >= 0)
+        close(loop->wake_fd);
+    if (loop->backend)
+        loop->ops->fini(loop);
+    cio__stack_pool_fini(&loop->stacks);
+    free(loop);
+    return rc;
+}
+
+void cio__loop_close(struct cio__loop *loop)
+{
+    cio__overflow_uninstall(loop);
+    cio__handles_free(loop);
+    cio__heap_fini(&loop->timers);
+    cio__io_fini(loop);
+    close(loop->wake_fd);
+    loop->ops->fini(loop);
+    cio__stack_pool_fini(&loop->stacks);
+    if (cio__tls_loop == loop)
+        cio__tls_loop = NULL;
+    free(loop);
+}
+
+/* Nothing is ready, no timer is set, no fd is watched and no other thread
+ * holds a reference: no task can ever run again. Report it, and cancel
+ * every waiting task so they unwind. Returns CIO_EDEADLOCK if even that
+ * woke nobody (every task waits inside a shield). */
+static int deadlock(struct cio__loop *loop)
+{
+    if (!loop->deadlocked) {
+        cio__report(loop, "deadlock: every task is waiting and nothing can wake them");
+        cio_dump_tasks(loop->report);
+    }
+    loop->deadlocked = true;
+    bool woke = false;
+    cio__list_foreach(it, &loop->tasks)
+    {
+        struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        if (t->state == CIO__T_WAITING)
+            woke |= cio__cancel_task(t, CIO_EDEADLOCK);
+    }
+    return woke ? 0 : CIO_EDEADLOCK;
+}
+
+int cio__loop_iterate(struct cio__loop *loop)
+{
+    int64_t timeout = -1;
+    if (loop->ready.head) {
+        timeout = 0;
+    } else if (loop->timers.n) {
+        timeout = loop->timers.a[0].deadline - loop->now;
+        if (timeout < 0)
+            timeout = 0;
+    }
+    if (timeout != 0 && loop->io_watchers == 0 && loop->external_refs == 0) {
+        if (timeout < 0)
+            return deadlock(loop);
+        if (loop->virtual_clock) {
+            /* Only timers can wake anything: jump to the next deadline. */
+            loop->clock_offset += timeout;
+            timeout = 0;
+        }
+    }
+    int rc = loop->ops->poll(loop, timeout);
+    if (rc < 0)
+        cio__report(loop, "polling for I/O failed: %s", cio_strerror(rc));
+    update_now(loop);
+
+    struct cio__timer *tm;
+    while ((tm = cio__heap_pop_due(&loop->timers, loop->now)))
+        tm->fire(tm);
+
+    loop->budget = CIO__DISPATCH_BATCH;
+    while (loop->budget) {
+        struct cio__runnable *r = cio__readyq_pop(loop);
+        if (!r)
+            break;
+        loop->budget--;
+        if (r->kind == CIO__RUN_TASK)
+            cio__task_resume(loop, cio__task_of(r));
+        else
+            cio__handle_run(loop, r);
+    }
+    return 0;
+}
+
+double cio_time(void)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    return loop ? (double)loop->now / 1e9 : 0.0;
+}
+
+int64_t cio_time_ns(void)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    return loop ? loop->now : 0;
+}

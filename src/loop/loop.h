@@ -1,0 +1,153 @@
+/* The loop's private state, shared by the loop and task layers. */
+#ifndef CIO_LOOP_LOOP_H
+#define CIO_LOOP_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "arch/switch.h"
+#include "backend/backend.h"
+#include "base/clock.h"
+#include "base/compiler.h"
+#include "base/heap.h"
+#include "base/list.h"
+#include "base/stack.h"
+#include "cio/error.h"
+#include "cio/loop.h"
+
+/* Something the loop can run next: a task to resume or a callback handle.
+ * The ready queue is a singly-linked FIFO of these, embedded in their
+ * owners, so making something ready never allocates. */
+enum { CIO__RUN_TASK, CIO__RUN_HANDLE };
+
+struct cio__runnable {
+    struct cio__runnable *next;
+    uint8_t kind;
+};
+
+struct cio__readyq {
+    struct cio__runnable *head, **tail;
+};
+
+/* How many tasks and callbacks the loop runs between two polls of I/O when
+ * work keeps being ready (tasks that keep yielding): I/O is never starved
+ * for longer than this many dispatches, and polling costs one syscall per
+ * batch instead of one per switch. */
+#define CIO__DISPATCH_BATCH 64
+
+struct cio__task;
+
+/* What watches one fd: at most one reader and one writer, each either a
+ * callback or a suspended task. `reg` is what the backend watches, which
+ * may lag behind what is wanted (see io.c). */
+struct cio__fdw {
+    cio_callback rcb, wcb;
+    void *rarg, *warg;
+    struct cio__task *rtask, *wtask;
+    uint8_t reg;
+};
+
+struct cio__loop {
+    /* The scheduler: runs on the thread's own stack. */
+    cio__ctx sched_ctx;
+    struct cio__task *current; /* NULL while the scheduler runs */
+    struct cio__readyq ready;
+    uint32_t budget; /* dispatches left before the next poll */
+
+    /* Time. */
+    int64_t now;
+    bool virtual_clock;
+    int64_t clock_offset; /* virtual: added to monotonic time */
+    struct cio__heap timers;
+
+    /* I/O. */
+    const struct cio__backend_ops *ops;
+    void *backend;
+    struct cio__fdw *fds;
+    int nfds;
+    long io_watchers; /* readers, writers and waiting tasks */
+    int wake_fd;      /* eventfd: other threads wake the loop with it */
+
+    /* Tasks. */
+    struct cio__stack_pool stacks;
+    size_t default_stack;
+    struct cio__list tasks; /* every task not yet released */
+    long ntasks;
+    uint64_t next_id;
+    struct cio__task *graveyard; /* ended task whose stack awaits release */
+    struct cio__task *main_task;
+    long external_refs; /* things outside the loop that may wake it */
+
+    /* Callback handles. */
+    struct cio_handle *free_handles;
+
+    /* Reports and diagnostics. */
+    FILE *report;
+    int64_t slow_ns;
+    int64_t slice_start;
+    void *sched_stack_lo;
+    size_t sched_stack_size;
+    bool deadlocked;
+};
+
+extern __thread struct cio__loop *cio__tls_loop;
+
+static inline struct cio__loop *cio__loop_get(void)
+{
+    return cio__tls_loop;
+}
+
+static inline void cio__readyq_push(struct cio__loop *loop, struct cio__runnable *r)
+{
+    r->next = NULL;
+    *loop->ready.tail = r;
+    loop->ready.tail = &r->next;
+}
+
+static inline struct cio__runnable *cio__readyq_pop(struct cio__loop *loop)
+{
+    struct cio__runnable *r = loop->ready.head;
+    if (r) {
+        loop->ready.head = r->next;
+        if (!r->next)
+            loop->ready.tail = &loop->ready.head;
+    }
+    return r;
+}
+
+/* Makes the loop, sets it as this thread's. */
+int cio__loop_open(struct cio__loop **out, const cio_run_options *opts);
+/* Releases everything the loop owns; every task must have been released. */
+void cio__loop_close(struct cio__loop *loop);
+/* Runs one iteration: poll I/O, fire due timers, run a batch of ready work.
+ * Returns 0, or CIO_EDEADLOCK when nothing can ever become ready. */
+int cio__loop_iterate(struct cio__loop *loop);
+
+/* Schedules an internal timer at t->deadline. Returns 0 or -ENOMEM. */
+static inline int cio__timer_start(struct cio__loop *loop, struct cio__timer *t)
+{
+    return cio__heap_push(&loop->timers, t);
+}
+
+static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
+{
+    cio__heap_remove(&loop->timers, t);
+}
+
+/* Runs a handle popped from the ready queue (handle.c). */
+void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
+void cio__handles_free(struct cio__loop *loop);
+
+/* fd watching (io.c). */
+int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);
+void cio__io_unwatch_task(struct cio__loop *loop, int fd, struct cio__task *t);
+void cio__io_fini(struct cio__loop *loop);
+
+/* Converts an API time in seconds to loop nanoseconds, saturating. */
+int64_t cio__abs_to_ns(double when);
+
+/* Writes a report line, prefixed "cio: ". */
+void cio__report(struct cio__loop *loop, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

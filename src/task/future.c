@@ -1,0 +1,212 @@
+/* Futures. The owner and every waiting task or pending done callback hold a
+ * reference, so cio_future_free() never pulls memory from under a waiter. */
+#include "cio/future.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "task/task.h"
+
+enum { PENDING, RESOLVED, CANCELLED };
+
+struct done_cb {
+    struct done_cb *next;
+    cio_future_callback cb;
+    void *arg;
+    cio_future *f;
+};
+
+struct cio_future {
+    struct cio__loop *loop;
+    int state;
+    int err;
+    void *value;
+    int refs;
+    bool owned;
+    struct cio__list waiters;
+    struct done_cb *callbacks, **callbacks_tail;
+};
+
+int cio_future_new(cio_future **out)
+{
+    if (!out)
+        return -EINVAL;
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    cio_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return -ENOMEM;
+    f->loop = loop;
+    f->refs = 1;
+    f->owned = true;
+    cio__list_init(&f->waiters);
+    f->callbacks_tail = &f->callbacks;
+    *out = f;
+    return 0;
+}
+
+static void unref(cio_future *f)
+{
+    if (--f->refs == 0)
+        free(f);
+}
+
+static void run_done_cb(void *arg)
+{
+    struct done_cb *d = arg;
+    cio_future *f = d->f;
+    if (d->cb)
+        d->cb(f, d->arg);
+    free(d);
+    unref(f);
+}
+
+static void schedule(struct done_cb *d)
+{
+    if (cio_call_soon(run_done_cb, d, NULL) < 0) {
+        /* Out of memory for a handle: run it now rather than lose it. */
+        run_done_cb(d);
+    }
+}
+
+static void settle(cio_future *f, int state, int err, void *value)
+{
+    f->state = state;
+    f->err = err;
+    f->value = value;
+    struct cio__list *n;
+    while ((n = cio__list_shift(&f->waiters)))
+        cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
+    struct done_cb *d = f->callbacks;
+    f->callbacks = NULL;
+    f->callbacks_tail = &f->callbacks;
+    while (d) {
+        struct done_cb *next = d->next;
+        schedule(d);
+        d = next;
+    }
+}
+
+int cio_future_set_result(cio_future *f, void *value)
+{
+    if (!f)
+        return -EINVAL;
+    if (f->state != PENDING)
+        return CIO_ESTATE;
+    settle(f, RESOLVED, 0, value);
+    return 0;
+}
+
+int cio_future_set_error(cio_future *f, int err)
+{
+    if (!f || err >= 0)
+        return -EINVAL;
+    if (f->state != PENDING)
+        return CIO_ESTATE;
+    settle(f, RESOLVED, err, NULL);
+    return 0;
+}
+
+int cio_future_cancel(cio_future *f)
+{
+    if (!f)
+        return -EINVAL;
+    if (f->state != PENDING)
+        return -EALREADY;
+    settle(f, CANCELLED, -ECANCELED, NULL);
+    return 0;
+}
+
+void cio_future_free(cio_future *f)
+{
+    if (!f || !f->owned)
+        return;
+    f->owned = false;
+    if (f->state == PENDING)
+        cio_future_cancel(f);
+    unref(f);
+}
+
+bool cio_future_done(const cio_future *f)
+{
+    return f && f->state != PENDING;
+}
+
+bool cio_future_cancelled(const cio_future *f)
+{
+    return f && f->state == CANCELLED;
+}
+
+int cio_future_result(const cio_future *f, void **value)
+{
+    if (!f)
+        return -EINVAL;
+    if (f->state == PENDING)
+        return CIO_ESTATE;
+    if (f->err)
+        return f->err;
+    if (value)
+        *value = f->value;
+    return 0;
+}
+
+int cio_future_wait(cio_future *f, void **value)
+{
+    if (!f)
+        return -EINVAL;
+    if (f->state != PENDING)
+        return cio_future_result(f, value);
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    struct cio__waiter w = {.task = t};
+    cio__list_push(&f->waiters, &w.link);
+    f->refs++;
+    rc = cio__suspend(t, "future");
+    cio__list_unlink(&w.link);
+    if (rc == 0)
+        rc = cio_future_result(f, value);
+    unref(f);
+    return rc;
+}
+
+int cio_future_add_done_callback(cio_future *f, cio_future_callback cb, void *arg)
+{
+    if (!f || !cb)
+        return -EINVAL;
+    struct done_cb *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    *d = (struct done_cb){NULL, cb, arg, f};
+    f->refs++;
+    if (f->state != PENDING) {
+        schedule(d);
+        return 0;
+    }
+    *f->callbacks_tail = d;
+    f->callbacks_tail = &d->next;
+    return 0;
+}
+
+int cio_future_remove_done_callback(cio_future *f, cio_future_callback cb, void *arg)
+{
+    if (!f || !cb)
+        return -EINVAL;
+    int removed = 0;
+    struct done_cb **p = &f->callbacks;
+    while (*p) {
+        struct done_cb *d = *p;
+        if (d->cb == cb && d->arg == arg) {
+            *p = d->next;
+            free(d);
+            f->refs--; /* the owner still holds one */
+            removed++;
+        } else {
+            p = &d->next;
+        }
+    }
+    f->callbacks_tail = p;
+    return removed;
+}

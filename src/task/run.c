@@ -1,0 +1,122 @@
+/* cio_run(): the whole life of a loop, and the reports made at its end. */
+#include <errno.h>
+
+#include "task/task.h"
+
+static const char *state_name(const struct cio__task *t)
+{
+    switch (t->state) {
+    case CIO__T_READY:
+        return t->started ? "ready" : "not started";
+    case CIO__T_RUNNING:
+        return "running";
+    case CIO__T_WAITING:
+        return "waiting";
+    default:
+        return "done";
+    }
+}
+
+void cio_dump_tasks(FILE *out)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return;
+    if (!out)
+        out = stderr;
+    fprintf(out, "cio: %ld task(s) on this loop\n", loop->ntasks);
+    cio__list_foreach(it, &loop->tasks)
+    {
+        struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        fprintf(out, "  %-20s %-11s", cio__task_name(t), state_name(t));
+        if (t->state == CIO__T_WAITING)
+            fprintf(out, " in %s", t->wait_what ? t->wait_what : "?");
+        if (t->cancelled)
+            fputs(" [cancelled]", out);
+        if (t->detached)
+            fputs(" [detached]", out);
+        if (t->state == CIO__T_DONE)
+            fprintf(out, " result %d", t->result);
+        fputc('\n', out);
+    }
+    fflush(out);
+}
+
+static bool all_done(struct cio__loop *loop)
+{
+    cio__list_foreach(it, &loop->tasks)
+    {
+        if (cio__container_of(it, struct cio__task, link)->state != CIO__T_DONE)
+            return false;
+    }
+    return true;
+}
+
+/* Main has returned: tasks still alive broke structured concurrency. Name
+ * them, cancel them, and let them unwind through their cleanup. */
+static void cancel_leftovers(struct cio__loop *loop)
+{
+    cio__list_foreach(it, &loop->tasks)
+    {
+        struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        if (t->state == CIO__T_DONE)
+            continue;
+        cio__report(loop, "task '%s' was still %s when the main task returned: cancelling it%s",
+                    cio__task_name(t), state_name(t), t->detached ? " (detached)" : "");
+        cio__cancel_task(t, -ECANCELED);
+    }
+    while (!all_done(loop))
+        if (cio__loop_iterate(loop) == CIO_EDEADLOCK)
+            return;
+}
+
+static void report_unretrieved(struct cio__loop *loop)
+{
+    cio__list_foreach(it, &loop->tasks)
+    {
+        struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        if (t != loop->main_task && t->state == CIO__T_DONE && !t->retrieved && t->result < 0 &&
+            t->result != -ECANCELED)
+            cio__report(loop, "task '%s' failed and was never joined: %s (%s)", cio__task_name(t),
+                        cio_strerror(t->result), cio_err_name(t->result));
+    }
+}
+
+int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)
+{
+    if (!main)
+        return -EINVAL;
+    if (cio__tls_loop)
+        return -EBUSY;
+    if (opts && opts->stack_size && opts->stack_size < CIO_MIN_STACK_SIZE)
+        return -EINVAL;
+    struct cio__loop *loop;
+    int rc = cio__loop_open(&loop, opts);
+    if (rc < 0)
+        return rc;
+    cio_task m = cio_spawn_with(&(cio_spawn_options){.name = "main"}, main, arg);
+    if (!m.ptr_) {
+        cio__loop_close(loop);
+        return cio_spawn_error(m);
+    }
+    struct cio__task *mt = m.ptr_;
+    loop->main_task = mt;
+    int result = 0;
+    while (mt->state != CIO__T_DONE) {
+        if (cio__loop_iterate(loop) == CIO_EDEADLOCK) {
+            result = CIO_EDEADLOCK;
+            break;
+        }
+    }
+    if (mt->state == CIO__T_DONE)
+        result = mt->result;
+    cancel_leftovers(loop);
+    report_unretrieved(loop);
+    cio__loop_close(loop);
+    return result;
+}
+
+int cio_run(cio_task_fn main, void *arg)
+{
+    return cio_run_with(NULL, main, arg);
+}

@@ -1,0 +1,420 @@
+/* Tasks: spawning, switching, parking and waking, joining, cancelling. */
+#include "task/task.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef CIO__ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* ---- switching ---------------------------------------------------------- */
+
+static void reap(struct cio__loop *loop)
+{
+    struct cio__task *t = loop->graveyard;
+    loop->graveyard = NULL;
+    cio__stack_put(&loop->stacks, t->stack);
+}
+
+static void warn_slow(struct cio__loop *loop, struct cio__task *from)
+{
+    int64_t now = cio__mono_ns();
+    if (from && now - loop->slice_start > loop->slow_ns)
+        cio__report(loop, "task '%s' kept the loop busy for %.3f s without suspending",
+                    cio__task_name(from), (double)(now - loop->slice_start) / 1e9);
+    loop->slice_start = now;
+}
+
+/* Switches from `from` (NULL: the scheduler) to `to` (NULL: the scheduler)
+ * and, once something switches back, finishes the switch on this side. */
+static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
+{
+    cio__ctx *from_ctx = from ? &from->ctx : &loop->sched_ctx;
+    cio__ctx *to_ctx = to ? &to->ctx : &loop->sched_ctx;
+    if (cio__unlikely(loop->slow_ns))
+        warn_slow(loop, from);
+    loop->current = to;
+    if (to)
+        to->state = CIO__T_RUNNING;
+#ifdef CIO__ASAN
+    /* A task that has ended passes NULL, so ASan frees its fake stack. */
+    void **fake = !from ? NULL : from->state == CIO__T_DONE ? NULL : &from->asan_fake_stack;
+    void *sched_fake = NULL;
+    if (!from)
+        fake = &sched_fake;
+    if (to)
+        __sanitizer_start_switch_fiber(fake, to->stack->lo,
+                                       (size_t)((char *)to - to->stack->lo));
+    else
+        __sanitizer_start_switch_fiber(fake, loop->sched_stack_lo, loop->sched_stack_size);
+    cio__ctx_switch(from_ctx, to_ctx);
+    __sanitizer_finish_switch_fiber(from ? from->asan_fake_stack : sched_fake, NULL, NULL);
+#else
+    cio__ctx_switch(from_ctx, to_ctx);
+#endif
+    if (loop->graveyard)
+        reap(loop);
+}
+
+/* Leaves the running task t (its state already set): runs the next ready
+ * task directly while the batch lasts, otherwise returns to the scheduler,
+ * which runs callbacks and polls I/O. */
+static void switch_out(struct cio__loop *loop, struct cio__task *t)
+{
+    if (cio__unlikely(!cio__stack_intact(t->stack)))
+        cio__overflow_canary(t);
+    struct cio__task *next = NULL;
+    struct cio__runnable *r = loop->ready.head;
+    if (r && r->kind == CIO__RUN_TASK && loop->budget) {
+        cio__readyq_pop(loop);
+        loop->budget--;
+        next = cio__task_of(r);
+        if (next == t) {
+            t->state = CIO__T_RUNNING;
+            return;
+        }
+    }
+    switch_to(loop, t, next);
+}
+
+void cio__task_resume(struct cio__loop *loop, struct cio__task *t)
+{
+    switch_to(loop, NULL, t);
+}
+
+int cio__suspend(struct cio__task *t, const char *what)
+{
+    t->state = CIO__T_WAITING;
+    t->wait_what = what;
+    switch_out(t->loop, t);
+    t->wait_what = NULL;
+    return t->wake_code;
+}
+
+int cio__suspend_nointr(struct cio__task *t, const char *what)
+{
+    bool saved = t->nointr;
+    t->nointr = true;
+    int rc = cio__suspend(t, what);
+    t->nointr = saved;
+    return rc;
+}
+
+bool cio__wake(struct cio__task *t, int code)
+{
+    if (t->state != CIO__T_WAITING)
+        return false;
+    t->state = CIO__T_READY;
+    t->wake_code = code;
+    cio__readyq_push(t->loop, &t->run);
+    return true;
+}
+
+static bool shielded(const struct cio__task *t)
+{
+    for (const struct cio_scope *s = t->scopes; s; s = s->parent_)
+        if (s->kind_ == 2)
+            return true;
+    return false;
+}
+
+bool cio__cancel_task(struct cio__task *t, int code)
+{
+    t->cancelled = true;
+    if (t->state == CIO__T_WAITING && !t->nointr && !shielded(t))
+        return cio__wake(t, code);
+    return false;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void task_timer_fire(struct cio__timer *timer)
+{
+    struct cio__task *t = cio__container_of(timer, struct cio__task, timer);
+    cio__wake(t, t->timer_code);
+}
+
+const char *cio__task_name(struct cio__task *t)
+{
+    if (!t->name[0])
+        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    return t->name;
+}
+
+void cio__task_release(struct cio__task *t)
+{
+    struct cio__loop *loop = t->loop;
+    t->id = 0;
+    cio__list_unlink(&t->link);
+    loop->ntasks--;
+    if (t == loop->current)
+        loop->graveyard = t; /* still running on its stack: freed after the switch */
+    else
+        cio__stack_put(&loop->stacks, t->stack);
+}
+
+static void task_end(struct cio__task *t, int result)
+{
+    struct cio__loop *loop = t->loop;
+    t->result = result;
+    t->state = CIO__T_DONE;
+    if (t->scopes)
+        cio__scopes_abandon(t);
+    cio__timer_stop(loop, &t->timer);
+    if (t->joiner)
+        cio__wake(t->joiner, 0);
+    struct cio__list *n;
+    while ((n = cio__list_shift(&t->done_waiters)))
+        cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
+    if (t->detached) {
+        if (result < 0 && result != -ECANCELED)
+            cio__report(loop, "detached task '%s' failed: %s (%s)", cio__task_name(t),
+                        cio_strerror(result), cio_err_name(result));
+        cio__task_release(t);
+    }
+}
+
+static void task_entry(void *arg)
+{
+    struct cio__task *t = arg;
+    struct cio__loop *loop = t->loop;
+#ifdef CIO__ASAN
+    __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+    if (loop->graveyard)
+        reap(loop);
+    t->started = true;
+    /* As in asyncio, a task cancelled before it first ran never runs. */
+    int result = t->cancelled ? -ECANCELED : t->fn(t->arg);
+    task_end(t, result);
+    switch_out(loop, t);
+    __builtin_unreachable();
+}
+
+static cio_task spawn_failed(int err)
+{
+    return (cio_task){NULL, (uint64_t)-(int64_t)err};
+}
+
+cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return spawn_failed(CIO_ENOLOOP);
+    if (!fn)
+        return spawn_failed(-EINVAL);
+    size_t size = opts && opts->stack_size ? opts->stack_size : loop->default_stack;
+    if (size < CIO_MIN_STACK_SIZE || size > ((size_t)1 << 36))
+        return spawn_failed(-EINVAL);
+    struct cio__stack *s = cio__stack_get(&loop->stacks, size + sizeof(struct cio__task) + 64);
+    if (!s)
+        return spawn_failed(-ENOMEM);
+    struct cio__task *t =
+        (struct cio__task *)(((uintptr_t)s - sizeof(struct cio__task)) & ~(uintptr_t)63);
+    memset(t, 0, offsetof(struct cio__task, name) + 1);
+    t->run.kind = CIO__RUN_TASK;
+    t->state = CIO__T_READY;
+    t->id = ++loop->next_id;
+    t->loop = loop;
+    t->timer.fire = task_timer_fire;
+    cio__list_init(&t->done_waiters);
+    t->fn = fn;
+    t->arg = arg;
+    t->stack = s;
+    if (opts && opts->name)
+        snprintf(t->name, sizeof t->name, "%s", opts->name);
+    cio__ctx_make(&t->ctx, s->lo, t, task_entry, t);
+    cio__list_push(&loop->tasks, &t->link);
+    loop->ntasks++;
+    cio__readyq_push(loop, &t->run);
+    return (cio_task){t, t->id};
+}
+
+cio_task cio_spawn(cio_task_fn fn, void *arg)
+{
+    return cio_spawn_with(NULL, fn, arg);
+}
+
+int cio_spawn_error(cio_task h)
+{
+    return h.ptr_ ? 0 : h.id_ ? -(int)h.id_ : CIO_EBADTASK;
+}
+
+/* ---- joining, detaching, cancelling ------------------------------------- */
+
+int cio_join(cio_task h)
+{
+    if (!h.ptr_)
+        return cio_spawn_error(h);
+    struct cio__task *self = cio__self();
+    if (!self)
+        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
+    struct cio__task *t = cio__task_from(h);
+    if (!t || t->detached)
+        return CIO_EBADTASK;
+    if (t == self)
+        return -EDEADLK;
+    if (t->joiner)
+        return -EBUSY;
+    int rc = 0;
+    if (t->state != CIO__T_DONE) {
+        t->joiner = self;
+        rc = cio__interrupted(self);
+        if (!rc)
+            rc = cio__suspend(self, "join");
+        if (rc) {
+            /* The joiner was interrupted: the child must not outlive the
+             * join, so cancel it and wait for it to unwind. */
+            cio__cancel_task(t, -ECANCELED);
+            while (t->state != CIO__T_DONE)
+                cio__suspend_nointr(self, "join (cancelling)");
+        }
+        t->joiner = NULL;
+    }
+    int result = t->result;
+    t->retrieved = true;
+    cio__task_release(t);
+    return rc ? rc : result;
+}
+
+int cio_detach(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    if (!t || t->detached)
+        return CIO_EBADTASK;
+    if (t->joiner)
+        return -EBUSY;
+    if (t->state == CIO__T_DONE) {
+        if (t->result < 0 && t->result != -ECANCELED && !t->retrieved)
+            cio__report(t->loop, "detached task '%s' failed: %s (%s)", cio__task_name(t),
+                        cio_strerror(t->result), cio_err_name(t->result));
+        cio__task_release(t);
+        return 0;
+    }
+    t->detached = true;
+    return 0;
+}
+
+int cio_cancel(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    if (!t)
+        return CIO_EBADTASK;
+    if (t->state == CIO__T_DONE)
+        return -EALREADY;
+    cio__cancel_task(t, -ECANCELED);
+    return 0;
+}
+
+bool cio_task_done(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    return !t || t->state == CIO__T_DONE;
+}
+
+int cio_task_result(cio_task h, int *result)
+{
+    struct cio__task *t = cio__task_from(h);
+    if (!t)
+        return CIO_EBADTASK;
+    if (!result)
+        return -EINVAL;
+    if (t->state != CIO__T_DONE)
+        return CIO_ESTATE;
+    t->retrieved = true;
+    *result = t->result;
+    return 0;
+}
+
+bool cio_task_cancelling(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    return t && t->cancelled;
+}
+
+const char *cio_task_name(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    return t ? cio__task_name(t) : NULL;
+}
+
+cio_task cio_current(void)
+{
+    struct cio__task *t = cio__self();
+    return t ? (cio_task){t, t->id} : (cio_task){NULL, 0};
+}
+
+bool cio_in_task(void)
+{
+    return cio__self() != NULL;
+}
+
+/* ---- the basic waits ---------------------------------------------------- */
+
+int cio_check(void)
+{
+    struct cio__task *t;
+    return cio__enter(&t);
+}
+
+int cio_yield(void)
+{
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    t->state = CIO__T_READY;
+    cio__readyq_push(t->loop, &t->run);
+    switch_out(t->loop, t);
+    return cio__interrupted(t);
+}
+
+int cio_sleep(double seconds)
+{
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    int64_t d = cio__sec_to_ns(seconds);
+    if (d == 0)
+        return cio_yield();
+    struct cio__loop *loop = t->loop;
+    if (d != CIO__NEVER) {
+        t->timer.deadline = cio__deadline_after(loop->now, d);
+        t->timer_code = 0;
+        if (cio__timer_start(loop, &t->timer) < 0)
+            return -ENOMEM;
+    }
+    rc = cio__suspend(t, "sleep");
+    cio__timer_stop(loop, &t->timer);
+    return rc;
+}
+
+int cio_wait_fd(int fd, int events, double timeout)
+{
+    if (fd < 0 || events <= 0 || (events & ~(CIO_READABLE | CIO_WRITABLE)) || timeout != timeout)
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    struct cio__loop *loop = t->loop;
+    rc = cio__io_watch_task(loop, fd, (unsigned)events, t);
+    if (rc)
+        return rc;
+    int64_t d = timeout < 0 ? CIO__NEVER : cio__sec_to_ns(timeout);
+    if (d != CIO__NEVER) {
+        t->timer.deadline = cio__deadline_after(loop->now, d);
+        t->timer_code = -ETIMEDOUT;
+        if (cio__timer_start(loop, &t->timer) < 0) {
+            cio__io_unwatch_task(loop, fd, t);
+            return -ENOMEM;
+        }
+    }
+    rc = cio__suspend(t, events == CIO_WRITABLE ? "wait writable" : "wait readable");
+    cio__timer_stop(loop, &t->timer);
+    cio__io_unwatch_task(loop, fd, t);
+    return rc;
+}

@@ -1,0 +1,143 @@
+/* Tasks' private state and the primitives every suspending call is built
+ * from: cio__suspend() parks the running task, cio__wake() makes a parked
+ * task ready with a code that its suspend returns. */
+#ifndef CIO_TASK_TASK_H
+#define CIO_TASK_TASK_H
+
+#include <errno.h>
+
+#include "cio/scope.h"
+#include "cio/task.h"
+#include "loop/loop.h"
+
+enum cio__task_state {
+    CIO__T_READY,   /* in the ready queue */
+    CIO__T_RUNNING, /* the loop's current task */
+    CIO__T_WAITING, /* parked in cio__suspend() */
+    CIO__T_DONE,    /* returned; result is set */
+};
+
+/* The task lives at the top of its own stack, below struct cio__stack, so
+ * a new task costs one page of memory and no allocation of its own. */
+struct cio__task {
+    cio__ctx ctx;
+    struct cio__runnable run;
+    uint8_t state;
+    bool started;
+    bool cancelled;
+    bool nointr; /* in an uninterruptible wait: cancel and timeouts wait */
+    bool detached;
+    bool retrieved; /* someone read the result */
+    int wake_code;
+    int timer_code; /* what the task's own timer wakes it with */
+    int result;
+    uint64_t id; /* handle check; 0 once released */
+    struct cio__loop *loop;
+    struct cio_scope *scopes; /* innermost first */
+    struct cio__timer timer;  /* sleeps and the timeouts of waits */
+    struct cio__task *joiner;
+    struct cio__list done_waiters; /* struct cio__waiter, woken at the end */
+    struct cio__list link;         /* in loop->tasks */
+    cio_task_fn fn;
+    void *arg;
+    struct cio__stack *stack;
+    /* Where the task waits, for dumps. */
+    const char *wait_what;
+    void *asan_fake_stack;
+    char name[32];
+};
+
+/* One task waiting for something; lives on the waiting task's stack. */
+struct cio__waiter {
+    struct cio__list link;
+    struct cio__task *task;
+};
+
+static inline struct cio__task *cio__task_of(struct cio__runnable *r)
+{
+    return cio__container_of(r, struct cio__task, run);
+}
+
+/* The running task, or NULL in a callback or outside a loop. */
+static inline struct cio__task *cio__self(void)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    return loop ? loop->current : NULL;
+}
+
+/* The error a suspending call made now returns, or 0: the innermost expired
+ * timeout scope not hidden behind a shield gives -ETIMEDOUT, otherwise a
+ * cancellation not hidden behind a shield gives -ECANCELED. */
+static inline int cio__interrupted(const struct cio__task *t)
+{
+    if (cio__likely(!t->scopes))
+        return t->cancelled ? -ECANCELED : 0;
+    for (const struct cio_scope *s = t->scopes; s; s = s->parent_) {
+        if (s->kind_ == 2)
+            return 0;
+        if (s->expired_)
+            return -ETIMEDOUT;
+    }
+    return t->cancelled ? -ECANCELED : 0;
+}
+
+/* Checks that a suspending call may proceed: sets *tp to the running task
+ * and returns 0, or returns CIO_ENOLOOP, CIO_ENOTTASK, -ECANCELED or
+ * -ETIMEDOUT. */
+static inline int cio__enter(struct cio__task **tp)
+{
+    struct cio__task *t = cio__self();
+    if (cio__unlikely(!t))
+        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
+    *tp = t;
+    return cio__interrupted(t);
+}
+
+/* Parks the running task t until cio__wake(); returns the wake code.
+ * `what` names the wait in task dumps. */
+int cio__suspend(struct cio__task *t, const char *what);
+
+/* As cio__suspend(), but cancellation and timeouts do not interrupt it. */
+int cio__suspend_nointr(struct cio__task *t, const char *what);
+
+/* Makes a waiting task ready; its cio__suspend() returns code. Returns
+ * false, doing nothing, if t is not waiting (already woken): a waker that
+ * hands over something (a lock, an item) must then offer it to the next
+ * waiter, so a wake-up is never lost. */
+bool cio__wake(struct cio__task *t, int code);
+
+/* Requests cancellation of t; if it waits interruptibly, wakes it with
+ * `code` (-ECANCELED, or CIO_EDEADLOCK when the loop found a deadlock).
+ * Returns whether t was woken. */
+bool cio__cancel_task(struct cio__task *t, int code);
+
+/* Resumes a ready task from the scheduler. */
+void cio__task_resume(struct cio__loop *loop, struct cio__task *t);
+
+/* Validates a handle: the task, or NULL if the handle is stale. */
+static inline struct cio__task *cio__task_from(cio_task h)
+{
+    struct cio__task *t = h.ptr_;
+    if (!t || t->id != h.id_ || t->loop != cio__tls_loop)
+        return NULL;
+    return t;
+}
+
+/* Frees a finished task whose result is no longer wanted. */
+void cio__task_release(struct cio__task *t);
+
+/* The task's name ("task-N" unless given one). */
+const char *cio__task_name(struct cio__task *t);
+
+/* Called when a scope's deadline passes (scope.c). */
+void cio__scope_expire(struct cio_scope *s);
+
+/* Stops the timers of scopes a task left entered when it ended. */
+void cio__scopes_abandon(struct cio__task *t);
+
+/* Stack overflow reporting (overflow.c). */
+void cio__overflow_install(struct cio__loop *loop);
+void cio__overflow_uninstall(struct cio__loop *loop);
+void cio__overflow_canary(struct cio__task *t) __attribute__((noreturn));
+
+#endif
