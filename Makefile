@@ -1,0 +1,81 @@
+# The front door. Every target installs what is missing first
+# (scripts/setup.sh), then drives CMake.
+#
+#   make demo       build and run the guide's examples as a tour
+#   make check      every test: optimised build, then ASan+UBSan (clang)
+#   make bench      benchmarks against asyncio and uvloop -> bench/results/
+#   make examples   build the examples into build/examples/
+#   make valgrind   the core tests under Valgrind
+#   make tsan       the threaded tests under ThreadSanitizer
+#   make install    install the library, headers and cio.pc (PREFIX=/usr/local)
+#   make format     clang-format every C file
+
+JOBS   ?= $(shell nproc)
+PREFIX ?= /usr/local
+CMAKE  := cmake -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+.PHONY: all setup build demo check check-release check-asan check-ucontext bench examples \
+        valgrind tsan install format format-check clean
+
+all: build
+
+setup:
+	@sh scripts/setup.sh
+
+build: setup
+	@$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+examples: build
+	@cmake --build build --target examples -j$(JOBS)
+
+demo: examples
+	@sh scripts/demo.sh build/examples
+
+check: setup check-release check-asan check-ucontext
+
+check-release:
+	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc >/dev/null
+	cmake --build build -j$(JOBS)
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+check-asan:
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DCIO_SANITIZE=address,undefined -DCIO_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j$(JOBS)
+
+# The portable ucontext switch, on the core tests.
+check-ucontext:
+	$(CMAKE) -S . -B build-ucontext -DCMAKE_BUILD_TYPE=Debug -DCIO_SWITCH=ucontext \
+	    -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build build-ucontext -j$(JOBS)
+	cd build-ucontext && ctest --output-on-failure -j$(JOBS) -L core
+
+valgrind: setup
+	$(CMAKE) -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCIO_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-valgrind -j$(JOBS)
+	cd build-valgrind && CIO_VALGRIND=1 ctest --output-on-failure -L core \
+	    -T memcheck --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full"
+
+tsan: setup
+	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DCIO_SANITIZE=thread -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && ctest --output-on-failure -L threads
+
+bench: build
+	@/usr/bin/python3 bench/run.py --build build
+
+install: build
+	cmake --install build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-ucontext build-valgrind build-tsan
