@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,14 @@ int run_real(cio_task_fn fn, void *arg);
 /* Runs fn(arg) on a virtual loop whose reports go to a buffer; returns the
  * result and stores the report text (malloc'd) in *report. */
 int run_capture(cio_task_fn fn, void *arg, char **report);
+
+/* The monotonic clock in nanoseconds, for timing the real world. */
+static inline int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
 
 /* Asserts that an int expression is 0, printing its error name if not. */
 #define assert_ok(expr)                                                                            \

@@ -1,0 +1,203 @@
+/* asyncio's low-level API: call_soon, call_later, call_at, handles, fd
+ * callbacks, the loop's clock and the virtual clock. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+struct trace {
+    char log[64];
+    int n;
+};
+
+struct mark {
+    struct trace *tr;
+    char c;
+};
+
+static void record(void *arg)
+{
+    struct mark *m = arg;
+    m->tr->log[m->tr->n++] = m->c;
+}
+
+static int soon_fifo(void *arg)
+{
+    struct trace *tr = arg;
+    struct mark m[4] = {{tr, 'a'}, {tr, 'b'}, {tr, 'c'}, {tr, 'd'}};
+    for (int i = 0; i < 4; i++)
+        task_check_eq(cio_call_soon(record, &m[i], NULL), 0);
+    task_check_eq(cio_yield(), 0);
+    return 0;
+}
+
+static void test_call_soon_fifo(void **state)
+{
+    (void)state;
+    struct trace tr = {0};
+    assert_ok(run_virtual(soon_fifo, &tr));
+    assert_string_equal(tr.log, "abcd");
+}
+
+static int later_order(void *arg)
+{
+    struct trace *tr = arg;
+    struct mark m[6] = {{tr, 'c'}, {tr, 'a'}, {tr, 'd'}, {tr, 'b'}, {tr, 'e'}, {tr, 'x'}};
+    double t0 = cio_time();
+    task_check_eq(cio_call_later(0.3, record, &m[0], NULL), 0);
+    task_check_eq(cio_call_later(0.1, record, &m[1], NULL), 0);
+    task_check_eq(cio_call_later(0.3, record, &m[2], NULL), 0); /* tie: after 'c' */
+    task_check_eq(cio_call_at(t0 + 0.2, record, &m[3], NULL), 0);
+    task_check_eq(cio_call_later(0.3, record, &m[4], NULL), 0); /* tie: after 'd' */
+    cio_handle *h;
+    task_check_eq(cio_call_later(0.25, record, &m[5], &h), 0);
+    task_check_eq(cio_handle_cancel(h), 0);
+    task_check_eq(cio_sleep(1.0), 0);
+    double elapsed = cio_time() - t0;
+    task_check(elapsed >= 1.0 && elapsed < 1.01);
+    return 0;
+}
+
+static void test_call_later_deadline_order_ties_fifo(void **state)
+{
+    (void)state;
+    struct trace tr = {0};
+    assert_ok(run_virtual(later_order, &tr));
+    assert_string_equal(tr.log, "abcde");
+}
+
+static int handle_after_run(void *arg)
+{
+    struct trace *tr = arg;
+    struct mark m = {tr, 'r'};
+    cio_handle *h;
+    task_check_eq(cio_call_soon(record, &m, &h), 0);
+    task_check_eq(cio_yield(), 0);
+    task_check_eq(tr->n, 1);
+    task_check_eq(cio_handle_cancel(h), -EALREADY); /* ran already; handle released */
+    /* A soon-callback cancelled while already queued never runs. */
+    task_check_eq(cio_call_soon(record, &m, &h), 0);
+    task_check_eq(cio_handle_cancel(h), 0);
+    task_check_eq(cio_yield(), 0);
+    task_check_eq(tr->n, 1);
+    /* Release without cancel: it still runs. */
+    task_check_eq(cio_call_later(0.01, record, &m, &h), 0);
+    cio_handle_release(h);
+    task_check_eq(cio_sleep(0.02), 0);
+    task_check_eq(tr->n, 2);
+    return 0;
+}
+
+static void test_handle_cancel_and_release(void **state)
+{
+    (void)state;
+    struct trace tr = {0};
+    assert_ok(run_virtual(handle_after_run, &tr));
+    assert_int_equal(cio_handle_cancel(NULL), -EINVAL);
+}
+
+static int virtual_hour(void *arg)
+{
+    (void)arg;
+    double t0 = cio_time();
+    task_check(t0 < 1.0); /* virtual time starts at 0 */
+    task_check_eq(cio_sleep(3600), 0);
+    double t1 = cio_time();
+    task_check(t1 - t0 >= 3600.0 && t1 - t0 < 3600.01);
+    return 0;
+}
+
+static void test_virtual_clock_jumps(void **state)
+{
+    (void)state;
+    int64_t start = now_ns();
+    assert_ok(run_virtual(virtual_hour, NULL));
+    int64_t spent = now_ns() - start;
+    assert_true(spent < 500000000LL); /* an hour in well under half a second */
+}
+
+static int real_sleep(void *arg)
+{
+    (void)arg;
+    double t0 = cio_time();
+    task_check_eq(cio_sleep(0.05), 0);
+    double dt = cio_time() - t0;
+    task_check(dt >= 0.05 && dt < 0.08);
+    return 0;
+}
+
+static void test_real_clock_sleep(void **state)
+{
+    (void)state;
+    assert_ok(run_real(real_sleep, NULL));
+}
+
+struct pipe_cb {
+    int fds[2];
+    int calls;
+    char got;
+};
+
+static void on_readable(void *arg)
+{
+    struct pipe_cb *p = arg;
+    if (read(p->fds[0], &p->got, 1) == 1)
+        p->calls++;
+    cio_remove_reader(p->fds[0]);
+}
+
+static void write_byte(void *arg)
+{
+    struct pipe_cb *p = arg;
+    if (write(p->fds[1], "z", 1) != 1)
+        p->calls = -100;
+}
+
+static int reader_callback(void *arg)
+{
+    struct pipe_cb *p = arg;
+    task_check_eq(pipe(p->fds), 0);
+    task_check_eq(cio_add_reader(p->fds[0], on_readable, p), 0);
+    task_check_eq(cio_call_later(0.01, write_byte, p, NULL), 0);
+    for (int i = 0; i < 100 && p->calls == 0; i++)
+        task_check_eq(cio_sleep(0.005), 0);
+    task_check_eq(p->calls, 1);
+    task_check_eq(p->got, 'z');
+    task_check_eq(cio_remove_reader(p->fds[0]), -ENOENT);
+    task_check_eq(cio_add_reader(-1, on_readable, p), -EINVAL);
+    close(p->fds[0]);
+    close(p->fds[1]);
+    return 0;
+}
+
+static void test_add_reader(void **state)
+{
+    (void)state;
+    struct pipe_cb p = {0};
+    assert_ok(run_real(reader_callback, &p));
+}
+
+static void test_outside_loop(void **state)
+{
+    (void)state;
+    assert_int_equal(cio_call_soon(record, NULL, NULL), CIO_ENOLOOP);
+    assert_int_equal(cio_call_later(1, record, NULL, NULL), CIO_ENOLOOP);
+    assert_int_equal(cio_add_reader(0, record, NULL), CIO_ENOLOOP);
+    assert_true(cio_time() == 0.0);
+    assert_int_equal(cio_sleep(1), CIO_ENOLOOP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_soon_fifo),
+        cmocka_unit_test(test_call_later_deadline_order_ties_fifo),
+        cmocka_unit_test(test_handle_cancel_and_release),
+        cmocka_unit_test(test_virtual_clock_jumps),
+        cmocka_unit_test(test_real_clock_sleep),
+        cmocka_unit_test(test_add_reader),
+        cmocka_unit_test(test_outside_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
