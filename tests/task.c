@@ -1,0 +1,259 @@
+/* Tasks: spawn, join, detach, names, yield order, bad handles. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <string.h>
+
+static int return_arg(void *arg)
+{
+    return (int)(intptr_t)arg;
+}
+
+static int spawn_join(void *arg)
+{
+    (void)arg;
+    cio_task t = cio_spawn(return_arg, (void *)(intptr_t)42);
+    task_check_eq(cio_spawn_error(t), 0);
+    task_check(!cio_task_done(t));
+    task_check_eq(cio_join(t), 42);
+    /* A finished task joins at once. */
+    cio_task u = cio_spawn(return_arg, (void *)(intptr_t)-EIO);
+    task_check_eq(cio_yield(), 0);
+    task_check(cio_task_done(u));
+    int r = 0;
+    task_check_eq(cio_task_result(u, &r), 0);
+    task_check_eq(r, -EIO);
+    task_check_eq(cio_join(u), -EIO);
+    /* Joining twice: the handle is stale. */
+    task_check_eq(cio_join(u), CIO_EBADTASK);
+    task_check_eq(cio_cancel(u), CIO_EBADTASK);
+    task_check(cio_task_name(u) == NULL);
+    return 0;
+}
+
+static void test_spawn_and_join(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(spawn_join, NULL));
+}
+
+struct order {
+    char log[64];
+    int n;
+};
+
+struct worker {
+    struct order *o;
+    char c;
+};
+
+static int yielder(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 3; i++) {
+        w->o->log[w->o->n++] = w->c;
+        if (cio_yield() < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int round_robin(void *arg)
+{
+    struct order *o = arg;
+    struct worker w[3] = {{o, 'a'}, {o, 'b'}, {o, 'c'}};
+    cio_task t[3];
+    for (int i = 0; i < 3; i++)
+        t[i] = cio_spawn(yielder, &w[i]);
+    for (int i = 0; i < 3; i++)
+        task_check_eq(cio_join(t[i]), 0);
+    return 0;
+}
+
+static void test_yield_round_robin(void **state)
+{
+    (void)state;
+    struct order o = {0};
+    assert_ok(run_virtual(round_robin, &o));
+    assert_string_equal(o.log, "abcabcabc");
+}
+
+static int names(void *arg)
+{
+    (void)arg;
+    cio_task t = cio_spawn_with(&(cio_spawn_options){.name = "fetcher"}, return_arg, NULL);
+    task_check(strcmp(cio_task_name(t), "fetcher") == 0);
+    cio_task u = cio_spawn(return_arg, NULL);
+    task_check(strncmp(cio_task_name(u), "task-", 5) == 0);
+    task_check(strcmp(cio_task_name(cio_current()), "main") == 0);
+    task_check(cio_in_task());
+    task_check_eq(cio_join(t), 0);
+    task_check_eq(cio_join(u), 0);
+    return 0;
+}
+
+static void test_names_and_current(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(names, NULL));
+    assert_false(cio_in_task());
+    assert_null(cio_current().ptr_);
+}
+
+static int sleeper(void *arg)
+{
+    return cio_sleep(*(double *)arg);
+}
+
+static int detach(void *arg)
+{
+    int *ran = arg;
+    double d = 0.5;
+    cio_task t = cio_spawn(sleeper, &d);
+    task_check_eq(cio_detach(t), 0);
+    task_check_eq(cio_detach(t), CIO_EBADTASK); /* no longer owned */
+    task_check_eq(cio_join(t), CIO_EBADTASK);
+    task_check(!cio_task_done(t)); /* still running: the copy stays valid */
+    task_check_eq(cio_sleep(1.0), 0);
+    task_check(cio_task_done(t)); /* finished and released: stale */
+    *ran = 1;
+    return 0;
+}
+
+static void test_detach(void **state)
+{
+    (void)state;
+    int ran = 0;
+    char *report = NULL;
+    assert_ok(run_capture(detach, &ran, &report));
+    assert_int_equal(ran, 1);
+    assert_string_equal(report, ""); /* a detached task that succeeded is not reported */
+    free(report);
+}
+
+static int self_join(void *arg)
+{
+    (void)arg;
+    task_check_eq(cio_join(cio_current()), -EDEADLK);
+    return 0;
+}
+
+struct two_joiners {
+    cio_task target;
+    int second_rc;
+};
+
+static int second_joiner(void *arg)
+{
+    struct two_joiners *j = arg;
+    j->second_rc = cio_join(j->target);
+    return 0;
+}
+
+static int join_busy(void *arg)
+{
+    (void)arg;
+    double d = 0.1;
+    struct two_joiners j = {.target = cio_spawn(sleeper, &d)};
+    cio_task other = cio_spawn(second_joiner, &j);
+    task_check_eq(cio_yield(), 0);
+    task_check_eq(cio_yield(), 0);
+    /* `other` is joining the target: a second join is refused. */
+    task_check_eq(cio_join(j.target), -EBUSY);
+    task_check_eq(cio_detach(j.target), -EBUSY);
+    task_check_eq(cio_join(other), 0);
+    task_check_eq(j.second_rc, 0);
+    return 0;
+}
+
+static void test_bad_joins(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(self_join, NULL));
+    assert_ok(run_virtual(join_busy, NULL));
+}
+
+static int spawn_errors(void *arg)
+{
+    (void)arg;
+    cio_task t = cio_spawn(NULL, NULL);
+    task_check_eq(cio_spawn_error(t), -EINVAL);
+    task_check_eq(cio_join(t), -EINVAL); /* join reports the spawn error */
+    cio_task u = cio_spawn_with(&(cio_spawn_options){.stack_size = 100}, return_arg, NULL);
+    task_check_eq(cio_spawn_error(u), -EINVAL);
+    cio_task big = cio_spawn_with(&(cio_spawn_options){.stack_size = 4 << 20}, return_arg,
+                                  (void *)(intptr_t)5);
+    task_check_eq(cio_join(big), 5);
+    return 0;
+}
+
+static void test_spawn_errors(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(spawn_errors, NULL));
+    cio_task t = cio_spawn(return_arg, NULL);
+    assert_int_equal(cio_spawn_error(t), CIO_ENOLOOP);
+}
+
+static int fails(void *arg)
+{
+    (void)arg;
+    return -EPIPE;
+}
+
+static int leave_failure(void *arg)
+{
+    (void)arg;
+    cio_spawn_with(&(cio_spawn_options){.name = "orphan"}, fails, NULL);
+    double d = 100;
+    cio_spawn_with(&(cio_spawn_options){.name = "lingerer"}, sleeper, &d);
+    return cio_sleep(0.1);
+}
+
+static void test_run_reports_unjoined_and_alive(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    assert_ok(run_capture(leave_failure, NULL, &report));
+    assert_non_null(strstr(report, "task 'orphan' failed and was never joined"));
+    assert_non_null(strstr(report, "EPIPE"));
+    assert_non_null(strstr(report, "task 'lingerer' was still waiting when the main task returned"));
+    free(report);
+}
+
+static int main_result(void *arg)
+{
+    (void)arg;
+    return 7;
+}
+
+static int nested_run(void *arg)
+{
+    (void)arg;
+    return cio_run(main_result, NULL);
+}
+
+static void test_run_result_and_nesting(void **state)
+{
+    (void)state;
+    assert_int_equal(cio_run(main_result, NULL), 7);
+    assert_int_equal(cio_run(nested_run, NULL), -EBUSY);
+    assert_int_equal(cio_run(NULL, NULL), -EINVAL);
+    assert_int_equal(cio_run_with(&(cio_run_options){.stack_size = 10}, main_result, NULL),
+                     -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spawn_and_join),
+        cmocka_unit_test(test_yield_round_robin),
+        cmocka_unit_test(test_names_and_current),
+        cmocka_unit_test(test_detach),
+        cmocka_unit_test(test_bad_joins),
+        cmocka_unit_test(test_spawn_errors),
+        cmocka_unit_test(test_run_reports_unjoined_and_alive),
+        cmocka_unit_test(test_run_result_and_nesting),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
