@@ -28,7 +28,7 @@ void cio_dump_tasks(FILE *out)
     cio__list_foreach(it, &loop->tasks)
     {
         struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        fprintf(out, "  %-20s %-11s", cio__task_name(t), state_name(t));
+        fprintf(out, "  %-20s %s", cio__task_name(t), state_name(t));
         if (t->state == CIO__T_WAITING)
             fprintf(out, " in %s", t->wait_what ? t->wait_what : "?");
         if (t->cancelled)

@@ -1,0 +1,117 @@
+/* Bad use is an error code, never a crash; every code has a name. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct from_callback {
+    int sleep_rc, yield_rc, join_rc, wait_rc, check_rc;
+    bool ran;
+};
+
+static void misuse_in_callback(void *arg)
+{
+    struct from_callback *c = arg;
+    c->sleep_rc = cio_sleep(1);
+    c->yield_rc = cio_yield();
+    c->join_rc = cio_join(cio_current());
+    c->wait_rc = cio_wait_readable(0, 1);
+    c->check_rc = cio_check();
+    c->ran = true;
+}
+
+static int schedule_misuse(void *arg)
+{
+    task_check_eq(cio_call_soon(misuse_in_callback, arg, NULL), 0);
+    return cio_sleep(0.1);
+}
+
+static void test_suspending_outside_a_task(void **state)
+{
+    (void)state;
+    struct from_callback c = {0};
+    assert_ok(run_virtual(schedule_misuse, &c));
+    assert_true(c.ran);
+    assert_int_equal(c.sleep_rc, CIO_ENOTTASK);
+    assert_int_equal(c.yield_rc, CIO_ENOTTASK);
+    assert_int_equal(c.join_rc, CIO_EBADTASK); /* no current task: an empty handle */
+    assert_int_equal(c.wait_rc, CIO_ENOTTASK);
+    assert_int_equal(c.check_rc, CIO_ENOTTASK);
+    /* And with no loop at all. */
+    assert_int_equal(cio_sleep(1), CIO_ENOLOOP);
+    assert_int_equal(cio_yield(), CIO_ENOLOOP);
+    assert_int_equal(cio_check(), CIO_ENOLOOP);
+}
+
+static void test_null_and_stale_handles(void **state)
+{
+    (void)state;
+    cio_task none = {0};
+    assert_int_equal(cio_join(none), CIO_EBADTASK);
+    assert_int_equal(cio_detach(none), CIO_EBADTASK);
+    assert_int_equal(cio_cancel(none), CIO_EBADTASK);
+    assert_true(cio_task_done(none));
+    assert_null(cio_task_name(none));
+    int r;
+    assert_int_equal(cio_task_result(none, &r), CIO_EBADTASK);
+    assert_int_equal(cio_call_soon(NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(cio_future_set_result(NULL, NULL), -EINVAL);
+    assert_false(cio_future_done(NULL));
+    assert_false(cio_scope_expired(NULL));
+}
+
+static void test_every_code_has_a_name(void **state)
+{
+    (void)state;
+    int own[] = {CIO_ENOLOOP, CIO_ENOTTASK, CIO_EBADTASK, CIO_ESTATE, CIO_ESCOPE, CIO_EDEADLOCK};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        assert_true(strncmp(cio_err_name(own[i]), "CIO_E", 5) == 0);
+        assert_string_not_equal(cio_strerror(own[i]), "unknown error");
+    }
+    assert_string_equal(cio_err_name(-ECANCELED), "ECANCELED");
+    assert_string_equal(cio_err_name(-ETIMEDOUT), "ETIMEDOUT");
+    assert_string_equal(cio_strerror(-ETIMEDOUT), "Connection timed out");
+    assert_string_equal(cio_err_name(0), "OK");
+    assert_string_equal(cio_err_name(12345), "UNKNOWN");
+    assert_string_equal(cio_strerror(-99999), "unknown error");
+}
+
+static int waits_on_nothing(void *arg)
+{
+    cio_future *f = arg;
+    return cio_future_wait(f, NULL);
+}
+
+static int deadlocks(void *arg)
+{
+    (void)arg;
+    cio_future *f;
+    task_check_eq(cio_future_new(&f), 0);
+    cio_task t = cio_spawn_with(&(cio_spawn_options){.name = "stuck"}, waits_on_nothing, f);
+    int rc = cio_join(t); /* nobody will ever resolve f */
+    cio_future_free(f);
+    return rc;
+}
+
+static void test_deadlock_is_reported_not_hung(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    int rc = run_capture(deadlocks, NULL, &report);
+    assert_int_equal(rc, CIO_EDEADLOCK);
+    assert_non_null(strstr(report, "deadlock"));
+    assert_non_null(strstr(report, "stuck"));
+    assert_non_null(strstr(report, "waiting in future"));
+    free(report);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_suspending_outside_a_task),
+        cmocka_unit_test(test_null_and_stale_handles),
+        cmocka_unit_test(test_every_code_has_a_name),
+        cmocka_unit_test(test_deadlock_is_reported_not_hung),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
