@@ -38,6 +38,34 @@ enum {
     CIO_ELAST = CIO_ERRNO_BASE - 100,
 };
 
+/* Network streams, TLS and DNS (include/cio/net.h, tls.h, dns.h). */
+enum {
+    /* A separator was not found within the reader's limit (asyncio's
+     * LimitOverrunError); the data stays buffered. */
+    CIO_ELIMIT = CIO_ERRNO_BASE - 200,
+    /* The stream ended before the requested data arrived (asyncio's
+     * IncompleteReadError). */
+    CIO_EINCOMPLETE = CIO_ERRNO_BASE - 201,
+    /* TLS failed: a protocol error, a handshake the peer rejected, or a
+     * close without close_notify where one was required. */
+    CIO_ETLS = CIO_ERRNO_BASE - 202,
+    /* The peer's certificate has expired (or is not yet valid). */
+    CIO_ETLS_CERT_EXPIRED = CIO_ERRNO_BASE - 203,
+    /* The peer's certificate does not name the host that was asked for. */
+    CIO_ETLS_HOST_MISMATCH = CIO_ERRNO_BASE - 204,
+    /* The peer's certificate chain does not lead to a trusted CA
+     * (self-signed, unknown issuer). */
+    CIO_ETLS_UNKNOWN_CA = CIO_ERRNO_BASE - 205,
+    /* The peer's certificate failed verification for another reason
+     * (revoked, bad signature, wrong purpose...). */
+    CIO_ETLS_CERT_INVALID = CIO_ERRNO_BASE - 206,
+    /* DNS: the name does not exist or has no address of the family asked. */
+    CIO_EDNS_NOTFOUND = CIO_ERRNO_BASE - 207,
+    /* DNS: the resolver failed (server failure, refused, malformed
+     * answer, no usable server). */
+    CIO_EDNS = CIO_ERRNO_BASE - 208,
+};
+
 /* A human-readable message for any code cio returns: errno values and cio's
  * own. Never NULL; the string is static and must not be freed. */
 const char *cio_strerror(int err);

@@ -16,6 +16,16 @@ static const struct own_code own_codes[] = {
     {CIO_ESTATE, "CIO_ESTATE", "operation not allowed in the object's current state"},
     {CIO_ESCOPE, "CIO_ESCOPE", "scope exited out of order or by another task"},
     {CIO_EDEADLOCK, "CIO_EDEADLOCK", "every task is waiting and nothing can wake them"},
+    /* net */
+    {CIO_ELIMIT, "CIO_ELIMIT", "separator not found within the stream's limit"},
+    {CIO_EINCOMPLETE, "CIO_EINCOMPLETE", "stream ended before the expected data"},
+    {CIO_ETLS, "CIO_ETLS", "TLS error"},
+    {CIO_ETLS_CERT_EXPIRED, "CIO_ETLS_CERT_EXPIRED", "TLS certificate expired or not yet valid"},
+    {CIO_ETLS_HOST_MISMATCH, "CIO_ETLS_HOST_MISMATCH", "TLS certificate does not match the host name"},
+    {CIO_ETLS_UNKNOWN_CA, "CIO_ETLS_UNKNOWN_CA", "TLS certificate issued by an unknown CA"},
+    {CIO_ETLS_CERT_INVALID, "CIO_ETLS_CERT_INVALID", "TLS certificate failed verification"},
+    {CIO_EDNS_NOTFOUND, "CIO_EDNS_NOTFOUND", "host name not found"},
+    {CIO_EDNS, "CIO_EDNS", "DNS resolution failed"},
 };
 
 static const struct own_code *find_own(int err)
