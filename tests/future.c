@@ -51,7 +51,7 @@ static int by_callback(void *arg)
     task_check(cio_future_done(w.f));
     void *v = NULL;
     task_check_eq(cio_future_result(w.f, &v), 0);
-    task_check(v == (void *)"hello" || strcmp(v, "hello") == 0);
+    task_check(strcmp(v, "hello") == 0);
     task_check_eq(cio_future_set_result(w.f, NULL), CIO_ESTATE);
     task_check_eq(cio_future_set_error(w.f, -EIO), CIO_ESTATE);
     task_check_eq(cio_future_cancel(w.f), -EALREADY);
