@@ -39,21 +39,35 @@ static int unbounded(void *arg)
     return recurse(1 << 20);
 }
 
-/* Overflows a 16 KiB stack (20 KiB once rounded to pages) by about 2 KiB, then switches out. */
+/* Overflows a 16 KiB stack (about 24 KiB once rounded to pages) by a few
+ * KiB, into the slot below, then switches out. */
 static int slightly_over(void *arg)
 {
     (void)arg;
-    recurse(22);
+    recurse(26);
     return cio_yield();
+}
+
+static int doze(void *arg)
+{
+    (void)arg;
+    return cio_sleep(10);
 }
 
 static int spawn_deep(void *arg)
 {
     cio_task_fn fn = (cio_task_fn)arg;
+    /* The first stack of a chunk always sits on a guard page; the second is
+     * the one that shows what happens beyond the guard budget. */
+    cio_task neighbour =
+        cio_spawn_with(&(cio_spawn_options){.stack_size = CIO_MIN_STACK_SIZE}, doze, NULL);
     cio_task t = cio_spawn_with(
         &(cio_spawn_options){.name = "deep-recursion", .stack_size = CIO_MIN_STACK_SIZE}, fn,
         NULL);
-    return cio_join(t);
+    int rc = cio_join(t);
+    cio_cancel(neighbour);
+    cio_join(neighbour);
+    return rc;
 }
 
 /* Runs fn in a child; returns its wait status and what it wrote to stderr. */

@@ -22,10 +22,13 @@
 
 #define MAX_CHUNK_BYTES ((size_t)1 << 30)
 #define FIRST_CHUNK_SLOTS 16
+/* Guarded slots when guards do not split mappings: enough for nearly every
+ * program to have all its stacks guarded, for ~65 ms of system calls. */
+#define MADVISE_GUARD_BUDGET 65536
 
 struct cio__stack_chunk {
     struct cio__stack_chunk *next;
-    char *base;
+    char *base; /* the leading guard page; slots follow */
     size_t len;
     size_t slot;
     size_t used; /* slots carved from this chunk */
@@ -57,17 +60,24 @@ void cio__stack_pool_init(struct cio__stack_pool *p)
 {
     memset(p, 0, sizeof *p);
     p->page = (size_t)sysconf(_SC_PAGESIZE);
-    p->mprotect_budget = read_max_map_count() / 4;
-    /* CIO_STACK_GUARD=canary|mprotect|madvise forces a mode (for tests). */
+    /* CIO_STACK_GUARD=canary|mprotect forces a mode (tests use it). */
     const char *force = getenv("CIO_STACK_GUARD");
-    if (force && strcmp(force, "canary") == 0)
+    if (force && strcmp(force, "canary") == 0) {
         p->mode = CIO__GUARD_CANARY;
-    else if (force && strcmp(force, "mprotect") == 0)
-        p->mode = CIO__GUARD_MPROTECT;
-    else if (madvise_guard_works(p->page))
+        p->guard_budget = 0;
+    } else if (!(force && strcmp(force, "mprotect") == 0) && madvise_guard_works(p->page)) {
         p->mode = CIO__GUARD_MADVISE;
-    else
+        p->guard_budget = MADVISE_GUARD_BUDGET;
+    } else {
         p->mode = CIO__GUARD_MPROTECT;
+        p->guard_budget = read_max_map_count() / 4;
+    }
+}
+
+static struct cio__stack *slot_header(char *slot_base, size_t slot)
+{
+    uintptr_t top = (uintptr_t)(slot_base + slot) - CIO__CANARY_ZONE;
+    return (struct cio__stack *)((top - sizeof(struct cio__stack)) & ~(uintptr_t)15);
 }
 
 void cio__stack_pool_fini(struct cio__stack_pool *p)
@@ -75,10 +85,9 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
     struct cio__stack_chunk *c = p->chunks;
     while (c) {
         struct cio__stack_chunk *next = c->next;
-        for (size_t i = 0; i < c->used; i++) {
-            struct cio__stack *s = (struct cio__stack *)(void *)(c->base + (i + 1) * c->slot) - 1;
-            VALGRIND_STACK_DEREGISTER(s->valgrind_id);
-        }
+        for (size_t i = 0; i < c->used; i++)
+            VALGRIND_STACK_DEREGISTER(
+                slot_header(c->base + p->page + i * c->slot, c->slot)->valgrind_id);
         munmap(c->base, c->len);
         free(c);
         c = next;
@@ -92,10 +101,15 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
     memset(p, 0, sizeof *p);
 }
 
+static size_t slot_size(const struct cio__stack_pool *p, size_t size)
+{
+    size_t need = size + sizeof(struct cio__stack) + 16 + CIO__CANARY_ZONE;
+    return ((need + p->page - 1) & ~(p->page - 1)) + p->page;
+}
+
 static struct cio__stack_class *class_for(struct cio__stack_pool *p, size_t size)
 {
-    size_t usable = (size + sizeof(struct cio__stack) + p->page - 1) & ~(p->page - 1);
-    size_t slot = usable + p->page;
+    size_t slot = slot_size(p, size);
     struct cio__stack_class **pk = &p->classes;
     for (; *pk; pk = &(*pk)->next)
         if ((*pk)->slot == slot)
@@ -109,12 +123,26 @@ static struct cio__stack_class *class_for(struct cio__stack_pool *p, size_t size
     return k;
 }
 
+/* Makes [addr, addr + page) fault on access. */
+static bool guard(struct cio__stack_pool *p, char *addr, enum cio__guard_kind *how)
+{
+    if (p->mode == CIO__GUARD_MADVISE && madvise(addr, p->page, MADV_GUARD_INSTALL) == 0) {
+        *how = CIO__GUARD_MADVISE;
+        return true;
+    }
+    if (mprotect(addr, p->page, PROT_NONE) == 0) {
+        *how = CIO__GUARD_MPROTECT;
+        return true;
+    }
+    return false;
+}
+
 static int grow(struct cio__stack_pool *p, struct cio__stack_class *k)
 {
     size_t n = k->n_chunk;
     if (n * k->slot > MAX_CHUNK_BYTES)
         n = MAX_CHUNK_BYTES / k->slot ? MAX_CHUNK_BYTES / k->slot : 1;
-    size_t len = n * k->slot;
+    size_t len = p->page + n * k->slot;
     struct cio__stack_chunk *c = malloc(sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -124,45 +152,53 @@ static int grow(struct cio__stack_pool *p, struct cio__stack_class *k)
         free(c);
         return -ENOMEM;
     }
+    /* The page under the first slot is always a guard: its canary would
+     * have no neighbour to live in. */
+    enum cio__guard_kind how;
+    if (!guard(p, m, &how)) {
+        munmap(m, len);
+        free(c);
+        return -ENOMEM;
+    }
     *c = (struct cio__stack_chunk){p->chunks, m, len, k->slot, 0};
     p->chunks = c;
     k->cur = c;
-    k->bump = m;
+    k->bump = m + p->page;
     k->bump_end = m + len;
     if (k->n_chunk * 2 * k->slot <= MAX_CHUNK_BYTES)
         k->n_chunk *= 2;
     return 0;
 }
 
-/* Carves a new slot from the class's current chunk and arms its guard. */
+/* Carves a new slot from the class's current chunk and protects it. */
 static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_class *k)
 {
     if (k->bump == k->bump_end && grow(p, k) < 0)
         return NULL;
     char *base = k->bump;
+    bool first = base == k->cur->base + p->page;
     k->bump += k->slot;
     k->cur->used++;
-    struct cio__stack *s = (struct cio__stack *)(void *)(base + k->slot) - 1;
-    s->lo = base + p->page;
+    struct cio__stack *s = slot_header(base, k->slot);
     s->cls = k;
     s->next_free = NULL;
-    enum cio__guard g = p->mode;
-    if (g == CIO__GUARD_MADVISE && madvise(base, p->page, MADV_GUARD_INSTALL) != 0)
-        g = CIO__GUARD_MPROTECT;
-    if (g == CIO__GUARD_MPROTECT) {
-        if (p->mprotect_budget > 0 && mprotect(base, p->page, PROT_NONE) == 0)
-            p->mprotect_budget--;
-        else
-            g = CIO__GUARD_CANARY;
+    s->canary = NULL;
+    enum cio__guard_kind how = CIO__GUARD_CANARY;
+    if (first) {
+        s->lo = base;
+        s->guard = (uint8_t)p->mode;
+    } else if (p->guard_budget > 0 && guard(p, base, &how)) {
+        p->guard_budget--;
+        s->lo = base + p->page;
+        s->guard = (uint8_t)how;
+    } else {
+        uint64_t *c = (uint64_t *)(void *)(base - CIO__CANARY_ZONE);
+        for (int i = 0; i < CIO__CANARY_ZONE / 8; i++)
+            c[i] = CIO__CANARY;
+        s->canary = c;
+        s->lo = base;
+        s->guard = CIO__GUARD_CANARY;
     }
-    if (g == CIO__GUARD_CANARY) {
-        /* The guard page stays mapped: it becomes part of the stack's
-         * margin, and the canary sits at the bottom of the usable part. */
-        uint64_t *w = (uint64_t *)(void *)s->lo;
-        for (int i = 0; i < CIO__CANARY_WORDS; i++)
-            w[i] = CIO__CANARY;
-    }
-    s->guard = (uint8_t)g;
     s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, (char *)s);
     return s;
 }

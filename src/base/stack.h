@@ -1,14 +1,20 @@
 /* Task stacks, taken from a per-loop pool: mapped in chunks once, reused
  * LIFO (a reused stack is warm in cache and already backed by memory).
  *
- * Each slot is [guard | usable stack ... | struct cio__stack]. Overflow is
- * caught by the guard, which costs nothing per switch:
- *  - MADV_GUARD_INSTALL (Linux 6.13+) guards every slot without splitting
- *    the mapping, so a million guarded stacks fit in vm.max_map_count;
- *  - otherwise mprotect(PROT_NONE), which splits the mapping, while a
- *    budget of a quarter of vm.max_map_count lasts;
- *  - beyond that, a canary at the bottom of the stack, checked whenever the
- *    task switches out and when it ends. */
+ * A slot is [page 0 | stack ... | struct cio__stack | canary zone]. Overflow
+ * must never corrupt memory silently, so:
+ *  - while a budget lasts, page 0 is a guard page: an overflow faults, and
+ *    the SIGSEGV handler names the task. With MADV_GUARD_INSTALL (Linux
+ *    6.13+) a guard does not split the mapping; with mprotect() it does, so
+ *    the budget is then a quarter of vm.max_map_count. A guard costs a
+ *    system call when the slot is first carved (about 1 us), which is why it
+ *    is not spent on every one of a million stacks;
+ *  - beyond the budget, slots are dense: page 0 is stack too, and the top of
+ *    the slot below holds a canary that an overflow hits first. It is
+ *    checked whenever the task switches out, before any other code can run
+ *    on the corrupted neighbour, and the task is named. The canary lives in
+ *    a page the neighbour uses anyway, so a dense stack costs one page.
+ * The first slot of every chunk sits on a guard page either way. */
 #ifndef CIO_BASE_STACK_H
 #define CIO_BASE_STACK_H
 
@@ -16,32 +22,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum cio__guard {
+enum cio__guard_kind {
     CIO__GUARD_CANARY,
     CIO__GUARD_MPROTECT,
     CIO__GUARD_MADVISE,
 };
 
-#define CIO__CANARY_WORDS 8
+#define CIO__CANARY_ZONE 64
 #define CIO__CANARY 0xC10C10DEADC10C10ull
 
 struct cio__stack_class;
 struct cio__stack_chunk;
 
-/* Sits at the very top of its slot; the usable stack is [lo, this). */
+/* Sits near the top of its slot, below the canary zone; the usable stack is
+ * [lo, this). */
 struct cio__stack {
     struct cio__stack *next_free;
     char *lo;
+    const uint64_t *canary; /* in the slot below; NULL if a guard page is there */
     struct cio__stack_class *cls;
     unsigned valgrind_id;
-    uint8_t guard; /* enum cio__guard */
+    uint8_t guard; /* enum cio__guard_kind: what lies below lo */
 };
 
 struct cio__stack_class {
     struct cio__stack_class *next;
-    size_t slot;     /* bytes per slot, guard included */
-    size_t n_chunk;  /* slots in the next chunk */
-    struct cio__stack_chunk *cur; /* the chunk bump carves from */
+    size_t slot;    /* bytes per slot */
+    size_t n_chunk; /* slots in the next chunk */
+    struct cio__stack_chunk *cur;
     char *bump, *bump_end;
     struct cio__stack *free;
 };
@@ -50,8 +58,8 @@ struct cio__stack_pool {
     struct cio__stack_class *classes;
     struct cio__stack_chunk *chunks;
     size_t page;
-    enum cio__guard mode;
-    long mprotect_budget;
+    enum cio__guard_kind mode; /* how guards are made while the budget lasts */
+    long guard_budget;    /* slots that may still get a guard page */
 };
 
 void cio__stack_pool_init(struct cio__stack_pool *p);
@@ -63,17 +71,15 @@ struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size);
 /* Returns s to the pool. */
 void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s);
 
-/* False if a canary-guarded stack has been overrun. */
+/* False if the task on s has overrun its stack into the canary below. */
 static inline bool cio__stack_intact(const struct cio__stack *s)
 {
-    if (s->guard != CIO__GUARD_CANARY)
-        return true;
-    const uint64_t *w = (const uint64_t *)(const void *)s->lo;
-    return w[0] == CIO__CANARY && w[CIO__CANARY_WORDS - 1] == CIO__CANARY;
+    const uint64_t *c = s->canary;
+    return !c || (c[0] == CIO__CANARY && c[CIO__CANARY_ZONE / 8 - 1] == CIO__CANARY);
 }
 
-/* Whether addr lies in the guard area just below s (up to 64 KiB under its
- * bottom, since one large frame can jump past the guard page). */
+/* Whether addr lies just below s (up to 64 KiB under its bottom, since one
+ * large frame can jump past a guard page). */
 bool cio__stack_guard_hit(const struct cio__stack *s, const void *addr);
 
 #endif
