@@ -54,10 +54,11 @@ check-ucontext:
 	cd build-ucontext && ctest --output-on-failure -j$(JOBS) -L core
 
 valgrind: setup
-	$(CMAKE) -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCIO_BUILD_BENCH=OFF >/dev/null
+	$(CMAKE) -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCIO_BUILD_BENCH=OFF \
+	    -DCIO_BUILD_EXAMPLES=OFF \
+	    "-DCIO_TEST_WRAPPER=valgrind;-q;--error-exitcode=1;--leak-check=full" >/dev/null
 	cmake --build build-valgrind -j$(JOBS)
-	cd build-valgrind && CIO_VALGRIND=1 ctest --output-on-failure -L core \
-	    -T memcheck --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full"
+	cd build-valgrind && CIO_VALGRIND=1 ctest --output-on-failure -L core -j$(JOBS)
 
 tsan: setup
 	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
