@@ -12,5 +12,8 @@
 #include "cio/task.h"
 #include "cio/scope.h"
 #include "cio/future.h"
+#include "cio/executor.h"
+#include "cio/threadsafe.h"
+#include "cio/signal.h"
 
 #endif

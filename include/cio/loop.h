@@ -49,6 +49,14 @@ typedef struct cio_run_options {
      * than this many seconds is named in a warning (asyncio's debug-mode
      * slow_callback_duration). Costs a clock read per switch. */
     double slow_task_warning;
+    /* Graceful shutdown (see cio/signal.h): unless this is true, cio_run()
+     * on the process's main thread turns the first SIGINT or SIGTERM into
+     * the cancellation of the main task, and a second one into a forced
+     * exit. */
+    bool no_signal_handling;
+    /* Seconds between the first shutdown signal and the forced exit; 0
+     * means CIO_DEFAULT_SHUTDOWN_TIMEOUT (cio/signal.h), negative never. */
+    double shutdown_timeout;
 } cio_run_options;
 
 /* Makes this thread's loop, runs main(arg) as its first task, and returns

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "task/task.h"
+#include "threads/threads.h"
 
 static struct cio__fdw *fdw(struct cio__loop *loop, int fd)
 {
@@ -59,8 +60,12 @@ void cio__io_ready(struct cio__loop *loop, int fd, unsigned events)
         uint64_t v;
         ssize_t n = read(fd, &v, sizeof v);
         (void)n;
+        if (loop->threads)
+            cio__threads_wake(loop);
         return;
     }
+    if (cio__threads_io(loop, fd))
+        return;
     if (fd >= loop->nfds)
         return;
     struct cio__fdw *w = &loop->fds[fd];

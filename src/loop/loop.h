@@ -78,6 +78,7 @@ struct cio__loop {
     struct cio__task *graveyard; /* ended task whose stack awaits release */
     struct cio__task *main_task;
     long external_refs; /* things outside the loop that may wake it */
+    struct cio__threads *threads; /* thread-safe calls, signals (threads/) */
 
     /* Callback handles. */
     struct cio_handle *free_handles;

@@ -2,6 +2,7 @@
 #include <errno.h>
 
 #include "task/task.h"
+#include "threads/threads.h"
 
 static const char *state_name(const struct cio__task *t)
 {
@@ -101,6 +102,7 @@ int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)
     }
     struct cio__task *mt = m.ptr_;
     loop->main_task = mt;
+    cio__shutdown_install(loop, opts);
     int result = 0;
     while (mt->state != CIO__T_DONE) {
         if (cio__loop_iterate(loop) == CIO_EDEADLOCK) {
@@ -112,6 +114,7 @@ int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)
         result = mt->result;
     cancel_leftovers(loop);
     report_unretrieved(loop);
+    cio__threads_fini(loop);
     cio__loop_close(loop);
     return result;
 }

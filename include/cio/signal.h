@@ -1,0 +1,82 @@
+/* cio — Unix signals as ordinary loop events, and graceful shutdown.
+ *
+ * A task can wait for a signal (cio_signal_wait) and a callback can be
+ * attached to one (cio_signal_add, asyncio's loop.add_signal_handler). The
+ * loop catches signals with a signalfd: they are blocked on the loop's
+ * thread and read like any other fd, so nothing runs in async-signal
+ * context and handlers may do anything a loop callback may.
+ *
+ * Because Linux delivers a process-directed signal to any thread that does
+ * not block it, a program that makes threads of its own should make them
+ * with the signals it watches blocked (cio's own worker threads block every
+ * signal). Blocked signals are inherited across fork and exec: a child
+ * process that wants default signal behaviour must unblock them.
+ *
+ * Graceful shutdown (the default of cio_run(), see cio_run_options):
+ * on the process's main thread, the first SIGINT or SIGTERM that no task
+ * waits for and no handler takes cancels the main task, so every task
+ * unwinds through its cleanup, shields respected, and cio_run() returns.
+ * A second SIGINT or SIGTERM, or the shutdown deadline, forces the exit:
+ * the tasks still alive are named on the report stream and the process
+ * exits with status 128 + the signal's number (130 for SIGINT, 143 for
+ * SIGTERM). A program returns the same status after a clean unwind with
+ *
+ *     int main(void) { return cio_exit_status(cio_run(main_task, NULL)); }
+ *
+ * Loops on other threads (cio_run_loops) leave signals to the thread that
+ * started them.
+ */
+#ifndef CIO_SIGNAL_H
+#define CIO_SIGNAL_H
+
+#include <signal.h>
+
+#include "loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Seconds between the first shutdown signal and the forced exit when
+ * cio_run_options.shutdown_timeout is 0. */
+#define CIO_DEFAULT_SHUTDOWN_TIMEOUT 10.0
+
+/* A signal handler run as a plain loop callback. */
+typedef void (*cio_signal_callback)(int signo, void *arg);
+
+/* Suspends the calling task until one of the signals in set arrives and
+ * returns its number (> 0). Every task waiting for a signal receives it;
+ * several arrivals before anyone reads them count as one. Once a loop has
+ * waited for a signal it keeps catching it until it closes, and a signal
+ * that arrives while nobody waits is kept for the next wait, so a task
+ * that waits in a loop misses none.
+ * Errors: -EINVAL (set NULL, empty, or holding a signal that cannot be
+ * caught: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL), -ECANCELED,
+ * -ETIMEDOUT, CIO_ENOTTASK, CIO_ENOLOOP, -ENOMEM, or the -errno of
+ * signalfd(2). */
+int cio_signal_wait(const sigset_t *set);
+
+/* Calls cb(signo, arg) on the loop each time signo arrives, until
+ * cio_signal_remove(); replaces a handler already set for signo. For
+ * SIGINT and SIGTERM it replaces the default shutdown too.
+ * Errors: -EINVAL (cb NULL, or a signal that cannot be caught, as above),
+ * CIO_ENOLOOP, -ENOMEM, or the -errno of signalfd(2). */
+int cio_signal_add(int signo, cio_signal_callback cb, void *arg);
+
+/* Removes the handler of signo. Returns 0, -ENOENT if none was set,
+ * -EINVAL, CIO_ENOLOOP. */
+int cio_signal_remove(int signo);
+
+/* The signal that started the shutdown of the last loop cio_run() (or
+ * cio_run_loops()) ran on this thread, or 0 if none did. */
+int cio_shutdown_signal(void);
+
+/* The conventional exit status for a program whose cio_run() returned rc:
+ * 128 + the signal's number if a signal shut the loop down, else 0 for
+ * rc == 0, rc for 1..255, and 1 (failure) for anything else. */
+int cio_exit_status(int rc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

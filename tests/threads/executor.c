@@ -1,0 +1,417 @@
+/* The executor: results, concurrency, cancellation of waiting and running
+ * jobs, release of abandoned results, pools and their shutdown. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static int square(void *arg)
+{
+    int *v = arg;
+    return *v * *v;
+}
+
+static int t_result(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++) {
+        int v = i;
+        task_check_eq(cio_to_thread(square, &v), i * i);
+    }
+    task_check_eq(cio_to_thread(NULL, NULL), -EINVAL);
+    return 0;
+}
+
+static void test_result(void **state)
+{
+    (void)state;
+    assert_ok(run_real(t_result, NULL));
+}
+
+static void test_outside_task(void **state)
+{
+    (void)state;
+    int v = 2;
+    assert_int_equal(cio_to_thread(square, &v), CIO_ENOLOOP);
+}
+
+/* ---- the loop keeps running while a job blocks -------------------------- */
+
+static int sleepy(void *arg)
+{
+    usleep((useconds_t)(uintptr_t)arg);
+    return 7;
+}
+
+static int ticker(void *arg)
+{
+    int *ticks = arg;
+    for (;;) {
+        if (cio_sleep(0.01) < 0)
+            return 0;
+        ++*ticks;
+    }
+}
+
+static int t_loop_runs(void *arg)
+{
+    (void)arg;
+    int ticks = 0;
+    cio_task tk = cio_spawn(ticker, &ticks);
+    int64_t t0 = now_ns();
+    task_check_eq(cio_to_thread(sleepy, (void *)(uintptr_t)200000), 7);
+    int64_t ms = (now_ns() - t0) / 1000000;
+    task_check(ms >= 195 && ms < 400);
+    /* 20 ticks of 10 ms fit in 200 ms; allow a slow machine half of it. */
+    task_check(ticks >= 10);
+    cio_cancel(tk);
+    return cio_join(tk);
+}
+
+static void test_loop_runs(void **state)
+{
+    (void)state;
+    assert_ok(run_real(t_loop_runs, NULL));
+}
+
+/* ---- 10,000 concurrent jobs --------------------------------------------- */
+
+#define MANY 10000
+
+static atomic_int running_now, running_max;
+
+static int counted(void *arg)
+{
+    int n = atomic_fetch_add(&running_now, 1) + 1;
+    int m = atomic_load(&running_max);
+    while (n > m && !atomic_compare_exchange_weak(&running_max, &m, n))
+        ;
+    atomic_fetch_sub(&running_now, 1);
+    return (int)(uintptr_t)arg + 1;
+}
+
+static int one_job(void *arg)
+{
+    return cio_to_thread(counted, arg);
+}
+
+static int t_many(void *arg)
+{
+    (void)arg;
+    static cio_task tasks[MANY];
+    for (int i = 0; i < MANY; i++)
+        tasks[i] = cio_spawn(one_job, (void *)(uintptr_t)i);
+    long sum = 0;
+    for (int i = 0; i < MANY; i++) {
+        int r = cio_join(tasks[i]);
+        task_check_eq(r, i + 1);
+        sum += r;
+    }
+    task_check_eq(sum, (long)MANY * (MANY + 1) / 2);
+    return 0;
+}
+
+static void test_many(void **state)
+{
+    (void)state;
+    atomic_store(&running_max, 0);
+    int64_t t0 = now_ns();
+    assert_ok(run_real(t_many, NULL));
+    /* Generous: the target is 2.5 us per job, sanitizers cost 10x. */
+    assert_true(now_ns() - t0 < 20LL * 1000000000);
+    assert_true(atomic_load(&running_max) <= (int)cio_executor_threads(cio_executor_default()));
+}
+
+/* ---- cancellation ------------------------------------------------------- */
+
+struct blocker {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, open;
+};
+
+static struct blocker gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false};
+
+static void gate_reset(void)
+{
+    gate.started = gate.open = false;
+}
+
+static void gate_open(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    gate.open = true;
+    pthread_cond_broadcast(&gate.cv);
+    pthread_mutex_unlock(&gate.mu);
+}
+
+static bool gate_started(void)
+{
+    pthread_mutex_lock(&gate.mu);
+    bool s = gate.started;
+    pthread_mutex_unlock(&gate.mu);
+    return s;
+}
+
+/* Blocks until the gate opens, then returns 42. */
+static int gated(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&gate.mu);
+    gate.started = true;
+    pthread_cond_broadcast(&gate.cv);
+    while (!gate.open)
+        pthread_cond_wait(&gate.cv, &gate.mu);
+    pthread_mutex_unlock(&gate.mu);
+    return 42;
+}
+
+static atomic_int ran_count;
+
+static int never_runs(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&ran_count, 1);
+    return 1;
+}
+
+struct released {
+    atomic_int calls;
+    atomic_int result;
+};
+
+static void on_release(void *arg, int result)
+{
+    struct released *r = arg;
+    atomic_store(&r->result, result);
+    atomic_fetch_add(&r->calls, 1);
+}
+
+struct pool_job {
+    cio_executor *ex;
+    cio_job_fn fn;
+    struct released *rel;
+};
+
+static int pool_job(void *arg)
+{
+    struct pool_job *p = arg;
+    return cio_run_in_executor(&(cio_job_options){.executor = p->ex, .release = on_release}, p->fn,
+                               p->rel);
+}
+
+static int t_cancel(void *arg)
+{
+    (void)arg;
+    /* One worker: the first job occupies it, the second waits in queue. */
+    cio_executor *ex;
+    task_check_eq(cio_executor_new(&ex, &(cio_executor_options){.threads = 1}), 0);
+    static struct released r_run, r_queued;
+    struct pool_job running = {ex, gated, &r_run}, queued = {ex, never_runs, &r_queued};
+    cio_task a = cio_spawn(pool_job, &running);
+    cio_task b = cio_spawn(pool_job, &queued);
+    while (!gate_started())
+        task_check_eq(cio_sleep(0.001), 0);
+    task_check_eq(cio_yield(), 0);
+
+    /* Cancelled while queued: returns at once, the job is dropped. */
+    int64_t t0 = now_ns();
+    task_check_eq(cio_cancel(b), 0);
+    task_check_eq(cio_join(b), -ECANCELED);
+    task_check_eq(atomic_load(&r_queued.calls), 1);
+    task_check_eq(atomic_load(&r_queued.result), -ECANCELED);
+
+    /* Cancelled while running: returns at once, the job runs on. */
+    task_check_eq(cio_cancel(a), 0);
+    task_check_eq(cio_join(a), -ECANCELED);
+    task_check((now_ns() - t0) < 100000000);
+    task_check_eq(atomic_load(&r_run.calls), 0);
+    gate_open();
+    /* Its result goes to the release callback, on the worker. */
+    for (int i = 0; i < 2000 && atomic_load(&r_run.calls) == 0; i++)
+        cio_sleep(0.001);
+    task_check_eq(atomic_load(&r_run.calls), 1);
+    task_check_eq(atomic_load(&r_run.result), 42);
+    task_check_eq(cio_executor_shutdown(ex, false), 0);
+    task_check_eq(atomic_load(&ran_count), 0);
+    return 0;
+}
+
+static void test_cancel_waiting_and_running(void **state)
+{
+    (void)state;
+    gate_reset();
+    atomic_store(&ran_count, 0);
+    assert_ok(run_real(t_cancel, NULL));
+}
+
+static atomic_int timeout_released;
+
+static void count_release(void *arg, int result)
+{
+    (void)arg;
+    atomic_store(&timeout_released, result);
+}
+
+static int t_timeout(void *arg)
+{
+    (void)arg;
+    int rc;
+    {
+        CIO_TIMEOUT(s, 0.05);
+        rc = cio_run_in_executor(&(cio_job_options){.release = count_release}, sleepy,
+                                 (void *)(uintptr_t)300000);
+        task_check(cio_scope_expired(&s));
+    }
+    task_check_eq(rc, -ETIMEDOUT);
+    task_check_eq(atomic_load(&timeout_released), 0);
+    /* The job runs to its end, then its result is released. */
+    for (int i = 0; i < 1000 && atomic_load(&timeout_released) == 0; i++)
+        task_check_eq(cio_sleep(0.001), 0);
+    task_check_eq(atomic_load(&timeout_released), 7);
+    return 0;
+}
+
+static void test_timeout(void **state)
+{
+    (void)state;
+    int64_t t0 = now_ns();
+    assert_ok(run_real(t_timeout, NULL));
+    assert_true(now_ns() - t0 < 1000000000);
+}
+
+/* ---- pools and their shutdown -------------------------------------------- */
+
+static int whoami(void *arg)
+{
+    *(pthread_t *)arg = pthread_self();
+    return 0;
+}
+
+static int t_pools(void *arg)
+{
+    (void)arg;
+    cio_executor *p1, *p2;
+    task_check_eq(cio_executor_new(&p1, &(cio_executor_options){.threads = 1}), 0);
+    task_check_eq(cio_executor_new(&p2, &(cio_executor_options){.threads = 3, .spin_usec = -1}), 0);
+    task_check_eq(cio_executor_threads(p1), 1);
+    task_check_eq(cio_executor_threads(p2), 3);
+    pthread_t a, b, c;
+    task_check_eq(cio_run_in_executor(&(cio_job_options){.executor = p1}, whoami, &a), 0);
+    task_check_eq(cio_run_in_executor(&(cio_job_options){.executor = p1}, whoami, &b), 0);
+    task_check_eq(cio_run_in_executor(&(cio_job_options){.executor = p2}, whoami, &c), 0);
+    task_check(pthread_equal(a, b));
+    task_check(!pthread_equal(a, c));
+    task_check(!pthread_equal(a, pthread_self()));
+    task_check_eq(cio_executor_shutdown(p1, false), 0);
+    task_check_eq(cio_executor_shutdown(p2, false), 0);
+    task_check_eq(cio_executor_shutdown(cio_executor_default(), false), -EINVAL);
+    return 0;
+}
+
+static void test_pools(void **state)
+{
+    (void)state;
+    assert_ok(run_real(t_pools, NULL));
+    assert_int_equal(cio_executor_new(NULL, NULL), -EINVAL);
+}
+
+struct shut {
+    cio_executor *ex;
+    atomic_int done;
+};
+
+static void *shutdown_thread(void *arg)
+{
+    struct shut *s = arg;
+    cio_executor_shutdown(s->ex, true);
+    atomic_store(&s->done, 1);
+    return NULL;
+}
+
+static int t_shutdown_cancel(void *arg)
+{
+    (void)arg;
+    static struct released r1, r2;
+    struct shut s = {0};
+    task_check_eq(cio_executor_new(&s.ex, &(cio_executor_options){.threads = 1}), 0);
+    struct pool_job running = {s.ex, gated, &r1}, queued = {s.ex, never_runs, &r2};
+    cio_task a = cio_spawn(pool_job, &running);
+    cio_task b = cio_spawn(pool_job, &queued);
+    while (!gate_started())
+        task_check_eq(cio_sleep(0.001), 0);
+    /* Shutting down from another thread: the queued job is dropped at once,
+     * its waiter told why; the running one is waited for. */
+    pthread_t th;
+    task_check_eq(pthread_create(&th, NULL, shutdown_thread, &s), 0);
+    task_check_eq(cio_join(b), -ESHUTDOWN);
+    task_check_eq(atomic_load(&s.done), 0);
+    gate_open();
+    task_check_eq(cio_join(a), 42);
+    pthread_join(th, NULL);
+    task_check_eq(atomic_load(&s.done), 1);
+    task_check_eq(atomic_load(&r1.calls) + atomic_load(&r2.calls), 0);
+    task_check_eq(atomic_load(&ran_count), 0);
+    return 0;
+}
+
+static void test_shutdown_cancels_pending(void **state)
+{
+    (void)state;
+    gate_reset();
+    atomic_store(&ran_count, 0);
+    assert_ok(run_real(t_shutdown_cancel, NULL));
+}
+
+static int t_shutdown_wait(void *arg)
+{
+    (void)arg;
+    cio_executor *ex;
+    task_check_eq(cio_executor_new(&ex, &(cio_executor_options){.threads = 2}), 0);
+    static struct released rel;
+    /* Queued jobs whose waiters left still run when the pool drains, and
+     * their results are released. */
+    struct pool_job jobs = {ex, counted, &rel};
+    cio_task t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = cio_spawn(pool_job, &jobs);
+    task_check_eq(cio_yield(), 0);
+    for (int i = 0; i < 8; i++)
+        cio_cancel(t[i]);
+    int cancelled = 0;
+    for (int i = 0; i < 8; i++)
+        cancelled += cio_join(t[i]) == -ECANCELED;
+    task_check_eq(cio_executor_shutdown(ex, false), 0);
+    /* Each job either finished before the cancel arrived (result returned)
+     * or was cancelled, and then released exactly once: on the worker, or
+     * on this loop for a job already on its way back. */
+    for (int i = 0; i < 100 && atomic_load(&rel.calls) < cancelled; i++)
+        task_check_eq(cio_sleep(0.001), 0);
+    task_check_eq(cio_sleep(0.01), 0);
+    task_check_eq(atomic_load(&rel.calls), cancelled);
+    return 0;
+}
+
+static void test_shutdown_waits(void **state)
+{
+    (void)state;
+    assert_ok(run_real(t_shutdown_wait, NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_result),
+        cmocka_unit_test(test_outside_task),
+        cmocka_unit_test(test_loop_runs),
+        cmocka_unit_test(test_many),
+        cmocka_unit_test(test_cancel_waiting_and_running),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_pools),
+        cmocka_unit_test(test_shutdown_cancels_pending),
+        cmocka_unit_test(test_shutdown_waits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
