@@ -70,7 +70,7 @@ class Job:
         self.nrecords = 0
 
 
-def discover(build_dir, python):
+def discover(build_dir, python, with_callgrind):
     jobs = []
     for path in sorted(glob.glob(os.path.join(build_dir, "bench", "bench_*"))):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -84,8 +84,20 @@ def discover(build_dir, python):
         rel = os.path.relpath(path, BENCH)
         for loop in PEER_LOOPS:
             jobs.append(Job(f"{rel} --loop {loop}", area, [python, path, "--loop", loop]))
-    # Grouped by area: C programs first, then peers.
-    jobs.sort(key=lambda j: (j.area, j.cmd[0] == python, j.name))
+    # Instruction counts under callgrind of the programs that ask for them.
+    spec = load_json(os.path.join(BENCH, "common", "callgrind.json"), {})
+    if with_callgrind and shutil.which("valgrind"):
+        for prog, opts in sorted(spec.items()):
+            path = os.path.join(build_dir, "bench", prog)
+            if prog.startswith("_") or not os.access(path, os.X_OK):
+                continue
+            cmd = [python, os.path.join(BENCH, "common", "callgrind.py"), path,
+                   "--ops-per-n", str(opts["ops_per_n"]), "--workload", opts["workload"]]
+            jobs.append(Job(f"callgrind {prog}", prog.split("_")[1], cmd))
+    # Grouped by area: C programs first, then peers, then callgrind counts.
+    kind = {"bench": 0, "peer": 1, "callgrind": 2}
+    jobs.sort(key=lambda j: (j.area, kind[re.split(r"[_ ]", os.path.basename(j.name))[0]],
+                             j.name))
     return jobs
 
 
@@ -596,6 +608,8 @@ def main():
     p.add_argument("--out", metavar="DIR",
                    help="where to write results (default bench/results; with --quick, "
                         "nothing is written unless this is given)")
+    p.add_argument("--no-callgrind", action="store_true",
+                   help="skip the instruction counts (bench/common/callgrind.json)")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
     p.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                    else sys.executable, help="interpreter of the peers (default /usr/bin/python3)")
@@ -608,7 +622,7 @@ def main():
     if not os.path.isdir(os.path.join(build, "bench")):
         print(f"run.py: no {build}/bench: build first (make build, or cmake --build "
               f"{args.build})", file=sys.stderr)
-    jobs = discover(build, args.python)
+    jobs = discover(build, args.python, not args.no_callgrind)
     if args.only:
         jobs = [j for j in jobs if args.only in j.name or args.only == j.area]
     if args.list:

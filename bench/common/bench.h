@@ -48,6 +48,17 @@ static inline bool bench_quick(int argc, char **argv)
     return false;
 }
 
+/* The workload's size: the value of "--n N" if given (for instruction
+ * counts under callgrind, see bench/common/callgrind.py), else quick or
+ * full depending on --quick. */
+static inline long bench_size(int argc, char **argv, long full, long quick)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--n") == 0)
+            return strtol(argv[i + 1], NULL, 10);
+    return bench_quick(argc, argv) ? quick : full;
+}
+
 /* Prints one record. better: "lower" or "higher". */
 static inline void bench_emit(const char *workload, const char *impl, double value,
                               const char *unit, const char *better)

@@ -29,6 +29,6 @@ static int bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = bench_quick(argc, argv) ? 50000 : 2000000;
+    long n = bench_size(argc, argv, 2000000, 50000);
     return cio_run(bench_main, &n) == 0 ? 0 : 1;
 }

@@ -35,6 +35,6 @@ static int bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    long n = bench_quick(argc, argv) ? 100000 : 5000000;
+    long n = bench_size(argc, argv, 5000000, 100000);
     return cio_run(bench_main, &n) == 0 ? 0 : 1;
 }

@@ -45,7 +45,7 @@ static int bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    struct state st = {.n = bench_quick(argc, argv) ? 100000 : 1000000};
+    struct state st = {.n = bench_size(argc, argv, 1000000, 100000)};
     st.delays = malloc((size_t)st.n * sizeof *st.delays);
     if (!st.delays)
         return 1;
