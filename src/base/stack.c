@@ -205,9 +205,14 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
 
 struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
 {
-    struct cio__stack_class *k = class_for(p, size);
-    if (!k)
-        return NULL;
+    struct cio__stack_class *k = p->last;
+    if (cio__unlikely(!k || size != p->last_size)) {
+        k = class_for(p, size);
+        if (!k)
+            return NULL;
+        p->last = k;
+        p->last_size = size;
+    }
     struct cio__stack *s = k->free;
     if (cio__likely(s != NULL)) {
         k->free = s->next_free;

@@ -60,6 +60,8 @@ struct cio__stack_pool {
     size_t page;
     enum cio__guard_kind mode; /* how guards are made while the budget lasts */
     long guard_budget;    /* slots that may still get a guard page */
+    struct cio__stack_class *last; /* the class of the last request */
+    size_t last_size;
 };
 
 void cio__stack_pool_init(struct cio__stack_pool *p);

@@ -14,7 +14,7 @@
 
 #include "task/task.h"
 
-__thread struct cio__loop *cio__tls_loop;
+__thread struct cio__loop *cio__tls_loop __attribute__((tls_model("initial-exec")));
 
 void cio__report(struct cio__loop *loop, const char *fmt, ...)
 {

@@ -92,7 +92,9 @@ struct cio__loop {
     bool deadlocked;
 };
 
-extern __thread struct cio__loop *cio__tls_loop;
+/* initial-exec: the loop is read on every suspending call, and the default
+ * model for a shared library would make that a call to __tls_get_addr. */
+extern __thread struct cio__loop *cio__tls_loop __attribute__((tls_model("initial-exec")));
 
 static inline struct cio__loop *cio__loop_get(void)
 {

@@ -166,8 +166,13 @@ static void task_end(struct cio__task *t, int result)
     if (t->joiner)
         cio__wake(t->joiner, 0);
     struct cio__list *n;
-    while ((n = cio__list_shift(&t->done_waiters)))
-        cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
+    while ((n = cio__list_shift(&t->done_waiters))) {
+        struct cio__waiter *w = cio__container_of(n, struct cio__waiter, link);
+        if (w->notify)
+            w->notify(w, t);
+        else
+            cio__wake(w->task, 0);
+    }
     if (t->detached) {
         if (result < 0 && result != -ECANCELED)
             cio__report(loop, "detached task '%s' failed: %s (%s)", cio__task_name(t),
@@ -213,16 +218,24 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
         return spawn_failed(-ENOMEM);
     struct cio__task *t =
         (struct cio__task *)(((uintptr_t)s - sizeof(struct cio__task)) & ~(uintptr_t)63);
-    memset(t, 0, offsetof(struct cio__task, name) + 1);
+    /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
+    t->started = t->cancelled = t->nointr = t->detached = t->retrieved = false;
+    t->wake_code = t->timer_code = t->result = 0;
     t->id = ++loop->next_id;
     t->loop = loop;
+    t->scopes = NULL;
+    t->timer.index = 0;
     t->timer.fire = task_timer_fire;
+    t->joiner = NULL;
     cio__list_init(&t->done_waiters);
     t->fn = fn;
     t->arg = arg;
     t->stack = s;
+    t->wait_what = NULL;
+    t->asan_fake_stack = NULL;
+    t->name[0] = 0;
     if (opts && opts->name)
         snprintf(t->name, sizeof t->name, "%s", opts->name);
     cio__ctx_make(&t->ctx, s->lo, t, task_entry, t);

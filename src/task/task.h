@@ -51,6 +51,11 @@ struct cio__task {
 struct cio__waiter {
     struct cio__list link;
     struct cio__task *task;
+    /* Optional, in a task's done_waiters only: called (from the ending
+     * task, which may not suspend) instead of waking `task`, so one waiter
+     * can watch many tasks and learn which ended (toolkit: gather, wait,
+     * task groups). */
+    void (*notify)(struct cio__waiter *w, struct cio__task *ended);
 };
 
 static inline struct cio__task *cio__task_of(struct cio__runnable *r)
