@@ -1,0 +1,116 @@
+/* The network layer's private state: the stream object shared by
+ * stream.c (buffers, reading, writing, closing), tcp.c and unix.c
+ * (connecting), server.c (accepting) and tls.c (the OpenSSL transport).
+ * No OpenSSL or c-ares type appears here: tls.c and dns.c keep theirs. */
+#ifndef CIO_NET_INTERNAL_H
+#define CIO_NET_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "cio/dns.h"
+#include "cio/net.h"
+#include "cio/tls.h"
+#include "task/task.h"
+
+struct cio_stream {
+    int fd;
+    /* What the last transport call that returned -EAGAIN waits for:
+     * CIO_READABLE or CIO_WRITABLE (TLS may need either for both). */
+    int want;
+    void *ssl; /* SSL *, NULL for a plain socket */
+
+    /* Read side: data is rbuf[roff .. roff + rlen). */
+    char *rbuf;
+    size_t rcap, roff, rlen;
+    size_t limit;
+    size_t partial;
+    int rerr;      /* a read error sticks: later reads return it */
+    bool eof;      /* the peer ended the stream */
+    bool rbusy;    /* a task is inside a read call */
+    bool rdrained; /* the last recv() emptied the socket: wait before the next */
+
+    /* Write side: data is wbuf[woff .. woff + wlen). */
+    bool writer_armed; /* on_writable() is registered as the fd's writer */
+    bool eof_pending;  /* write_eof() once the buffer is empty */
+    bool wr_shut;      /* the sending side is shut */
+    int werr;          /* a write error sticks */
+    char *wbuf;
+    size_t wcap, woff, wlen;
+    size_t high, low;
+    struct cio__list drainers; /* struct cio__waiter: drain() and flush() */
+
+    /* Lifetime. */
+    bool closing;      /* close() started: every call fails with -EBADF */
+    bool server_owned; /* released by the server after the handler */
+    bool is_unix;
+    int users;                /* tasks inside read or drain calls */
+    struct cio__task *closer; /* close() waiting for them to leave */
+    double close_timeout;
+
+    /* For humans. */
+    struct sockaddr_storage peer_ss;
+    socklen_t peer_len;
+    char peer[112];
+    char detail[256];
+};
+
+/* Makes a stream for a connected, non-blocking socket; takes fd (closed on
+ * failure). Returns 0 or -ENOMEM. */
+int cio__stream_new(cio_stream **out, int fd);
+
+/* Releases the memory of a stream whose fd is already closed (or closes
+ * it: cio__stream_destroy). */
+void cio__stream_free(cio_stream *s);
+
+/* Closes the fd without waiting for anything and frees: error paths. */
+void cio__stream_destroy(cio_stream *s);
+
+/* Records a human-readable detail on the stream. */
+void cio__stream_detail(cio_stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Waits until fd is ready for `events`; copes with the stream's own writer
+ * callback holding the writable direction. Returns > 0 or an error. */
+int cio__stream_wait(cio_stream *s, int events);
+
+/* ---- TLS transport (tls.c) ---------------------------------------------- */
+
+/* Performs a TLS handshake on s as client (hostname: SNI and verification
+ * name, may be NULL) or server, within timeout seconds (0: 60 s). */
+int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool server,
+                   double timeout);
+
+/* Transport calls: > 0 bytes, 0 at a clean end of stream, -EAGAIN with
+ * s->want set, or an error. */
+ssize_t cio__tls_recv(cio_stream *s, void *buf, size_t n);
+ssize_t cio__tls_send(cio_stream *s, const void *buf, size_t n);
+
+/* Sends close_notify and, if wait, waits for the peer's (callers bound it
+ * with a timeout scope). */
+int cio__tls_shutdown(cio_stream *s, bool wait);
+
+/* Releases the SSL object. */
+void cio__tls_free(cio_stream *s);
+
+/* ---- sockets (tcp.c) ---------------------------------------------------- */
+
+/* Connects a new non-blocking socket to one address, waiting in the
+ * calling task. Returns the fd or an error. */
+int cio__connect_addr(const struct sockaddr *sa, socklen_t len);
+
+/* Resolves host:port to a list: numeric hosts without DNS, names through
+ * cio_dns_resolve(). */
+int cio__resolve(const char *host, int port, int family, int socktype, const cio_dns_options *dns,
+                 cio_addrinfo **out);
+
+/* Happy Eyeballs over a list of addresses (happy_eyeballs.c). Returns the
+ * connected fd or the last attempt's error; *which receives the address
+ * that won. */
+int cio__happy_eyeballs(const cio_addrinfo *list, double delay, const cio_addrinfo **which);
+
+/* Sets the socket options every cio TCP stream gets (TCP_NODELAY). */
+void cio__tcp_tune(int fd);
+
+#endif
