@@ -66,6 +66,33 @@ enum {
     CIO_EDNS = CIO_ERRNO_BASE - 208,
 };
 
+/* HTTP client (include/cio/http.h), from CIO_ERRNO_BASE - 320 (the toolkit
+ * holds -300...). TLS and DNS failures of HTTP requests use the network
+ * codes above. */
+enum {
+    /* The response has a 4xx or 5xx status and raise_for_status was asked
+     * for; the response (status, body) is still handed back. */
+    CIO_EHTTP_STATUS = CIO_ERRNO_BASE - 320,
+    /* The peer broke the HTTP protocol: a malformed status line or header,
+     * an HTTP/2 framing error, no response at all. */
+    CIO_EHTTP_PROTOCOL = CIO_ERRNO_BASE - 321,
+    /* More redirects than the request allows. */
+    CIO_EHTTP_REDIRECTS = CIO_ERRNO_BASE - 322,
+    /* The connection ended before the body announced by Content-Length (or
+     * the chunked encoding) was complete. */
+    CIO_EHTTP_PAYLOAD = CIO_ERRNO_BASE - 323,
+    /* The body is not valid JSON. */
+    CIO_EHTTP_JSON = CIO_ERRNO_BASE - 324,
+    /* The body's Content-Encoding could not be decoded. */
+    CIO_EHTTP_DECODE = CIO_ERRNO_BASE - 325,
+    /* The HTTP session was closed before or during the request. */
+    CIO_EHTTP_CLOSED = CIO_ERRNO_BASE - 326,
+    /* The response body is larger than the session allows. */
+    CIO_EHTTP_TOOBIG = CIO_ERRNO_BASE - 327,
+    /* Another HTTP transfer failure; the response's error text says what. */
+    CIO_EHTTP = CIO_ERRNO_BASE - 328,
+};
+
 /* A human-readable message for any code cio returns: errno values and cio's
  * own. Never NULL; the string is static and must not be freed. */
 const char *cio_strerror(int err);

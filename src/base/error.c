@@ -26,6 +26,16 @@ static const struct own_code own_codes[] = {
     {CIO_ETLS_CERT_INVALID, "CIO_ETLS_CERT_INVALID", "TLS certificate failed verification"},
     {CIO_EDNS_NOTFOUND, "CIO_EDNS_NOTFOUND", "host name not found"},
     {CIO_EDNS, "CIO_EDNS", "DNS resolution failed"},
+    /* http */
+    {CIO_EHTTP_STATUS, "CIO_EHTTP_STATUS", "HTTP response status is an error (4xx or 5xx)"},
+    {CIO_EHTTP_PROTOCOL, "CIO_EHTTP_PROTOCOL", "HTTP protocol error: malformed or missing response"},
+    {CIO_EHTTP_REDIRECTS, "CIO_EHTTP_REDIRECTS", "too many HTTP redirects"},
+    {CIO_EHTTP_PAYLOAD, "CIO_EHTTP_PAYLOAD", "HTTP response body ended before its announced length"},
+    {CIO_EHTTP_JSON, "CIO_EHTTP_JSON", "HTTP response body is not valid JSON"},
+    {CIO_EHTTP_DECODE, "CIO_EHTTP_DECODE", "HTTP response body could not be decoded"},
+    {CIO_EHTTP_CLOSED, "CIO_EHTTP_CLOSED", "HTTP session is closed"},
+    {CIO_EHTTP_TOOBIG, "CIO_EHTTP_TOOBIG", "HTTP response body is larger than allowed"},
+    {CIO_EHTTP, "CIO_EHTTP", "HTTP transfer failed"},
 };
 
 static const struct own_code *find_own(int err)

@@ -1,0 +1,173 @@
+/* The HTTP client's private state, shared by its files:
+ *   session.c   sessions: options, lifetime, the keeper that reports
+ *               unclosed sessions, the pool of request slots
+ *   multi.c     libcurl's multi handle driven by the loop (sockets, timer,
+ *               finished transfers)
+ *   request.c   building a transfer from a request and waiting for it
+ *   response.c  responses: headers, body, JSON, streaming reads
+ *   errors.c    libcurl codes to cio codes, error names */
+#ifndef CIO_HTTP_HTTP_H
+#define CIO_HTTP_HTTP_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cio/http.h"
+#include "task/task.h"
+
+/* A growable byte buffer, always NUL-terminated once allocated. */
+struct cio__http_buf {
+    char *p;
+    size_t len, cap;
+};
+
+int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n);
+void cio__http_buf_free(struct cio__http_buf *b);
+
+/* A task queued for a pool slot; lives on the task's stack. */
+struct cio__http_slot_waiter {
+    struct cio__list link;
+    struct cio__task *task;
+    struct cio__http_host *host;
+    bool granted;
+};
+
+/* Requests in flight to one scheme://host:port (only with limit_per_host). */
+struct cio__http_host {
+    struct cio__list link;
+    int active;
+    char key[];
+};
+
+struct cio_http_session {
+    CURLM *multi;
+    CURLSH *share; /* cookies, when asked for */
+    struct cio__loop *loop;
+    cio_http_session_options o; /* limits resolved, strings below */
+    char *base_url, *ca_file, *proxy, *user_agent;
+    struct curl_slist *headers; /* the session's default headers */
+
+    /* libcurl's timer: a loop timer for positive delays, a call_soon for
+     * "now" (a loop timer due now could fire again in the same turn). */
+    struct cio__timer timer;
+    cio_handle *soon;
+    bool timer_now;
+    int running;
+
+    /* Pool of request slots. */
+    int active;
+    struct cio__list waiters; /* struct cio__http_slot_waiter, FIFO */
+    struct cio__list hosts;   /* struct cio__http_host */
+
+    struct cio__list live;    /* every response not yet freed */
+    struct cio__list sockets; /* struct cio__http_sock */
+    CURL **easy_free;         /* reusable easy handles */
+    int neasy_free, easy_cap;
+    int inflight; /* tasks inside a call on this session */
+    int refs;     /* 1 until closed, plus one per live response */
+    bool closed;
+    struct cio__task *closer; /* waiting for inflight to reach 0 */
+    cio_task keeper;
+    const char *file;
+    int line;
+};
+
+/* One socket libcurl asked the loop to watch. */
+struct cio__http_sock {
+    struct cio__list link;
+    cio_http_session *s;
+    curl_socket_t fd;
+    int what; /* CURL_POLL_* currently watched */
+};
+
+struct cio_http_response {
+    struct cio__list link; /* in session->live */
+    cio_http_session *s;
+    CURL *easy;
+    struct curl_slist *req_headers;
+    char *req_body; /* owned copy: JSON or form text */
+    char *url;      /* owned copy: URL with query parameters */
+
+    /* Who waits and for what. */
+    struct cio__task *waiter;
+    bool attached; /* in the multi */
+    bool has_slot;
+    struct cio__http_host *host;
+    bool done;         /* transfer finished (well or not) */
+    bool headers_done; /* final status line and headers received */
+    bool stream;
+    bool follow;
+    bool paused;      /* the write callback paused the transfer */
+    bool need_upload; /* the read callback wants data */
+    int result;       /* 0 or the error the transfer ended with */
+    CURLcode curl_result;
+    cio_http_timeout_kind timeout_kind;
+    cio_http_timeout_kind connect_kind; /* what bounds libcurl's connect */
+    bool status_error;                  /* raise_for_status turned it into one */
+
+    /* Timeouts. */
+    int64_t deadline;      /* total, loop ns; CIO__NEVER if none */
+    int64_t read_ns;       /* sock_read, ns; 0 if none */
+    int64_t last_activity; /* loop ns of the last byte moved */
+    struct cio__timer read_timer;
+
+    /* Upload by reader. */
+    cio_http_body_reader reader;
+    void *reader_arg;
+    char *up_buf;
+    size_t up_len, up_pos;
+    bool up_eof;
+
+    /* Response. */
+    int status;
+    int version;
+    int reused;
+    char *reason;             /* inside hdr */
+    struct cio__http_buf hdr; /* "name\0value\0" pairs of the final response */
+    size_t nhdr;
+    struct cio__http_buf body; /* unread part starts at body_pos */
+    size_t body_pos;
+    size_t chunk_len; /* handed out by next(), consumed at the next call */
+    int64_t max_body;
+    json_t *json;
+    char *eff_url;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* session.c */
+int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio__task *t,
+                           const char *url);
+void cio__http_slot_release(cio_http_response *r);
+CURL *cio__http_easy_get(cio_http_session *s);
+void cio__http_easy_put(cio_http_session *s, CURL *easy);
+/* Marks a task as inside a call on s / leaving it (wakes a closer). */
+void cio__http_enter(cio_http_session *s);
+void cio__http_leave(cio_http_session *s);
+void cio__http_session_unref(cio_http_session *s);
+
+/* multi.c */
+int cio__http_multi_init(cio_http_session *s);
+void cio__http_multi_fini(cio_http_session *s);
+int cio__http_attach(cio_http_response *r);
+/* Ends r's transfer with code `err` (0: finished normally): detaches it
+ * from the multi, stops its timers, frees its slot, wakes its waiter. */
+void cio__http_finish(cio_http_response *r, int err);
+/* Runs libcurl after a call that may have made progress outside it
+ * (curl_easy_pause). */
+void cio__http_kick(cio_http_session *s);
+
+/* response.c */
+cio_http_response *cio__http_response_new(cio_http_session *s);
+void cio__http_response_setup(cio_http_response *r); /* callbacks on r->easy */
+/* Waits (the task t) until r has news; returns 0 or an interruption. */
+int cio__http_wait(cio_http_response *r, struct cio__task *t);
+void cio__http_wake(cio_http_response *r);
+/* Runs the body reader for the upload callback (in the requesting task). */
+int cio__http_upload_fill(cio_http_response *r);
+/* Sets the timeout kind and message of a request that timed out. */
+void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind);
+
+/* errors.c */
+int cio__http_curl_error(cio_http_response *r, CURLcode c);
+
+#endif

@@ -1,0 +1,208 @@
+/* libcurl's multi-socket API driven by the cio loop.
+ *
+ * libcurl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when
+ * to call it back (CURLMOPT_TIMERFUNCTION); we watch the sockets with reader
+ * and writer callbacks on the loop, keep one loop timer, and after each
+ * call into libcurl collect the transfers it finished and wake their tasks.
+ * No thread, no polling: libcurl runs only when one of its sockets is ready
+ * or its timer is due. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+
+static void collect_done(cio_http_session *s)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(s->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        cio_http_response *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        if (!r)
+            continue;
+        CURLcode c = m->data.result;
+        r->curl_result = c;
+        cio__http_finish(r, c == CURLE_OK ? 0 : cio__http_curl_error(r, c));
+    }
+}
+
+static void socket_action(cio_http_session *s, curl_socket_t fd, int ev)
+{
+    curl_multi_socket_action(s->multi, fd, ev, &s->running);
+    collect_done(s);
+}
+
+void cio__http_kick(cio_http_session *s)
+{
+    collect_done(s);
+}
+
+static void on_readable(void *arg)
+{
+    struct cio__http_sock *k = arg;
+    socket_action(k->s, k->fd, CURL_CSELECT_IN);
+}
+
+static void on_writable(void *arg)
+{
+    struct cio__http_sock *k = arg;
+    socket_action(k->s, k->fd, CURL_CSELECT_OUT);
+}
+
+static void unwatch(struct cio__http_sock *k)
+{
+    if (k->what & CURL_POLL_IN)
+        cio_remove_reader(k->fd);
+    if (k->what & CURL_POLL_OUT)
+        cio_remove_writer(k->fd);
+    k->what = 0;
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    cio_http_session *s = userp;
+    struct cio__http_sock *k = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (k) {
+            unwatch(k);
+            cio__list_unlink(&k->link);
+            curl_multi_assign(s->multi, fd, NULL);
+            free(k);
+        }
+        return 0;
+    }
+    if (!k) {
+        k = calloc(1, sizeof *k);
+        if (!k)
+            return -1;
+        k->s = s;
+        k->fd = fd;
+        cio__list_push(&s->sockets, &k->link);
+        curl_multi_assign(s->multi, fd, k);
+        /* A socket number libcurl closed without telling us may still be
+         * registered in the loop; start from a clean slate. */
+        cio_forget_fd(fd);
+    }
+    int want = what & (CURL_POLL_IN | CURL_POLL_OUT);
+    int rc = 0;
+    if ((want & CURL_POLL_IN) && !(k->what & CURL_POLL_IN))
+        rc |= cio_add_reader(fd, on_readable, k);
+    if (!(want & CURL_POLL_IN) && (k->what & CURL_POLL_IN))
+        cio_remove_reader(fd);
+    if ((want & CURL_POLL_OUT) && !(k->what & CURL_POLL_OUT))
+        rc |= cio_add_writer(fd, on_writable, k);
+    if (!(want & CURL_POLL_OUT) && (k->what & CURL_POLL_OUT))
+        cio_remove_writer(fd);
+    k->what = want;
+    return rc ? -1 : 0;
+}
+
+static void timer_fire(struct cio__timer *tm)
+{
+    cio_http_session *s = cio__container_of(tm, cio_http_session, timer);
+    socket_action(s, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void soon_fire(void *arg)
+{
+    cio_http_session *s = arg;
+    cio_handle_release(s->soon);
+    s->soon = NULL;
+    if (s->timer_now) {
+        s->timer_now = false;
+        socket_action(s, CURL_SOCKET_TIMEOUT, 0);
+    }
+}
+
+static int on_timer(CURLM *multi, long ms, void *userp)
+{
+    (void)multi;
+    cio_http_session *s = userp;
+    cio__timer_stop(s->loop, &s->timer);
+    s->timer_now = false;
+    if (ms < 0)
+        return 0;
+    if (ms == 0) {
+        s->timer_now = true;
+        if (!s->soon && cio_call_soon(soon_fire, s, &s->soon) < 0)
+            return -1;
+        return 0;
+    }
+    s->timer.deadline = s->loop->now + (int64_t)ms * 1000000;
+    return cio__timer_start(s->loop, &s->timer) < 0 ? -1 : 0;
+}
+
+int cio__http_multi_init(cio_http_session *s)
+{
+    s->multi = curl_multi_init();
+    if (!s->multi)
+        return -ENOMEM;
+    s->timer.fire = timer_fire;
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
+    long limit = s->o.limit > 0 ? s->o.limit : 0;
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, limit);
+    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, limit > 0 ? limit : 10000L);
+    curl_multi_setopt(s->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)s->o.limit_per_host);
+    curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return 0;
+}
+
+void cio__http_multi_fini(cio_http_session *s)
+{
+    if (s->multi)
+        curl_multi_cleanup(s->multi);
+    s->multi = NULL;
+    struct cio__list *n;
+    while ((n = cio__list_shift(&s->sockets))) {
+        struct cio__http_sock *k = cio__container_of(n, struct cio__http_sock, link);
+        unwatch(k);
+        free(k);
+    }
+    cio__timer_stop(s->loop, &s->timer);
+    s->timer_now = false;
+    if (s->soon) {
+        cio_handle_cancel(s->soon);
+        s->soon = NULL;
+    }
+}
+
+int cio__http_attach(cio_http_response *r)
+{
+    CURLMcode mc = curl_multi_add_handle(r->s->multi, r->easy);
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+    r->attached = true;
+    return 0;
+}
+
+void cio__http_finish(cio_http_response *r, int err)
+{
+    if (r->done)
+        return;
+    r->done = true;
+    r->headers_done = true;
+    if (!r->result)
+        r->result = err;
+    cio__timer_stop(r->s->loop, &r->read_timer);
+    if (r->attached) {
+        long reused = -1;
+        if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &reused) == CURLE_OK)
+            r->reused = r->status ? reused == 0 : -1;
+        char *u = NULL;
+        if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) {
+            free(r->eff_url);
+            r->eff_url = strdup(u);
+        }
+        r->attached = false;
+        curl_multi_remove_handle(r->s->multi, r->easy);
+    }
+    cio__http_slot_release(r);
+    cio__http_wake(r);
+}

@@ -1,0 +1,463 @@
+/* Requests: the easy handle built from a cio_http_request, the wait for
+ * the transfer (with the total and connect timeouts as cio scopes around
+ * it), and reading a streamed body. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+
+/* The effective timeouts: the request's fields, else the session's; a
+ * disabled one is 0 here. */
+static cio_http_timeout resolve(const cio_http_session *s, const cio_http_timeout *q)
+{
+    cio_http_timeout t = s->o.timeout;
+    if (q) {
+        if (q->total)
+            t.total = q->total;
+        if (q->connect)
+            t.connect = q->connect;
+        if (q->sock_connect)
+            t.sock_connect = q->sock_connect;
+        if (q->sock_read)
+            t.sock_read = q->sock_read;
+        t.exclude_pool_wait |= q->exclude_pool_wait;
+    }
+    double *f[] = {&t.total, &t.connect, &t.sock_connect, &t.sock_read};
+    for (size_t i = 0; i < 4; i++)
+        if (!(*f[i] > 0) || isinf(*f[i]))
+            *f[i] = 0;
+    return t;
+}
+
+static bool bad_header(const cio_http_field *f)
+{
+    return !f->name || !*f->name || strpbrk(f->name, ":\r\n") ||
+           (f->value && strpbrk(f->value, "\r\n"));
+}
+
+static int check(const cio_http_request *q)
+{
+    int bodies = !!q->body + !!q->json + !!q->nform + !!q->body_reader;
+    if (bodies > 1 || (q->body_len && !q->body) || (q->nparams && !q->params) ||
+        (q->nheaders && !q->headers) || (q->nform && !q->form) || !*q->url ||
+        (q->method && (!*q->method || strpbrk(q->method, " \r\n"))))
+        return -EINVAL;
+    for (size_t i = 0; i < q->nheaders; i++)
+        if (bad_header(&q->headers[i]))
+            return -EINVAL;
+    for (size_t i = 0; i < q->nparams; i++)
+        if (!q->params[i].name || !q->params[i].value)
+            return -EINVAL;
+    for (size_t i = 0; i < q->nform; i++)
+        if (!q->form[i].name || !q->form[i].value)
+            return -EINVAL;
+    return 0;
+}
+
+/* name=value&... with both URL-encoded, appended to b after `sep`. */
+static int encode_fields(CURL *e, struct cio__http_buf *b, const cio_http_field *f, size_t n,
+                         char sep)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *k = curl_easy_escape(e, f[i].name, 0), *v = curl_easy_escape(e, f[i].value, 0);
+        char c = i ? '&' : sep;
+        int rc = !k || !v ? -ENOMEM : 0;
+        if (!rc && c)
+            rc = cio__http_buf_add(b, &c, 1);
+        if (!rc)
+            rc = cio__http_buf_add(b, k, strlen(k));
+        if (!rc)
+            rc = cio__http_buf_add(b, "=", 1);
+        if (!rc)
+            rc = cio__http_buf_add(b, v, strlen(v));
+        curl_free(k);
+        curl_free(v);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int make_url(cio_http_response *r, const cio_http_request *q)
+{
+    cio_http_session *s = r->s;
+    struct cio__http_buf b = {0};
+    int rc = 0;
+    if (s->base_url && !strstr(q->url, "://")) {
+        size_t bl = strlen(s->base_url);
+        bool slash = bl && s->base_url[bl - 1] == '/';
+        if (slash && q->url[0] == '/')
+            bl--;
+        rc = cio__http_buf_add(&b, s->base_url, bl);
+        if (!rc && !slash && q->url[0] != '/')
+            rc = cio__http_buf_add(&b, "/", 1);
+    }
+    if (!rc)
+        rc = cio__http_buf_add(&b, q->url, strlen(q->url));
+    if (!rc && q->nparams)
+        rc = encode_fields(r->easy, &b, q->params, q->nparams, strchr(q->url, '?') ? '&' : '?');
+    if (rc) {
+        cio__http_buf_free(&b);
+        return rc;
+    }
+    r->url = b.p;
+    return 0;
+}
+
+static int add_header(struct curl_slist **l, const char *name, const char *value)
+{
+    char line[2048];
+    int n = value && *value ? snprintf(line, sizeof line, "%s: %s", name, value)
+            : value         ? snprintf(line, sizeof line, "%s;", name)
+                            : snprintf(line, sizeof line, "%s:", name);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return -EINVAL;
+    struct curl_slist *x = curl_slist_append(*l, line);
+    if (!x)
+        return -ENOMEM;
+    *l = x;
+    return 0;
+}
+
+/* The session's headers that the request does not replace, then the
+ * request's. */
+static int make_headers(cio_http_response *r, const cio_http_request *q, const char *ctype,
+                        bool has_body)
+{
+    cio_http_session *s = r->s;
+    if (!q->nheaders && !ctype && !has_body) {
+        if (s->headers)
+            curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, s->headers);
+        return 0;
+    }
+    int rc = 0;
+    for (struct curl_slist *h = s->headers; h && !rc; h = h->next) {
+        size_t nl = strcspn(h->data, ":;");
+        bool replaced = false;
+        for (size_t i = 0; i < q->nheaders && !replaced; i++)
+            replaced =
+                strlen(q->headers[i].name) == nl && !strncasecmp(q->headers[i].name, h->data, nl);
+        if (!replaced) {
+            struct curl_slist *x = curl_slist_append(r->req_headers, h->data);
+            rc = x ? 0 : -ENOMEM;
+            if (x)
+                r->req_headers = x;
+        }
+    }
+    bool own_ctype = false;
+    for (size_t i = 0; i < q->nheaders && !rc; i++) {
+        own_ctype |= !strcasecmp(q->headers[i].name, "content-type");
+        rc = add_header(&r->req_headers, q->headers[i].name, q->headers[i].value);
+    }
+    if (!rc && ctype && !own_ctype)
+        rc = add_header(&r->req_headers, "Content-Type", ctype);
+    if (!rc && has_body) /* no 100-continue round trip */
+        rc = add_header(&r->req_headers, "Expect", NULL);
+    if (!rc)
+        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->req_headers);
+    return rc;
+}
+
+static int set_body(cio_http_response *r, const cio_http_request *q, const char **ctype)
+{
+    CURL *e = r->easy;
+    if (q->json) {
+        r->req_body = json_dumps((const json_t *)q->json, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!r->req_body)
+            return -EINVAL;
+        *ctype = "application/json";
+    } else if (q->nform) {
+        struct cio__http_buf b = {0};
+        int rc = encode_fields(e, &b, q->form, q->nform, 0);
+        if (rc) {
+            cio__http_buf_free(&b);
+            return rc;
+        }
+        r->req_body = b.p ? b.p : strdup("");
+        if (!r->req_body)
+            return -ENOMEM;
+        *ctype = "application/x-www-form-urlencoded";
+    }
+    if (r->req_body) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->req_body));
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req_body);
+    } else if (q->body || (q->method && !q->body_reader && !strcasecmp(q->method, "POST"))) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)q->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+    } else if (q->body_reader) {
+        r->reader = q->body_reader;
+        r->reader_arg = q->body_reader_arg;
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)(q->body_size > 0 ? q->body_size : -1));
+    }
+    return 0;
+}
+
+static int setup(cio_http_response *r, const cio_http_request *q, const cio_http_timeout *tm,
+                 double connect_left)
+{
+    cio_http_session *s = r->s;
+    CURL *e = r->easy;
+    const cio_http_session_options *o = &s->o;
+    const char *ctype = NULL;
+    bool has_body = q->body || q->json || q->nform || q->body_reader;
+    int rc = set_body(r, q, &ctype);
+    if (!rc)
+        rc = make_headers(r, q, ctype, has_body);
+    if (rc)
+        return rc;
+    cio__http_response_setup(r);
+    if (curl_easy_setopt(e, CURLOPT_URL, r->url) != CURLE_OK)
+        return -EINVAL;
+    const char *m = q->method;
+    if (m && !strcasecmp(m, "HEAD"))
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    else if (m && strcasecmp(m, "GET") && !(has_body && !strcasecmp(m, "POST")))
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
+    bool follow = q->follow_redirects ? q->follow_redirects > 0 : !o->no_redirects;
+    r->follow = follow;
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)follow);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS,
+                     (long)(q->max_redirects ? q->max_redirects : o->max_redirects));
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (!o->no_decompress)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (s->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
+    if (s->proxy)
+        curl_easy_setopt(e, CURLOPT_PROXY, s->proxy);
+    else if (!o->trust_env)
+        curl_easy_setopt(e, CURLOPT_PROXY, "");
+    if (s->share) {
+        curl_easy_setopt(e, CURLOPT_SHARE, s->share);
+        curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+    }
+    static const long versions[] = {CURL_HTTP_VERSION_2TLS, CURL_HTTP_VERSION_1_1,
+                                    CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, versions[o->http_version]);
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)ceil(o->keepalive_timeout));
+    if (o->max_body_size) {
+        r->max_body = o->max_body_size;
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body_size);
+    }
+    /* libcurl keeps only the connect timeouts; the others are cio's. */
+    double c = tm->sock_connect;
+    r->connect_kind = CIO_HTTP_TIMEOUT_SOCK_CONNECT;
+    if (connect_left > 0 && (c == 0 || connect_left < c)) {
+        c = connect_left;
+        r->connect_kind = CIO_HTTP_TIMEOUT_CONNECT;
+    }
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c > 0 ? (long)ceil(c * 1000) : 0L);
+    r->read_ns = (int64_t)(tm->sock_read * 1e9);
+    r->stream = q->stream;
+    return 0;
+}
+
+/* The timeout kind of an interruption that returned -ETIMEDOUT. */
+static cio_http_timeout_kind which(const cio_scope *total, const cio_scope *conn)
+{
+    if (cio_scope_expired(total))
+        return CIO_HTTP_TIMEOUT_TOTAL;
+    if (cio_scope_expired(conn))
+        return CIO_HTTP_TIMEOUT_CONNECT;
+    return CIO_HTTP_TIMEOUT_SCOPE;
+}
+
+/* Ends r's transfer because its task was interrupted or failed. */
+static int abort_with(cio_http_response *r, int rc, const cio_scope *total, const cio_scope *conn)
+{
+    if (rc == -ETIMEDOUT && !r->timeout_kind) {
+        r->errbuf[0] = 0;
+        cio__http_timed_out(r, which(total, conn));
+    } else if (rc == -ECANCELED && !r->errbuf[0]) {
+        snprintf(r->errbuf, sizeof r->errbuf, "the request's task was cancelled");
+    }
+    cio__http_finish(r, rc);
+    r->result = rc;
+    return rc;
+}
+
+int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_http_response **out)
+{
+    if (out)
+        *out = NULL;
+    if (!s || !q || !q->url || !out || check(q))
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    if (s->closed)
+        return CIO_EHTTP_CLOSED;
+    cio_http_response *r = cio__http_response_new(s);
+    if (!r)
+        return -ENOMEM;
+    *out = r;
+    cio__http_enter(s);
+    cio_http_timeout tm = resolve(s, q->timeout);
+    cio_scope total = {0}, conn = {0};
+    double start = cio_time();
+    if (tm.total && !tm.exclude_pool_wait) {
+        cio_timeout_enter(&total, tm.total);
+        r->deadline = cio__abs_to_ns(start + tm.total);
+    }
+    rc = make_url(r, q);
+    if (!rc) {
+        if (tm.connect)
+            cio_timeout_enter(&conn, tm.connect);
+        rc = cio__http_slot_acquire(s, r, t, r->url);
+        if (tm.connect)
+            cio_scope_exit(&conn);
+    }
+    double connect_left = tm.connect ? tm.connect - (cio_time() - start) : 0;
+    if (!rc && tm.connect && !(connect_left > 0)) {
+        conn.expired_ = true; /* ran out exactly as the slot came */
+        rc = -ETIMEDOUT;
+    }
+    if (!rc && tm.total && tm.exclude_pool_wait) {
+        cio_timeout_enter(&total, tm.total);
+        r->deadline = cio__abs_to_ns(cio_time() + tm.total);
+    }
+    if (!rc)
+        rc = setup(r, q, &tm, connect_left);
+    if (!rc)
+        rc = cio__http_attach(r);
+    while (!rc && !r->done && !(r->stream && r->headers_done)) {
+        if (r->need_upload)
+            rc = cio__http_upload_fill(r);
+        else
+            rc = cio__http_wait(r, t);
+    }
+    if (rc)
+        abort_with(r, rc, &total, &conn);
+    else
+        rc = r->result;
+    if (!rc) {
+        int rfs = q->raise_for_status ? q->raise_for_status > 0 : s->o.raise_for_status;
+        if (rfs && r->status >= 400) {
+            r->status_error = true;
+            snprintf(r->errbuf, sizeof r->errbuf, "HTTP %d %s", r->status,
+                     cio_http_response_reason(r));
+            rc = CIO_EHTTP_STATUS;
+        }
+    }
+    if (total.entered_)
+        cio_scope_exit(&total);
+    cio__http_leave(s);
+    return rc;
+}
+
+int cio_http_get(cio_http_session *s, const char *url, cio_http_response **out)
+{
+    cio_http_request q = {.url = url};
+    return cio_http_request_send(s, &q, out);
+}
+
+int cio_http_post(cio_http_session *s, const char *url, const void *body, size_t body_len,
+                  const char *content_type, cio_http_response **out)
+{
+    cio_http_field h = {"Content-Type", content_type};
+    cio_http_request q = {.method = "POST",
+                          .url = url,
+                          .body = body,
+                          .body_len = body_len,
+                          .headers = content_type ? &h : NULL,
+                          .nheaders = content_type ? 1 : 0};
+    return cio_http_request_send(s, &q, out);
+}
+
+int cio_http_post_json(cio_http_session *s, const char *url, const struct json_t *json,
+                       cio_http_response **out)
+{
+    if (!json) {
+        if (out)
+            *out = NULL;
+        return -EINVAL;
+    }
+    cio_http_request q = {.method = "POST", .url = url, .json = json};
+    return cio_http_request_send(s, &q, out);
+}
+
+/* ---- streamed bodies ---------------------------------------------------- */
+
+int cio_http_response_next(cio_http_response *r, const void **data, size_t *len)
+{
+    if (!r || !data || !len)
+        return -EINVAL;
+    *data = NULL;
+    *len = 0;
+    if (r->chunk_len) {
+        r->body_pos += r->chunk_len;
+        r->chunk_len = 0;
+    }
+    if (r->stream && r->body_pos == r->body.len)
+        r->body.len = r->body_pos = 0;
+    if (r->paused && !r->done) {
+        r->paused = false;
+        curl_easy_pause(r->easy, CURLPAUSE_CONT);
+        cio__http_kick(r->s);
+    }
+    if (r->body.len > r->body_pos) {
+        *data = r->body.p + r->body_pos;
+        *len = r->chunk_len = r->body.len - r->body_pos;
+        return 1;
+    }
+    if (r->done)
+        return r->result;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc == CIO_ENOTTASK || rc == CIO_ENOLOOP)
+        return rc;
+    cio_scope total = {0}, none = {0};
+    if (!rc && r->deadline != CIO__NEVER)
+        cio_timeout_enter_at(&total, (double)r->deadline / 1e9);
+    cio__http_enter(r->s);
+    while (!rc && !r->done && r->body.len == r->body_pos)
+        rc = cio__http_wait(r, t);
+    if (rc)
+        abort_with(r, rc, &total, &none);
+    if (total.entered_)
+        cio_scope_exit(&total);
+    cio__http_leave(r->s);
+    if (r->body.len > r->body_pos) {
+        *data = r->body.p + r->body_pos;
+        *len = r->chunk_len = r->body.len - r->body_pos;
+        return 1;
+    }
+    return r->result;
+}
+
+int64_t cio_http_response_read(cio_http_response *r, void *buf, size_t cap)
+{
+    if (!r || (!buf && cap))
+        return -EINVAL;
+    if (!cap)
+        return 0;
+    if (r->chunk_len) {
+        r->body_pos += r->chunk_len;
+        r->chunk_len = 0;
+    }
+    if (r->body.len == r->body_pos) {
+        const void *d;
+        size_t n;
+        int rc = cio_http_response_next(r, &d, &n);
+        if (rc <= 0)
+            return rc;
+        r->chunk_len = 0; /* not handed out: copied below */
+    }
+    size_t k = r->body.len - r->body_pos < cap ? r->body.len - r->body_pos : cap;
+    memcpy(buf, r->body.p + r->body_pos, k);
+    r->body_pos += k;
+    return (int64_t)k;
+}

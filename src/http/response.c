@@ -1,0 +1,445 @@
+/* Responses: libcurl's data callbacks (headers, body, upload), the sock_read
+ * timer, accessors, JSON, and reading a streamed body. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+
+/* A streamed body pauses its transfer when this much is buffered unread. */
+#define STREAM_HIGH_WATER ((size_t)1 << 20)
+#define UPLOAD_CHUNK ((size_t)64 * 1024)
+
+int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p)
+            return -ENOMEM;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+void cio__http_buf_free(struct cio__http_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+void cio__http_wake(cio_http_response *r)
+{
+    if (r->waiter)
+        cio__wake(r->waiter, 0);
+}
+
+int cio__http_wait(cio_http_response *r, struct cio__task *t)
+{
+    int rc = cio__interrupted(t);
+    if (rc)
+        return rc;
+    r->waiter = t;
+    rc = cio__suspend(t, "http response");
+    r->waiter = NULL;
+    return rc;
+}
+
+void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind)
+{
+    char prev[CURL_ERROR_SIZE];
+    memcpy(prev, r->errbuf, sizeof prev);
+    prev[sizeof prev - 1] = 0;
+    r->timeout_kind = kind;
+    if (prev[0])
+        snprintf(r->errbuf, sizeof r->errbuf, "%s timeout (%.200s)", cio_http_timeout_name(kind),
+                 prev);
+    else
+        snprintf(r->errbuf, sizeof r->errbuf, "%s timeout", cio_http_timeout_name(kind));
+}
+
+/* ---- the sock_read timer -------------------------------------------------
+ * Armed once the connection is ready; each byte moved only records the
+ * time, and the timer, when it fires early, re-arms itself for the real
+ * deadline: no timer operation per chunk. */
+
+static void read_timer_arm(cio_http_response *r, int64_t at)
+{
+    cio__timer_stop(r->s->loop, &r->read_timer);
+    r->read_timer.deadline = at;
+    cio__timer_start(r->s->loop, &r->read_timer);
+}
+
+static void read_timer_fire(struct cio__timer *tm)
+{
+    cio_http_response *r = cio__container_of(tm, cio_http_response, read_timer);
+    int64_t now = r->s->loop->now;
+    if (r->paused) {
+        r->last_activity = now; /* the reader is slow, not the peer */
+        read_timer_arm(r, now + r->read_ns);
+        return;
+    }
+    if (now - r->last_activity < r->read_ns) {
+        read_timer_arm(r, r->last_activity + r->read_ns);
+        return;
+    }
+    r->errbuf[0] = 0;
+    cio__http_timed_out(r, CIO_HTTP_TIMEOUT_SOCK_READ);
+    cio__http_finish(r, -ETIMEDOUT);
+}
+
+static int on_prereq(void *arg, char *ip, char *lip, int rport, int lport)
+{
+    (void)ip, (void)lip, (void)rport, (void)lport;
+    cio_http_response *r = arg;
+    if (r->read_ns) {
+        r->last_activity = r->s->loop->now;
+        read_timer_arm(r, r->last_activity + r->read_ns);
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
+/* ---- libcurl's callbacks ------------------------------------------------ */
+
+static bool is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    cio_http_response *r = arg;
+    size_t len = size * n, all = len;
+    if (r->read_ns)
+        r->last_activity = r->s->loop->now;
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
+        /* A new response of the chain (1xx, redirect, final): start over. */
+        r->hdr.len = 0;
+        r->nhdr = 0;
+        r->reason = NULL;
+        const char *p = memchr(data, ' ', len);
+        if (!p || len - (size_t)(p - data) < 4) {
+            r->result = CIO_EHTTP_PROTOCOL; /* libcurl rejects it too; be safe */
+            return 0;
+        }
+        r->status = atoi(p + 1);
+        r->version = data[5] == '2' ? 20 : data[5] == '3' ? 30 : data[7] == '0' ? 10 : 11;
+        size_t off = (size_t)(p + 4 - data);
+        while (off < len && data[off] == ' ')
+            off++;
+        if (cio__http_buf_add(&r->hdr, data + off, len - off) ||
+            cio__http_buf_add(&r->hdr, "", 1)) {
+            r->result = -ENOMEM;
+            return 0;
+        }
+        return all;
+    }
+    if (len == 0) {
+        /* End of a header block: the final one unless 1xx or a redirect
+         * that libcurl will follow. */
+        if (r->status >= 200 &&
+            !(r->follow && is_redirect(r->status) && cio_http_response_header(r, "location"))) {
+            r->headers_done = true;
+            if (r->stream)
+                cio__http_wake(r);
+        }
+        return all;
+    }
+    const char *colon = memchr(data, ':', len);
+    if (!colon)
+        return all; /* folded continuation lines: ignored */
+    size_t nlen = (size_t)(colon - data), voff = nlen + 1;
+    while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
+        voff++;
+    if (cio__http_buf_add(&r->hdr, data, nlen) || cio__http_buf_add(&r->hdr, "", 1) ||
+        cio__http_buf_add(&r->hdr, data + voff, len - voff) || cio__http_buf_add(&r->hdr, "", 1)) {
+        r->result = -ENOMEM;
+        return 0;
+    }
+    r->nhdr++;
+    return all;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    cio_http_response *r = arg;
+    size_t len = size * n;
+    if (r->read_ns)
+        r->last_activity = r->s->loop->now;
+    r->headers_done = true;
+    if (r->stream) {
+        if (r->body.len - r->body_pos >= STREAM_HIGH_WATER) {
+            r->paused = true;
+            return CURL_WRITEFUNC_PAUSE;
+        }
+        if (r->body_pos && r->body_pos == r->body.len && !r->chunk_len) {
+            r->body.len = r->body_pos = 0; /* all consumed: reuse from the start */
+        }
+    }
+    if (r->max_body && (int64_t)(r->body.len + len) > r->max_body) {
+        snprintf(r->errbuf, sizeof r->errbuf, "body larger than %lld bytes",
+                 (long long)r->max_body);
+        r->result = CIO_EHTTP_TOOBIG;
+        return 0;
+    }
+    if (!r->body.cap && !r->stream) {
+        curl_off_t cl = -1;
+        curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+        if (cl > 0 && cl < (64 << 20)) {
+            r->body.p = malloc((size_t)cl + 1);
+            if (r->body.p)
+                r->body.cap = (size_t)cl + 1;
+        }
+    }
+    if (cio__http_buf_add(&r->body, data, len)) {
+        r->result = -ENOMEM;
+        return 0;
+    }
+    if (r->stream)
+        cio__http_wake(r);
+    return len;
+}
+
+static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
+{
+    cio_http_response *r = arg;
+    size_t cap = size * n;
+    if (r->read_ns)
+        r->last_activity = r->s->loop->now;
+    if (r->up_pos < r->up_len) {
+        size_t k = r->up_len - r->up_pos < cap ? r->up_len - r->up_pos : cap;
+        memcpy(buf, r->up_buf + r->up_pos, k);
+        r->up_pos += k;
+        return k;
+    }
+    if (r->up_eof)
+        return 0;
+    if (r->result)
+        return CURL_READFUNC_ABORT;
+    /* The reader runs in the requesting task, which may suspend. */
+    r->need_upload = true;
+    cio__http_wake(r);
+    return CURL_READFUNC_PAUSE;
+}
+
+/* Called by the requesting task when the upload callback asked for data. */
+int cio__http_upload_fill(cio_http_response *r)
+{
+    r->need_upload = false;
+    if (!r->up_buf) {
+        r->up_buf = malloc(UPLOAD_CHUNK);
+        if (!r->up_buf)
+            return -ENOMEM;
+    }
+    int64_t k = r->reader(r->reader_arg, r->up_buf, UPLOAD_CHUNK);
+    if (k < 0)
+        return (int)k;
+    r->up_pos = 0;
+    r->up_len = (size_t)(k > (int64_t)UPLOAD_CHUNK ? (int64_t)UPLOAD_CHUNK : k);
+    if (k == 0)
+        r->up_eof = true;
+    if (r->done)
+        return 0;
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    cio__http_kick(r->s);
+    return 0;
+}
+
+cio_http_response *cio__http_response_new(cio_http_session *s)
+{
+    cio_http_response *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->easy = cio__http_easy_get(s);
+    if (!r->easy) {
+        free(r);
+        return NULL;
+    }
+    r->s = s;
+    r->reused = -1;
+    r->deadline = CIO__NEVER;
+    r->read_timer.fire = read_timer_fire;
+    s->refs++;
+    cio__list_push(&s->live, &r->link);
+    return r;
+}
+
+void cio__http_response_setup(cio_http_response *r)
+{
+    CURL *e = r->easy;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
+    if (r->reader) {
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+        curl_easy_setopt(e, CURLOPT_READDATA, r);
+    }
+}
+
+void cio_http_response_free(cio_http_response *r)
+{
+    if (!r)
+        return;
+    cio_http_session *s = r->s;
+    if (!r->done) {
+        snprintf(r->errbuf, sizeof r->errbuf, "response freed before its body was read");
+        cio__http_finish(r, -ECANCELED);
+    }
+    cio__list_unlink(&r->link);
+    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
+    cio__http_easy_put(s, r->easy);
+    curl_slist_free_all(r->req_headers);
+    free(r->req_body);
+    free(r->url);
+    free(r->up_buf);
+    free(r->eff_url);
+    cio__http_buf_free(&r->hdr);
+    cio__http_buf_free(&r->body);
+    if (r->json)
+        json_decref(r->json);
+    free(r);
+    cio__http_session_unref(s);
+}
+
+void cio__http_response_cleanup(cio_http_response **r)
+{
+    cio_http_response_free(*r);
+    *r = NULL;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+int cio_http_response_status(const cio_http_response *r)
+{
+    return r ? r->status : 0;
+}
+
+const char *cio_http_response_reason(const cio_http_response *r)
+{
+    return r && r->hdr.p && r->status ? r->hdr.p : "";
+}
+
+int cio_http_response_version(const cio_http_response *r)
+{
+    return r && r->status ? r->version : 0;
+}
+
+const char *cio_http_response_url(const cio_http_response *r)
+{
+    return r && r->eff_url ? r->eff_url : r && r->url ? r->url : "";
+}
+
+/* Header pairs follow the reason phrase in r->hdr. */
+int cio_http_response_header_at(const cio_http_response *r, size_t i, const char **name,
+                                const char **value)
+{
+    if (!r || !name || !value)
+        return -EINVAL;
+    if (i >= r->nhdr || !r->hdr.p)
+        return -ENOENT;
+    const char *p = r->hdr.p + strlen(r->hdr.p) + 1;
+    for (size_t k = 0; k < i; k++) {
+        p += strlen(p) + 1;
+        p += strlen(p) + 1;
+    }
+    *name = p;
+    *value = p + strlen(p) + 1;
+    return 0;
+}
+
+const char *cio_http_response_header(const cio_http_response *r, const char *name)
+{
+    if (!r || !name || !r->hdr.p)
+        return NULL;
+    const char *p = r->hdr.p + strlen(r->hdr.p) + 1;
+    for (size_t k = 0; k < r->nhdr; k++) {
+        const char *v = p + strlen(p) + 1;
+        if (!strcasecmp(p, name))
+            return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
+}
+
+const void *cio_http_response_body(const cio_http_response *r, size_t *len)
+{
+    if (!r || !r->body.p) {
+        if (len)
+            *len = 0;
+        return "";
+    }
+    if (len)
+        *len = r->body.len - r->body_pos;
+    return r->body.p + r->body_pos;
+}
+
+const char *cio_http_response_text(const cio_http_response *r)
+{
+    return cio_http_response_body(r, NULL);
+}
+
+int cio_http_response_json(cio_http_response *r, json_t **out)
+{
+    if (!r || !out)
+        return -EINVAL;
+    *out = NULL;
+    if (!r->json) {
+        if (r->stream && !r->done)
+            return CIO_ESTATE;
+        json_error_t e;
+        size_t len;
+        const void *p = cio_http_response_body(r, &len);
+        r->json = json_loadb(p, len, JSON_DECODE_ANY, &e);
+        if (!r->json) {
+            snprintf(r->errbuf, sizeof r->errbuf, "invalid JSON at line %d column %d: %s", e.line,
+                     e.column, e.text);
+            return CIO_EHTTP_JSON;
+        }
+    }
+    *out = r->json;
+    return 0;
+}
+
+int cio_http_response_raise_for_status(const cio_http_response *r)
+{
+    if (!r)
+        return -EINVAL;
+    return r->status >= 400 ? CIO_EHTTP_STATUS : 0;
+}
+
+const char *cio_http_response_error(const cio_http_response *r)
+{
+    return r ? r->errbuf : "";
+}
+
+cio_http_timeout_kind cio_http_response_timeout(const cio_http_response *r)
+{
+    return r ? r->timeout_kind : CIO_HTTP_TIMEOUT_NONE;
+}
+
+int cio_http_response_result(const cio_http_response *r)
+{
+    return !r ? 0 : r->result ? r->result : r->status_error ? CIO_EHTTP_STATUS : 0;
+}
+
+int cio_http_response_reused(const cio_http_response *r)
+{
+    return r ? r->reused : -1;
+}

@@ -1,0 +1,379 @@
+/* Sessions: options and defaults, lifetime, the keeper task that reports a
+ * session nobody closed, reusable easy handles, and the pool of request
+ * slots that enforces the session's limits. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http/http.h"
+
+/* ---- slots ---------------------------------------------------------------
+ * A request holds a slot from before its transfer starts until the transfer
+ * ends. Slots are handed over FIFO: a releaser grants the first waiter whose
+ * host has room and wakes it, so a waiter never loses its turn. */
+
+static struct cio__http_host *host_for(cio_http_session *s, const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    struct cio__http_host *h = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+        goto out;
+    size_t n = strlen(scheme) + strlen(host) + strlen(port) + 3;
+    char key[512];
+    if (n > sizeof key)
+        goto out;
+    snprintf(key, sizeof key, "%s:%s:%s", scheme, host, port);
+    cio__list_foreach(it, &s->hosts)
+    {
+        struct cio__http_host *x = cio__container_of(it, struct cio__http_host, link);
+        if (!strcmp(x->key, key)) {
+            h = x;
+            goto out;
+        }
+    }
+    h = malloc(sizeof *h + n);
+    if (h) {
+        h->active = 0;
+        memcpy(h->key, key, n);
+        cio__list_push(&s->hosts, &h->link);
+    }
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return h;
+}
+
+static bool room(cio_http_session *s, struct cio__http_host *h)
+{
+    if (s->o.limit > 0 && s->active >= s->o.limit)
+        return false;
+    return !h || h->active < s->o.limit_per_host;
+}
+
+static void take(cio_http_session *s, cio_http_response *r, struct cio__http_host *h)
+{
+    s->active++;
+    if (h)
+        h->active++;
+    r->host = h;
+    r->has_slot = true;
+}
+
+int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio__task *t,
+                           const char *url)
+{
+    struct cio__http_host *h = NULL;
+    if (s->o.limit_per_host > 0) {
+        h = host_for(s, url);
+        if (!h)
+            return -ENOMEM;
+    }
+    if (cio__list_empty(&s->waiters) && room(s, h)) {
+        take(s, r, h);
+        return 0;
+    }
+    struct cio__http_slot_waiter w = {.task = t, .host = h};
+    cio__list_push(&s->waiters, &w.link);
+    int rc = 0;
+    while (!w.granted && !rc) {
+        rc = cio__interrupted(t);
+        if (!rc)
+            rc = cio__suspend(t, "http pool slot");
+        if (s->closed && !w.granted)
+            rc = CIO_EHTTP_CLOSED;
+    }
+    cio__list_unlink(&w.link);
+    if (w.granted) {
+        r->host = h;
+        r->has_slot = true;
+        if (rc) {
+            cio__http_slot_release(r);
+            return rc;
+        }
+        return 0;
+    }
+    return rc;
+}
+
+void cio__http_slot_release(cio_http_response *r)
+{
+    if (!r->has_slot)
+        return;
+    cio_http_session *s = r->s;
+    r->has_slot = false;
+    s->active--;
+    if (r->host)
+        r->host->active--;
+    r->host = NULL;
+    cio__list_foreach(it, &s->waiters)
+    {
+        struct cio__http_slot_waiter *w = cio__container_of(it, struct cio__http_slot_waiter, link);
+        if (!room(s, w->host))
+            continue;
+        s->active++;
+        if (w->host)
+            w->host->active++;
+        w->granted = true;
+        cio__list_unlink(&w->link);
+        cio__wake(w->task, 0);
+        break;
+    }
+}
+
+/* ---- easy handles ------------------------------------------------------- */
+
+CURL *cio__http_easy_get(cio_http_session *s)
+{
+    if (s->neasy_free) {
+        CURL *e = s->easy_free[--s->neasy_free];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+void cio__http_easy_put(cio_http_session *s, CURL *easy)
+{
+    if (!s->closed && s->neasy_free < 256) {
+        if (s->neasy_free == s->easy_cap) {
+            int cap = s->easy_cap ? s->easy_cap * 2 : 16;
+            CURL **a = realloc(s->easy_free, (size_t)cap * sizeof *a);
+            if (a) {
+                s->easy_free = a;
+                s->easy_cap = cap;
+            }
+        }
+        if (s->neasy_free < s->easy_cap) {
+            s->easy_free[s->neasy_free++] = easy;
+            return;
+        }
+    }
+    curl_easy_cleanup(easy);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+void cio__http_enter(cio_http_session *s)
+{
+    s->inflight++;
+}
+
+void cio__http_leave(cio_http_session *s)
+{
+    if (--s->inflight == 0 && s->closer)
+        cio__wake(s->closer, 0);
+}
+
+static void session_free(cio_http_session *s)
+{
+    struct cio__list *n;
+    while ((n = cio__list_shift(&s->hosts)))
+        free(cio__container_of(n, struct cio__http_host, link));
+    for (int i = 0; i < s->neasy_free; i++)
+        curl_easy_cleanup(s->easy_free[i]);
+    free(s->easy_free);
+    curl_slist_free_all(s->headers);
+    if (s->share)
+        curl_share_cleanup(s->share);
+    free(s->base_url);
+    free(s->ca_file);
+    free(s->proxy);
+    free(s->user_agent);
+    free(s);
+    curl_global_cleanup();
+}
+
+void cio__http_session_unref(cio_http_session *s)
+{
+    if (--s->refs == 0)
+        session_free(s);
+}
+
+/* Closes s from a task or callback; waits for in-flight calls if it can. */
+static int close_session(cio_http_session *s)
+{
+    s->closed = true;
+    /* Transfers still attached (requests waiting, streamed bodies) end now. */
+    cio__list_foreach(it, &s->live)
+    {
+        cio_http_response *r = cio__container_of(it, cio_http_response, link);
+        if (!r->done) {
+            snprintf(r->errbuf, sizeof r->errbuf, "the session was closed");
+            cio__http_finish(r, CIO_EHTTP_CLOSED);
+        }
+    }
+    cio__list_foreach(it, &s->waiters)
+    {
+        cio__wake(cio__container_of(it, struct cio__http_slot_waiter, link)->task, 0);
+    }
+    if (s->inflight) {
+        struct cio__task *t = cio__self();
+        if (!t)
+            return CIO_ENOTTASK;
+        s->closer = t;
+        while (s->inflight)
+            cio__suspend_nointr(t, "http session close");
+        s->closer = NULL;
+    }
+    cio__http_multi_fini(s);
+    for (int i = 0; i < s->neasy_free; i++)
+        curl_easy_cleanup(s->easy_free[i]);
+    s->neasy_free = 0;
+    return 0;
+}
+
+/* The keeper waits for the session to be closed. Woken with 1 by
+ * cio_http_session_close(); cancelled when the main task returned with the
+ * session still open: it reports where the session was made and closes it. */
+static int keeper_main(void *arg)
+{
+    cio_http_session *s = arg;
+    struct cio__task *t = cio__self();
+    int rc = cio__suspend(t, "http session (open)");
+    while (rc == CIO_EDEADLOCK) /* the user may still close it */
+        rc = cio__suspend_nointr(t, "http session (open)");
+    if (rc == 1)
+        return 0;
+    cio__report(s->loop, "http session created at %s:%d was never closed: closing it", s->file,
+                s->line);
+    s->keeper = (cio_task){NULL, 0};
+    close_session(s);
+    cio__http_session_unref(s);
+    return 0;
+}
+
+static int copy_str(char **dst, const char *src)
+{
+    if (!src)
+        return 0;
+    *dst = strdup(src);
+    return *dst ? 0 : -ENOMEM;
+}
+
+static bool bad_time(double v)
+{
+    return v != v;
+}
+
+int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_session **out,
+                            const char *file, int line)
+{
+    static const cio_http_session_options none;
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    const cio_http_session_options *o = opts ? opts : &none;
+    if (o->limit < -1 || o->limit_per_host < 0 || o->http_version < 0 || o->http_version > 2 ||
+        o->max_redirects < 0 || o->max_body_size < 0 || (o->nheaders && !o->headers) ||
+        bad_time(o->timeout.total) || bad_time(o->timeout.connect) ||
+        bad_time(o->timeout.sock_connect) || bad_time(o->timeout.sock_read) ||
+        bad_time(o->keepalive_timeout))
+        return -EINVAL;
+    struct cio__loop *loop = cio__tls_loop;
+    if (!loop)
+        return CIO_ENOLOOP;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -ENOMEM;
+    cio_http_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        curl_global_cleanup();
+        return -ENOMEM;
+    }
+    s->loop = loop;
+    s->o = *o;
+    s->o.headers = NULL;
+    s->o.nheaders = 0;
+    s->refs = 1;
+    s->file = file;
+    s->line = line;
+    cio__list_init(&s->waiters);
+    cio__list_init(&s->hosts);
+    cio__list_init(&s->live);
+    cio__list_init(&s->sockets);
+    if (s->o.limit == 0)
+        s->o.limit = 100;
+    if (s->o.max_redirects == 0)
+        s->o.max_redirects = 10;
+    if (s->o.keepalive_timeout == 0)
+        s->o.keepalive_timeout = 15;
+    cio_http_timeout *tm = &s->o.timeout;
+    if (tm->total == 0)
+        tm->total = 300;
+    if (tm->sock_connect == 0)
+        tm->sock_connect = 30;
+    int rc = 0;
+    if (copy_str(&s->base_url, o->base_url) || copy_str(&s->ca_file, o->ca_file) ||
+        copy_str(&s->proxy, o->proxy) ||
+        copy_str(&s->user_agent, o->user_agent ? o->user_agent : "cio-http/0.1"))
+        rc = -ENOMEM;
+    for (size_t i = 0; !rc && i < o->nheaders; i++) {
+        const cio_http_field *f = &o->headers[i];
+        if (!f->name || strchr(f->name, ':') || strpbrk(f->name, "\r\n") ||
+            (f->value && strpbrk(f->value, "\r\n"))) {
+            rc = -EINVAL;
+            break;
+        }
+        char line_[1024];
+        int n = f->value ? snprintf(line_, sizeof line_, "%s: %s", f->name, f->value)
+                         : snprintf(line_, sizeof line_, "%s:", f->name);
+        if (n < 0 || (size_t)n >= sizeof line_) {
+            rc = -EINVAL;
+            break;
+        }
+        struct curl_slist *l = curl_slist_append(s->headers, line_);
+        if (!l)
+            rc = -ENOMEM;
+        else
+            s->headers = l;
+    }
+    if (!rc && o->cookies) {
+        s->share = curl_share_init();
+        if (!s->share || curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE))
+            rc = -ENOMEM;
+    }
+    if (!rc)
+        rc = cio__http_multi_init(s);
+    if (!rc) {
+        cio_spawn_options so = {.name = "http-session"};
+        s->keeper = cio_spawn_with(&so, keeper_main, s);
+        rc = cio_spawn_error(s->keeper);
+        if (!rc)
+            cio_detach(s->keeper);
+    }
+    if (rc) {
+        cio__http_multi_fini(s);
+        session_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int cio_http_session_close(cio_http_session *s)
+{
+    if (!s || s->closed)
+        return -EINVAL;
+    if (s->inflight && !cio__self())
+        return CIO_ENOTTASK;
+    /* Release the keeper without letting it touch s again. */
+    struct cio__task *k = cio__task_from(s->keeper);
+    if (k && k->state != CIO__T_DONE) {
+        if (k->state == CIO__T_WAITING)
+            cio__wake(k, 1);
+        else if (k->started)
+            k->wake_code = 1; /* woken already (cancelled): tell it we closed */
+        else
+            cio__cancel_task(k, -ECANCELED); /* never started: never will */
+    }
+    s->keeper = (cio_task){NULL, 0};
+    int rc = close_session(s);
+    cio__http_session_unref(s);
+    return rc;
+}

@@ -1,0 +1,495 @@
+/* The HTTP client against a real nginx: methods, JSON, headers, statuses,
+ * redirects, big and compressed bodies, keep-alive reuse, HTTP/2, limits,
+ * streaming; and request bodies against an echoing peer. */
+#include "common.h"
+
+/* ---- GET and JSON ------------------------------------------------------- */
+
+static int get_json_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    task_check_eq(cio_http_get(s, url("/user.json"), &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    task_check_eq(cio_http_response_version(r), 11);
+    task_check(!strcmp(cio_http_response_reason(r), "OK"));
+    task_check(!strcmp(cio_http_response_header(r, "content-type"), "application/json"));
+    task_check(cio_http_response_header(r, "X-Nope") == NULL);
+    size_t len;
+    const char *body = cio_http_response_body(r, &len);
+    task_check_eq(len, strlen(nginx_user_json));
+    task_check(!memcmp(body, nginx_user_json, len));
+    json_t *j, *j2;
+    task_check_eq(cio_http_response_json(r, &j), 0);
+    task_check_eq(json_integer_value(json_object_get(j, "id")), 42);
+    task_check_eq(cio_http_response_json(r, &j2), 0);
+    task_check(j == j2);
+    const char *name, *value;
+    task_check_eq(cio_http_response_header_at(r, 0, &name, &value), 0);
+    task_check_eq(cio_http_response_header_at(r, 1000, &name, &value), -ENOENT);
+    task_check_eq(cio_http_response_result(r), 0);
+    task_check(!strcmp(cio_http_response_error(r), ""));
+    cio_http_response_free(r);
+
+    task_check_eq(cio_http_get(s, url("/bad.json"), &r), 0);
+    task_check_eq(cio_http_response_json(r, &j), CIO_EHTTP_JSON);
+    task_check(strstr(cio_http_response_error(r), "JSON") != NULL);
+    cio_http_response_free(r);
+
+    /* HEAD and other methods */
+    cio_http_request q = {.method = "HEAD", .url = url("/user.json")};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    size_t blen;
+    cio_http_response_body(r, &blen);
+    task_check_eq(blen, 0);
+    cio_http_response_free(r);
+    q = (cio_http_request){.method = "DELETE", .url = url("/user.json")};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 405);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_get_json(void **state)
+{
+    (void)state;
+    assert_ok(run_real(get_json_task, NULL));
+}
+
+/* ---- statuses and raise_for_status -------------------------------------- */
+
+static int status_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    CIO_HTTP_RESPONSE(r);
+    task_check_eq(cio_http_get(s, url("/status/404"), &r), 0);
+    task_check_eq(cio_http_response_status(r), 404);
+    task_check_eq(cio_http_response_raise_for_status(r), CIO_EHTTP_STATUS);
+    task_check(!strcmp(cio_http_response_text(r), "not found\n"));
+    cio_http_response_free(r);
+    cio_http_request q = {.url = url("/status/500"), .raise_for_status = 1};
+    task_check_eq(cio_http_request_send(s, &q, &r), CIO_EHTTP_STATUS);
+    task_check_eq(cio_http_response_status(r), 500);
+    task_check_eq(cio_http_response_result(r), CIO_EHTTP_STATUS);
+    task_check(strstr(cio_http_response_error(r), "500") != NULL);
+    task_check(!strcmp(cio_http_response_text(r), "server error\n"));
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    cio_http_session_options o = {.raise_for_status = true};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, url("/status/503"), &r), CIO_EHTTP_STATUS);
+    cio_http_response_free(r);
+    q = (cio_http_request){.url = url("/status/503"), .raise_for_status = -1};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 503);
+    cio_http_response_free(r);
+    r = NULL;
+    return cio_http_session_close(s);
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    assert_ok(run_real(status_task, NULL));
+}
+
+/* ---- redirects ---------------------------------------------------------- */
+
+static int redirect_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    task_check_eq(cio_http_get(s, url("/r3"), &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    task_check(strstr(cio_http_response_url(r), "/user.json") != NULL);
+    task_check(cio_http_response_header(r, "location") == NULL);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_get(s, url("/loop"), &r), CIO_EHTTP_REDIRECTS);
+    task_check(cio_http_response_error(r)[0] != 0);
+    cio_http_response_free(r);
+    cio_http_request q = {.url = url("/r3"), .max_redirects = 2};
+    task_check_eq(cio_http_request_send(s, &q, &r), CIO_EHTTP_REDIRECTS);
+    cio_http_response_free(r);
+    q = (cio_http_request){.url = url("/r3"), .follow_redirects = -1};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 301);
+    task_check(strstr(cio_http_response_header(r, "Location"), "/r2") != NULL);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_redirects(void **state)
+{
+    (void)state;
+    assert_ok(run_real(redirect_task, NULL));
+}
+
+/* ---- big, compressed and HTTP/2 bodies ---------------------------------- */
+
+static int check_pattern(const unsigned char *b, size_t off, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(((off + i) * 7 + (off + i) / 4096) & 255))
+            return -1;
+    return 0;
+}
+
+static int bodies_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    task_check_eq(cio_http_get(s, url("/big.bin"), &r), 0);
+    size_t len;
+    const unsigned char *b = cio_http_response_body(r, &len);
+    task_check_eq(len, 4u << 20);
+    task_check_eq(check_pattern(b, 0, len), 0);
+    cio_http_response_free(r);
+
+    task_check_eq(cio_http_get(s, url("/gzip/text.txt"), &r), 0);
+    task_check(!strcmp(cio_http_response_header(r, "content-encoding"), "gzip"));
+    const char *t = cio_http_response_body(r, &len);
+    task_check_eq(len, 200000);
+    task_check(!strncmp(t, "the quick brown fox", 19));
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    cio_http_session_options o = {.http_version = 2};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    char u[128];
+    snprintf(u, sizeof u, "%s/user.json", ng.base2);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    task_check_eq(cio_http_response_version(r), 20);
+    task_check_eq(cio_http_response_status(r), 200);
+    json_t *j;
+    task_check_eq(cio_http_response_json(r, &j), 0);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_bodies(void **state)
+{
+    (void)state;
+    assert_ok(run_real(bodies_task, NULL));
+}
+
+/* ---- streaming a body --------------------------------------------------- */
+
+static int stream_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_request q = {.url = url("/big.bin"), .stream = true};
+    cio_http_response *r;
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    size_t off = 0;
+    int chunks = 0, rc;
+    const void *d;
+    size_t n;
+    while ((rc = cio_http_response_next(r, &d, &n)) == 1) {
+        task_check_eq(check_pattern(d, off, n), 0);
+        off += n;
+        chunks++;
+        if (chunks % 8 == 0)
+            cio_sleep(0.001); /* a slow reader: the transfer pauses */
+    }
+    task_check_eq(rc, 0);
+    task_check_eq(off, 4u << 20);
+    task_check(chunks > 1);
+    cio_http_response_free(r);
+
+    /* read() into a small buffer */
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    unsigned char buf[10000];
+    int64_t k;
+    off = 0;
+    while ((k = cio_http_response_read(r, buf, sizeof buf)) > 0) {
+        task_check_eq(check_pattern(buf, off, (size_t)k), 0);
+        off += (size_t)k;
+    }
+    task_check_eq(k, 0);
+    task_check_eq(off, 4u << 20);
+    cio_http_response_free(r);
+
+    /* freeing a response mid-body aborts it; the session goes on */
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_next(r, &d, &n), 1);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_get(s, url("/user.json"), &r), 0);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    assert_ok(run_real(stream_task, NULL));
+}
+
+/* ---- keep-alive and limits ---------------------------------------------- */
+
+static int keepalive_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    char conn[32] = "";
+    for (int i = 1; i <= 5; i++) {
+        cio_http_response *r;
+        task_check_eq(cio_http_get(s, url("/user.json"), &r), 0);
+        const char *c = cio_http_response_header(r, "x-connection");
+        task_check(c != NULL);
+        if (i == 1)
+            snprintf(conn, sizeof conn, "%s", c);
+        task_check(!strcmp(c, conn));
+        task_check_eq(atoi(cio_http_response_header(r, "x-connection-requests")), i);
+        task_check_eq(cio_http_response_reused(r), i > 1);
+        cio_http_response_free(r);
+    }
+    return cio_http_session_close(s);
+}
+
+static void test_keepalive(void **state)
+{
+    (void)state;
+    assert_ok(run_real(keepalive_task, NULL));
+}
+
+struct limited {
+    cio_http_session *s;
+    int conn;
+};
+
+static int limited_get(void *arg)
+{
+    struct limited *l = arg;
+    cio_http_response *r;
+    int rc = cio_http_get(l->s, url("/user.json"), &r);
+    if (rc == 0)
+        l->conn = atoi(cio_http_response_header(r, "x-connection"));
+    cio_http_response_free(r);
+    return rc;
+}
+
+static int limit_task(void *arg)
+{
+    (void)arg;
+    cio_http_session_options o = {.limit = 4};
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    struct limited l[60];
+    cio_task t[60];
+    for (int i = 0; i < 60; i++) {
+        l[i] = (struct limited){.s = s};
+        t[i] = cio_spawn(limited_get, &l[i]);
+    }
+    int distinct[60], nd = 0;
+    for (int i = 0; i < 60; i++) {
+        task_check_eq(cio_join(t[i]), 0);
+        bool seen = false;
+        for (int k = 0; k < nd; k++)
+            seen |= distinct[k] == l[i].conn;
+        if (!seen)
+            distinct[nd++] = l[i].conn;
+    }
+    task_check(nd <= 4);
+    cio_http_session_close(s);
+
+    /* per host */
+    o = (cio_http_session_options){.limit_per_host = 2};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    for (int i = 0; i < 30; i++) {
+        l[i] = (struct limited){.s = s};
+        t[i] = cio_spawn(limited_get, &l[i]);
+    }
+    nd = 0;
+    for (int i = 0; i < 30; i++) {
+        task_check_eq(cio_join(t[i]), 0);
+        bool seen = false;
+        for (int k = 0; k < nd; k++)
+            seen |= distinct[k] == l[i].conn;
+        if (!seen)
+            distinct[nd++] = l[i].conn;
+    }
+    task_check(nd <= 2);
+    return cio_http_session_close(s);
+}
+
+static void test_limit(void **state)
+{
+    (void)state;
+    assert_ok(run_real(limit_task, NULL));
+}
+
+/* ---- request bodies, parameters and headers (echo peer) ----------------- */
+
+struct upload {
+    int chunks;
+};
+
+static int64_t upload_reader(void *arg, void *buf, size_t cap)
+{
+    struct upload *u = arg;
+    if (u->chunks == 3)
+        return 0;
+    int rc = cio_sleep(0.01); /* the reader may suspend */
+    if (rc < 0)
+        return rc;
+    u->chunks++;
+    size_t n = cap < 5 ? cap : 5;
+    memcpy(buf, "part|", n);
+    return (int64_t)n;
+}
+
+static int64_t failing_reader(void *arg, void *buf, size_t cap)
+{
+    (void)arg, (void)buf, (void)cap;
+    return -EIO;
+}
+
+static int bodies_out_task(void *arg)
+{
+    struct peer *p = arg;
+    cio_http_field session_h[] = {{"X-Session", "yes"}, {"X-Replaced", "session"}};
+    cio_http_session_options o = {.headers = session_h, .nheaders = 2, .base_url = p->url};
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    cio_http_response *r;
+
+    json_t *j = json_pack("{s:i, s:s}", "id", 7, "name", "x y");
+    task_check_eq(cio_http_post_json(s, "/users", j, &r), 0);
+    json_decref(j);
+    const char *t = cio_http_response_text(r);
+    task_check(!strncmp(t, "POST /users HTTP/1.1", 20));
+    task_check(strstr(t, "Content-Type: application/json") != NULL);
+    task_check(strstr(t, "{\"id\":7,\"name\":\"x y\"}") != NULL);
+    task_check(strstr(t, "X-Session: yes") != NULL);
+    cio_http_response_free(r);
+
+    cio_http_field params[] = {{"q", "a b&c"}, {"n", "1"}};
+    cio_http_field form[] = {{"user", "ada"}, {"pw", "p&w=1"}};
+    cio_http_field hdrs[] = {{"X-Replaced", "request"}, {"X-Empty", ""}};
+    cio_http_request q = {.method = "PUT",
+                          .url = "form",
+                          .params = params,
+                          .nparams = 2,
+                          .form = form,
+                          .nform = 2,
+                          .headers = hdrs,
+                          .nheaders = 2};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check(!strncmp(t, "PUT /form?q=a%20b%26c&n=1 HTTP/1.1", 34));
+    task_check(strstr(t, "application/x-www-form-urlencoded") != NULL);
+    task_check(strstr(t, "user=ada&pw=p%26w%3D1") != NULL);
+    task_check(strstr(t, "X-Replaced: request") != NULL);
+    task_check(strstr(t, "X-Replaced: session") == NULL);
+    task_check(strstr(t, "X-Empty:") != NULL);
+    cio_http_response_free(r);
+
+    task_check_eq(cio_http_post(s, "/raw", "a\0b", 3, "application/octet-stream", &r), 0);
+    size_t len;
+    t = cio_http_response_body(r, &len);
+    task_check(!memcmp(t + len - 3, "a\0b", 3));
+    cio_http_response_free(r);
+
+    struct upload u = {0};
+    q = (cio_http_request){
+        .url = "/up", .body_reader = upload_reader, .body_reader_arg = &u, .body_size = -1};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check(strstr(t, "Transfer-Encoding: chunked") != NULL);
+    task_check(strstr(t, "part|") != NULL);
+    task_check_eq(u.chunks, 3);
+    cio_http_response_free(r);
+
+    u.chunks = 0;
+    q.body_size = 15;
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check(strstr(t, "Content-Length: 15") != NULL);
+    task_check(strstr(t, "part|part|part|") != NULL);
+    cio_http_response_free(r);
+
+    q.body_reader = failing_reader;
+    task_check_eq(cio_http_request_send(s, &q, &r), -EIO);
+    cio_http_response_free(r);
+
+    /* bad arguments */
+    q = (cio_http_request){.url = "/x", .body = "a", .body_len = 1, .form = form, .nform = 1};
+    task_check_eq(cio_http_request_send(s, &q, &r), -EINVAL);
+    task_check(r == NULL);
+    cio_http_field bad = {"X-Bad\r\nInjected", "1"};
+    q = (cio_http_request){.url = "/x", .headers = &bad, .nheaders = 1};
+    task_check_eq(cio_http_request_send(s, &q, &r), -EINVAL);
+    task_check_eq(cio_http_get(s, NULL, &r), -EINVAL);
+    task_check_eq(cio_http_get(NULL, "/x", &r), -EINVAL);
+    task_check_eq(cio_http_get(s, "/x", NULL), -EINVAL);
+    task_check_eq(cio_http_get(s, "ftp://127.0.0.1/x", &r), -EPROTONOSUPPORT);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_request_bodies(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(bodies_out_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
+/* ---- errors from the network -------------------------------------------- */
+
+static int refused_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", free_port());
+    cio_http_response *r;
+    task_check_eq(cio_http_get(s, u, &r), -ECONNREFUSED);
+    task_check(cio_http_response_error(r)[0] != 0);
+    task_check_eq(cio_http_response_status(r), 0);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_get(s, "http://no-such-host.invalid/", &r), CIO_EDNS_NOTFOUND);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_session_new(NULL, NULL), -EINVAL);
+    cio_http_session_options bad = {.limit = -2};
+    cio_http_session *s2;
+    task_check_eq(cio_http_session_new(&bad, &s2), -EINVAL);
+    return cio_http_session_close(s);
+}
+
+static void test_refused(void **state)
+{
+    (void)state;
+    assert_ok(run_real(refused_task, NULL));
+    cio_http_session *s;
+    assert_int_equal(cio_http_session_new(NULL, &s), CIO_ENOLOOP);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_json),  cmocka_unit_test(test_status),
+        cmocka_unit_test(test_redirects), cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_stream),    cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
+}

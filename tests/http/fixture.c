@@ -1,0 +1,243 @@
+/* The nginx fixture: see fixture.h. Plain POSIX, no cio: it runs before and
+ * after the loop. */
+
+#include "fixture.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CIO_HTTP_NGINX_CONF
+#error "CIO_HTTP_NGINX_CONF must name tests/http/nginx.conf.in"
+#endif
+
+const char nginx_user_json[] =
+    "{\"id\": 42, \"name\": \"Ada Lovelace\", \"email\": \"ada@example.com\", "
+    "\"roles\": [\"admin\", \"author\"], \"active\": true, \"score\": 97.5, "
+    "\"address\": {\"city\": \"London\", \"zip\": \"W1\"}, \"tags\": [1, 2, 3]}\n";
+
+int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return fclose(f) == 0 && n == len ? 0 : -1;
+}
+
+static int make_docroot(const char *root)
+{
+    if (mkdir(root, 0755) < 0)
+        return -1;
+    if (write_file(root, "user.json", nginx_user_json, strlen(nginx_user_json)))
+        return -1;
+    /* 4 MiB with a checkable pattern: byte i is (i * 7 + i / 4096) & 255. */
+    size_t big = 4u << 20;
+    unsigned char *b = malloc(big);
+    if (!b)
+        return -1;
+    for (size_t i = 0; i < big; i++)
+        b[i] = (unsigned char)((i * 7 + i / 4096) & 255);
+    int rc = write_file(root, "big.bin", b, big);
+    free(b);
+    /* Text that compresses well. */
+    char *t = malloc(200000);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < 200000; i++)
+        t[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
+    rc |= write_file(root, "text.txt", t, 200000);
+    free(t);
+    rc |= write_file(root, "hello.txt", "hello, world\n", 13);
+    return rc;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *p = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *q = realloc(p, cap);
+            if (!q) {
+                free(p);
+                fclose(f);
+                return NULL;
+            }
+            p = q;
+        }
+        size_t k = fread(p + n, 1, 4096, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    fclose(f);
+    p[n] = 0;
+    *len = n;
+    return p;
+}
+
+/* Appends `s` to out, replacing @NAME@ placeholders. */
+static int render(const char *tpl, FILE *out, const struct nginx *n, bool access_log)
+{
+    char port[16], port2[16], root[300], log[300];
+    snprintf(port, sizeof port, "%d", n->port);
+    snprintf(port2, sizeof port2, "%d", n->port2);
+    snprintf(root, sizeof root, "%s/www", n->dir);
+    if (access_log)
+        snprintf(log, sizeof log, "%s/access.log", n->dir);
+    else
+        snprintf(log, sizeof log, "off");
+    const struct {
+        const char *key, *val;
+    } vars[] = {{"@PREFIX@", n->dir},
+                {"@ROOT@", root},
+                {"@PORT@", port},
+                {"@PORT2@", port2},
+                {"@ACCESS_LOG@", log}};
+    for (const char *p = tpl; *p;) {
+        bool done = false;
+        for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !done; i++) {
+            size_t kl = strlen(vars[i].key);
+            if (!strncmp(p, vars[i].key, kl)) {
+                fputs(vars[i].val, out);
+                p += kl;
+                done = true;
+            }
+        }
+        if (!done)
+            fputc(*p++, out);
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+static bool accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int nginx_start(struct nginx *n, bool access_log)
+{
+    memset(n, 0, sizeof *n);
+    n->pid = -1;
+    snprintf(n->dir, sizeof n->dir, "/tmp/cio-nginx-XXXXXX");
+    if (!mkdtemp(n->dir)) {
+        perror("nginx fixture: mkdtemp");
+        return -1;
+    }
+    n->port = free_port();
+    n->port2 = free_port();
+    while (n->port2 == n->port)
+        n->port2 = free_port();
+    snprintf(n->base, sizeof n->base, "http://127.0.0.1:%d", n->port);
+    snprintf(n->base2, sizeof n->base2, "http://127.0.0.1:%d", n->port2);
+    char path[300], conf[300];
+    snprintf(path, sizeof path, "%s/www", n->dir);
+    if (make_docroot(path)) {
+        fprintf(stderr, "nginx fixture: cannot write the document root\n");
+        nginx_stop(n);
+        return -1;
+    }
+    size_t len;
+    char *tpl = read_all(CIO_HTTP_NGINX_CONF, &len);
+    snprintf(conf, sizeof conf, "%s/nginx.conf", n->dir);
+    FILE *f = fopen(conf, "w");
+    int rc = tpl && f ? render(tpl, f, n, access_log) : -1;
+    if (f && fclose(f))
+        rc = -1;
+    free(tpl);
+    if (rc) {
+        fprintf(stderr, "nginx fixture: cannot write %s\n", conf);
+        nginx_stop(n);
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char err[300];
+        snprintf(err, sizeof err, "%s/error.log", n->dir);
+        execlp("nginx", "nginx", "-p", n->dir, "-c", conf, "-e", err, (char *)NULL);
+        execl("/usr/sbin/nginx", "nginx", "-p", n->dir, "-c", conf, "-e", err, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0) {
+        perror("nginx fixture: fork");
+        nginx_stop(n);
+        return -1;
+    }
+    n->pid = pid;
+    for (int i = 0; i < 500; i++) {
+        if (accepts(n->port) && accepts(n->port2))
+            return 0;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            n->pid = -1;
+            fprintf(stderr, "nginx fixture: nginx exited (status %d); see %s/error.log\n", status,
+                    n->dir);
+            return -1;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    fprintf(stderr, "nginx fixture: nginx did not start listening\n");
+    nginx_stop(n);
+    return -1;
+}
+
+static void remove_tree(const char *dir)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp("rm", "rm", "-rf", dir, (char *)NULL);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+void nginx_stop(struct nginx *n)
+{
+    if (n->pid > 0) {
+        kill(n->pid, SIGTERM);
+        waitpid(n->pid, NULL, 0);
+        n->pid = -1;
+    }
+    if (n->dir[0] && !getenv("CIO_KEEP_NGINX"))
+        remove_tree(n->dir);
+    n->dir[0] = 0;
+}

@@ -1,0 +1,33 @@
+/* A real nginx for the HTTP tests and benchmarks: started on 127.0.0.1 on
+ * free ports with tests/http/nginx.conf.in, everything it writes inside a
+ * temporary directory, stopped and removed afterwards. */
+#ifndef CIO_TESTS_HTTP_FIXTURE_H
+#define CIO_TESTS_HTTP_FIXTURE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct nginx {
+    pid_t pid;
+    int port;  /* HTTP/1.1 */
+    int port2; /* HTTP/2, prior knowledge */
+    char dir[256];
+    char base[64];  /* "http://127.0.0.1:<port>" */
+    char base2[64]; /* the HTTP/2 one */
+};
+
+/* The ~200-byte JSON document served as /user.json. */
+extern const char nginx_user_json[];
+
+/* Starts nginx and waits until it accepts connections. Returns 0, or -1
+ * with a message on stderr. access_log: keep nginx's access log (tests) or
+ * not (benchmarks). */
+int nginx_start(struct nginx *n, bool access_log);
+
+/* Stops nginx and removes its directory. */
+void nginx_stop(struct nginx *n);
+
+/* A free TCP port on 127.0.0.1, or -1. */
+int free_port(void);
+
+#endif

@@ -1,0 +1,182 @@
+/* Misbehaving HTTP peers: see peer.h. One connection at a time, blocking
+ * I/O on the peer's own thread, poll() on the stop pipe so it ends
+ * promptly. */
+
+#include "peer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static bool wait_in(struct peer *p, int fd, int ms)
+{
+    struct pollfd f[2] = {{.fd = fd, .events = POLLIN}, {.fd = p->stop[0], .events = POLLIN}};
+    int n = poll(f, 2, ms);
+    return n > 0 && !(f[1].revents & POLLIN) && (f[0].revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+static bool stopping(struct peer *p)
+{
+    struct pollfd f = {.fd = p->stop[0], .events = POLLIN};
+    return poll(&f, 1, 0) > 0;
+}
+
+/* Reads one request (head, then Content-Length or chunked body) into buf;
+ * returns its length, or -1 if the client went away. */
+static long read_request(struct peer *p, int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    long head = -1, need = -1;
+    while (n < cap - 1) {
+        if (!wait_in(p, fd, 5000))
+            return -1;
+        ssize_t k = read(fd, buf + n, cap - 1 - n);
+        if (k <= 0)
+            return n ? (long)n : -1;
+        n += (size_t)k;
+        buf[n] = 0;
+        if (head < 0) {
+            char *e = strstr(buf, "\r\n\r\n");
+            if (!e)
+                continue;
+            head = e + 4 - buf;
+            char *cl = strcasestr(buf, "\r\ncontent-length:");
+            if (cl && cl < e)
+                need = head + atol(cl + 17);
+            else if (strcasestr(buf, "\r\ntransfer-encoding: chunked"))
+                need = -2;
+            else
+                need = head;
+        }
+        if (need >= 0 && (long)n >= need)
+            return (long)n;
+        if (need == -2 && strstr(buf + head, "\r\n0\r\n\r\n"))
+            return (long)n;
+    }
+    return (long)n;
+}
+
+static void put(int fd, const void *d, size_t n)
+{
+    while (n) {
+        ssize_t k = send(fd, d, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return;
+        d = (const char *)d + k;
+        n -= (size_t)k;
+    }
+}
+
+static void serve(struct peer *p, int fd)
+{
+    static char buf[1 << 20];
+    for (;;) {
+        long n = read_request(p, fd, buf, sizeof buf);
+        if (n < 0)
+            return;
+        __atomic_add_fetch(&p->requests, 1, __ATOMIC_SEQ_CST);
+        char head[256];
+        switch (p->mode) {
+        case PEER_ECHO: {
+            int h = snprintf(head, sizeof head,
+                             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                             "Content-Length: %ld\r\n\r\n",
+                             n);
+            put(fd, head, (size_t)h);
+            put(fd, buf, (size_t)n);
+            continue; /* keep-alive */
+        }
+        case PEER_RESET: {
+            static char body[100000];
+            memset(body, 'x', sizeof body);
+            int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
+                             sizeof body);
+            put(fd, head, (size_t)h);
+            put(fd, body, sizeof body / 2);
+            usleep(50000);
+            struct linger l = {1, 0};
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+            return;
+        }
+        case PEER_MALFORMED:
+            put(fd, "HTTP/1.1 OK maybe\r\nfoo\r\n\r\n", 26);
+            return;
+        case PEER_SILENT:
+            while (wait_in(p, fd, 100) || !stopping(p)) {
+                char c;
+                if (wait_in(p, fd, 0) && read(fd, &c, 1) <= 0)
+                    return;
+            }
+            return;
+        case PEER_SHORT: {
+            static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+            char body[500];
+            memset(body, 'y', sizeof body);
+            put(fd, hd, sizeof hd - 1);
+            put(fd, body, sizeof body);
+            return;
+        }
+        case PEER_CLOSE:
+            return;
+        case PEER_SLOW_BODY: {
+            static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
+            put(fd, hd, sizeof hd - 1);
+            for (int i = 0; i < 50 && !stopping(p); i++) {
+                put(fd, "z", 1);
+                usleep(100000);
+            }
+            return;
+        }
+        }
+    }
+}
+
+static void *run(void *arg)
+{
+    struct peer *p = arg;
+    while (!stopping(p)) {
+        if (!wait_in(p, p->fd, 100))
+            continue;
+        int c = accept(p->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        serve(p, c);
+        close(c);
+    }
+    return NULL;
+}
+
+int peer_start(struct peer *p, enum peer_mode mode)
+{
+    memset(p, 0, sizeof *p);
+    p->mode = mode;
+    p->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (p->fd < 0 || pipe(p->stop) < 0)
+        return -1;
+    int one = 1;
+    setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (bind(p->fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(p->fd, 64) < 0 ||
+        getsockname(p->fd, (struct sockaddr *)&a, &len) < 0)
+        return -1;
+    p->port = ntohs(a.sin_port);
+    snprintf(p->url, sizeof p->url, "http://127.0.0.1:%d/", p->port);
+    return pthread_create(&p->thread, NULL, run, p) ? -1 : 0;
+}
+
+void peer_stop(struct peer *p)
+{
+    if (write(p->stop[1], "x", 1) != 1)
+        return;
+    pthread_join(p->thread, NULL);
+    close(p->fd);
+    close(p->stop[0]);
+    close(p->stop[1]);
+}

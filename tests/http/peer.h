@@ -1,0 +1,32 @@
+/* Misbehaving HTTP peers for the tests: a plain-socket server on its own
+ * thread (so it never depends on the loop under test), one behaviour per
+ * peer. */
+#ifndef CIO_TESTS_HTTP_PEER_H
+#define CIO_TESTS_HTTP_PEER_H
+
+#include <pthread.h>
+
+enum peer_mode {
+    PEER_ECHO,      /* answers 200 with the raw request (head and body) */
+    PEER_RESET,     /* sends headers and half the body, then resets */
+    PEER_MALFORMED, /* answers with a malformed status line */
+    PEER_SILENT,    /* reads the request and never answers */
+    PEER_SHORT,     /* Content-Length 1000, sends 500 bytes, closes */
+    PEER_CLOSE,     /* closes without answering */
+    PEER_SLOW_BODY, /* headers at once, then one byte every 100 ms */
+};
+
+struct peer {
+    enum peer_mode mode;
+    int fd;      /* listening socket */
+    int stop[2]; /* pipe that stops the thread */
+    int port;
+    int requests; /* requests seen */
+    char url[64]; /* "http://127.0.0.1:<port>/" */
+    pthread_t thread;
+};
+
+int peer_start(struct peer *p, enum peer_mode mode);
+void peer_stop(struct peer *p);
+
+#endif
