@@ -352,10 +352,10 @@ def load_json(path, default):
         return default
 
 
-def merge(old, new, jobs):
-    """Records of new replace old ones with the same (workload, impl); old
-    records of the areas' programs that ran but no longer print them are
-    dropped only on a full run (handled by the caller)."""
+def merge(old, new):
+    """Records of new replace the old ones with the same (workload, impl);
+    the other old records are kept (a full run does not merge: it replaces
+    everything)."""
     key = lambda r: (r["workload"], r["impl"])  # noqa: E731
     fresh = {key(r) for r in new}
     return [r for r in old if key(r) not in fresh] + new
@@ -409,7 +409,7 @@ def write_results(out_dir, records, jobs, args, started, load_before):
     os.makedirs(out_dir, exist_ok=True)
     latest = os.path.join(out_dir, "latest.json")
     if args.only:
-        records = merge(load_json(latest, []), records, jobs)
+        records = merge(load_json(latest, []), records)
     records = sort_records(records)
     with open(latest, "w") as f:
         f.write("[\n" + ",\n".join("  " + json.dumps(r) for r in records) + "\n]\n")
@@ -419,7 +419,7 @@ def write_results(out_dir, records, jobs, args, started, load_before):
     if args.only:
         programs = load_json(meta_path, {}).get("programs", {})
     for job in jobs:
-        programs[job.name] = {"seconds": round(job.seconds, 2),
+        programs[job.name] = {"area": job.area, "seconds": round(job.seconds, 2),
                               "status": "failed" if job.errors else "ok",
                               "date": started}
     meta = {
@@ -445,10 +445,27 @@ def gp_str(s):
     return '"' + s + '"'
 
 
+def fold_counts(workloads):
+    """Splits the instruction counts ("<workload>.instructions", unit instr,
+    from callgrind) off the workloads they count: returns the remaining
+    workloads and {workload: instructions per op}. They are shown with that
+    workload rather than as a row or panel of their own."""
+    counts = {}
+    for w, impls in workloads.items():
+        base, _, last = w.rpartition(".")
+        rec = impls.get("cio")
+        if last == "instructions" and rec and rec["unit"] == "instr" and base in workloads:
+            counts[base] = rec["value"]
+    rest = {w: i for w, i in workloads.items()
+            if not (w.endswith(".instructions") and w.rpartition(".")[0] in counts)}
+    return rest, counts
+
+
 def chart(area, workloads, targets, path):
     """One PNG per area: a small bar chart per workload (its own unit and
     scale, log scale when the bars differ by more than 30x), one bar per
     implementation, cio's target as a dashed line."""
+    workloads, counts = fold_counts(workloads)
     n = len(workloads)
     cols = min(3, n)
     rows = math.ceil(n / cols)
@@ -463,7 +480,7 @@ def chart(area, workloads, targets, path):
         colour[i] = COLOURS.get(i) or next(extra)
 
     lines = [
-        f"set terminal pngcairo size {430 * cols},{320 * rows + 40} font 'DejaVu Sans,10'",
+        f"set terminal pngcairo size {430 * cols},{330 * rows + 40} font 'DejaVu Sans,10'",
         f"set output {gp_str(path)}",
         "set style fill solid 0.9 border rgb '#333333'",
         "set boxwidth 0.65",
@@ -488,6 +505,8 @@ def chart(area, workloads, targets, path):
         title = f"{short}\n{unit}, {better} is better"
         if tval is not None:
             title += f"; target {target['text']}"
+        if workload in counts:
+            title += f"\ncio: {counts[workload]:.0f} instructions per op (callgrind)"
         lines.append(f"set title {gp_str(title)} noenhanced")
         lines.append(f"set xrange [-0.6:{len(recs) - 0.4}]")
         if log:
@@ -537,16 +556,24 @@ def doc_section(records, targets, meta, out_dir):
         "median (see each benchmark's source for its repetitions).",
         "",
     ]
+    failed = [name for name, p in meta.get("programs", {}).items() if p.get("status") != "ok"]
+    if failed:
+        lines += ["**Failed in their last run** (figures missing or partial): "
+                  + ", ".join(f"`{n}`" for n in failed) + ".", ""]
     for area, workloads in grouped(records).items():
         peers = []
         for impls in workloads.values():
             for i in impls:
                 if i != "cio" and i not in peers:
                     peers.append(i)
-        lines += [f"### {area}", "", f"![{area} benchmarks]({rel}/{area}.png)", ""]
+        dates = sorted({p["date"] for p in meta.get("programs", {}).values()
+                        if p.get("area") == area and "date" in p})
+        when = f"Measured {dates[-1]}." if dates else ""
+        lines += [f"### {area}", "", when, "", f"![{area} benchmarks]({rel}/{area}.png)", ""]
         head = ["workload", "cio", "target"] + peers + ["cio vs the best peer"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|---|---:|---|" + "---:|" * len(peers) + "---|")
+        workloads, counts = fold_counts(workloads)
         for workload, impls in workloads.items():
             cio = impls.get("cio")
             t = targets.get(workload)
@@ -554,7 +581,10 @@ def doc_section(records, targets, meta, out_dir):
             tcell = ""
             if t:
                 tcell = t["text"] + {True: " ✅", False: " ❌", None: ""}[met]
-            cells = [f"`{workload}`", fmt_value(cio["value"], cio["unit"]) if cio else "—", tcell]
+            cio_cell = fmt_value(cio["value"], cio["unit"]) if cio else "—"
+            if workload in counts:
+                cio_cell += f" ({counts[workload]:.0f} instructions)"
+            cells = [f"`{workload}`", cio_cell, tcell]
             for p in peers:
                 r = impls.get(p)
                 cells.append(fmt_value(r["value"], r["unit"]) if r else "—")
