@@ -82,6 +82,10 @@ struct cio__loop {
 
     /* Callback handles. */
     struct cio_handle *free_handles;
+    /* Freed futures kept for reuse: a hand-off through a future then costs
+     * no malloc. */
+    struct cio_future *free_futures;
+    long n_free_futures;
 
     /* Reports and diagnostics. */
     FILE *report;
@@ -141,6 +145,8 @@ static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 /* Runs a handle popped from the ready queue (handle.c). */
 void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
 void cio__handles_free(struct cio__loop *loop);
+/* Frees the futures kept for reuse (future.c). */
+void cio__futures_free(struct cio__loop *loop);
 
 /* fd watching (io.c). */
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);

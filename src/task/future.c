@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "task/task.h"
 
@@ -25,6 +26,7 @@ struct cio_future {
     bool owned;
     struct cio__list waiters;
     struct done_cb *callbacks, **callbacks_tail;
+    struct cio_future *next_free; /* in loop->free_futures */
 };
 
 int cio_future_new(cio_future **out)
@@ -34,9 +36,16 @@ int cio_future_new(cio_future **out)
     struct cio__loop *loop = cio__tls_loop;
     if (!loop)
         return CIO_ENOLOOP;
-    cio_future *f = calloc(1, sizeof *f);
-    if (!f)
-        return -ENOMEM;
+    cio_future *f = loop->free_futures;
+    if (f) {
+        loop->free_futures = f->next_free;
+        loop->n_free_futures--;
+        memset(f, 0, sizeof *f);
+    } else {
+        f = calloc(1, sizeof *f);
+        if (!f)
+            return -ENOMEM;
+    }
     f->loop = loop;
     f->refs = 1;
     f->owned = true;
@@ -46,10 +55,32 @@ int cio_future_new(cio_future **out)
     return 0;
 }
 
+#define MAX_FREE_FUTURES 1024
+
 static void unref(cio_future *f)
 {
-    if (--f->refs == 0)
+    if (--f->refs)
+        return;
+    struct cio__loop *loop = f->loop;
+    if (loop == cio__tls_loop && loop->n_free_futures < MAX_FREE_FUTURES) {
+        f->next_free = loop->free_futures;
+        loop->free_futures = f;
+        loop->n_free_futures++;
+    } else {
         free(f);
+    }
+}
+
+void cio__futures_free(struct cio__loop *loop)
+{
+    cio_future *f = loop->free_futures;
+    while (f) {
+        cio_future *next = f->next_free;
+        free(f);
+        f = next;
+    }
+    loop->free_futures = NULL;
+    loop->n_free_futures = 0;
 }
 
 static void run_done_cb(void *arg)
