@@ -42,8 +42,13 @@ int cio__http_curl_error(cio_http_response *r, CURLcode c)
     switch (c) {
     case CURLE_OK:
         return 0;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return -EPROTONOSUPPORT;
+    case CURLE_UNSUPPORTED_PROTOCOL: {
+        /* Before connecting: a URL scheme we do not fetch. After: the
+         * peer's status line named no HTTP version libcurl speaks. */
+        char *ip = NULL;
+        curl_easy_getinfo(r->easy, CURLINFO_PRIMARY_IP, &ip);
+        return ip && *ip ? CIO_EHTTP_PROTOCOL : -EPROTONOSUPPORT;
+    }
     case CURLE_URL_MALFORMAT:
         return -EINVAL;
     case CURLE_COULDNT_RESOLVE_PROXY:

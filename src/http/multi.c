@@ -187,7 +187,6 @@ void cio__http_finish(cio_http_response *r, int err)
     if (r->done)
         return;
     r->done = true;
-    r->headers_done = true;
     if (!r->result)
         r->result = err;
     cio__timer_stop(r->s->loop, &r->read_timer);

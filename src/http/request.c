@@ -339,10 +339,15 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
         else
             rc = cio__http_wait(r, t);
     }
-    if (rc)
+    if (rc) {
         abort_with(r, rc, &total, &conn);
-    else
+    } else {
         rc = r->result;
+        /* A streamed body that failed after its headers fails its reader,
+         * whatever the timing: next() returns the error after the data. */
+        if (rc && r->stream && r->headers_done)
+            rc = 0;
+    }
     if (!rc) {
         int rfs = q->raise_for_status ? q->raise_for_status > 0 : s->o.raise_for_status;
         if (rfs && r->status >= 400) {

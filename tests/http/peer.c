@@ -124,6 +124,13 @@ static void serve(struct peer *p, int fd)
         }
         case PEER_CLOSE:
             return;
+        case PEER_DELAY: {
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            if (wait_in(p, fd, 500) && !stopping(p))
+                return; /* the client gave up: it closed or sent more */
+            put(fd, ok, sizeof ok - 1);
+            continue;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);
@@ -146,6 +153,7 @@ static void *run(void *arg)
         int c = accept(p->fd, NULL, NULL);
         if (c < 0)
             continue;
+        __atomic_add_fetch(&p->connections, 1, __ATOMIC_SEQ_CST);
         serve(p, c);
         close(c);
     }

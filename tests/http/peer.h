@@ -14,6 +14,7 @@ enum peer_mode {
     PEER_SHORT,     /* Content-Length 1000, sends 500 bytes, closes */
     PEER_CLOSE,     /* closes without answering */
     PEER_SLOW_BODY, /* headers at once, then one byte every 100 ms */
+    PEER_DELAY,     /* answers each request after 500 ms, keep-alive */
 };
 
 struct peer {
@@ -21,8 +22,9 @@ struct peer {
     int fd;      /* listening socket */
     int stop[2]; /* pipe that stops the thread */
     int port;
-    int requests; /* requests seen */
-    char url[64]; /* "http://127.0.0.1:<port>/" */
+    int requests;    /* requests seen */
+    int connections; /* connections accepted */
+    char url[64];    /* "http://127.0.0.1:<port>/" */
     pthread_t thread;
 };
 

@@ -1,0 +1,109 @@
+/* Misbehaving peers: each failure comes back as a precise error code with
+ * libcurl's explanation on the response, and the session stays usable. */
+#include "common.h"
+
+struct expect {
+    enum peer_mode mode;
+    int rc;
+    int status;
+};
+
+static int misbehave_task(void *arg)
+{
+    struct expect *e = arg;
+    struct peer p;
+    task_check_eq(peer_start(&p, e->mode), 0);
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    int rc = cio_http_get(s, p.url, &r);
+    int status = cio_http_response_status(r);
+    bool explained = cio_http_response_error(r)[0] != 0;
+    cio_http_response_free(r);
+    /* The session is fine afterwards. */
+    int rc2 = cio_http_get(s, url("/user.json"), &r);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    peer_stop(&p);
+    if (rc != e->rc)
+        print_error("mode %d: got %s, expected %s\n", e->mode, cio_err_name(rc),
+                    cio_err_name(e->rc));
+    task_check_eq(rc, e->rc);
+    task_check_eq(status, e->status);
+    task_check(explained);
+    task_check_eq(rc2, 0);
+    return 0;
+}
+
+static void expect(enum peer_mode mode, int rc, int status)
+{
+    struct expect e = {mode, rc, status};
+    assert_ok(run_real(misbehave_task, &e));
+}
+
+static void test_reset_mid_body(void **state)
+{
+    (void)state;
+    expect(PEER_RESET, -ECONNRESET, 200);
+}
+
+static void test_malformed_status(void **state)
+{
+    (void)state;
+    expect(PEER_MALFORMED, CIO_EHTTP_PROTOCOL, 0);
+}
+
+static void test_short_body(void **state)
+{
+    (void)state;
+    expect(PEER_SHORT, CIO_EHTTP_PAYLOAD, 200);
+}
+
+static void test_closed_without_answer(void **state)
+{
+    (void)state;
+    expect(PEER_CLOSE, CIO_EHTTP_PROTOCOL, 0);
+}
+
+/* A streamed body cut short: the reader sees the bytes that came, then the
+ * error. */
+static int short_stream_task(void *arg)
+{
+    (void)arg;
+    struct peer p;
+    task_check_eq(peer_start(&p, PEER_SHORT), 0);
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_request q = {.url = p.url, .stream = true};
+    cio_http_response *r;
+    int rc = cio_http_request_send(s, &q, &r);
+    size_t got = 0;
+    const void *d;
+    size_t n;
+    while (rc == 0 && (rc = cio_http_response_next(r, &d, &n)) == 1) {
+        got += n;
+        rc = 0;
+    }
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    peer_stop(&p);
+    task_check_eq(rc, CIO_EHTTP_PAYLOAD);
+    task_check_eq(got, 500);
+    return 0;
+}
+
+static void test_short_stream(void **state)
+{
+    (void)state;
+    assert_ok(run_real(short_stream_task, NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reset_mid_body), cmocka_unit_test(test_malformed_status),
+        cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
+        cmocka_unit_test(test_short_stream),
+    };
+    return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
+}
