@@ -632,6 +632,10 @@ static int close_common(cio_stream *s, bool wait)
         if (s->wlen)
             rc = -ETIMEDOUT;
     }
+    if (!rc && s->werr && s->werr != -ECONNABORTED)
+        rc = s->werr;
+    else if (!rc && s->rerr)
+        rc = s->rerr;
     s->closing = true;
     disarm_writer(s);
     cio_forget_fd(s->fd); /* wakes a reader waiting on the fd with -EBADF */

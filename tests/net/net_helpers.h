@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cio/net.h>
+#include <cio/tls.h>
+#include <cio/dns.h>
 
 #include "helpers.h"
 

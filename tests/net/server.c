@@ -1,0 +1,237 @@
+/* Servers: the connection limit, serve() until close, shutdown with a
+ * grace period (handlers cancelled after it), SO_REUSEPORT, handlers that
+ * close their stream themselves, and streams made from an fd. */
+#include "net_helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int connect_to(cio_server *srv, cio_stream **s)
+{
+    return cio_open_connection(s, "127.0.0.1", cio_server_port(srv), NULL);
+}
+
+static int max_connections(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    cio_server_options o = {.max_connections = 2};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, echo_handler, NULL, &o), 0);
+    cio_stream *c[3];
+    for (int i = 0; i < 3; i++)
+        task_check_eq(connect_to(srv, &c[i]), 0);
+    for (int i = 0; i < 3; i++)
+        task_check_eq(cio_stream_send(c[i], "x", 1), 0);
+    char b[1];
+    for (int i = 0; i < 2; i++)
+        task_check_eq(cio_stream_readexactly(c[i], b, 1), 1);
+    task_check_eq(cio_server_connections(srv), 2);
+    {
+        /* The third waits in the backlog: no handler, no echo. */
+        CIO_TIMEOUT(t, 0.2);
+        task_check_eq(cio_stream_readexactly(c[2], b, 1), -ETIMEDOUT);
+    }
+    task_check_eq(cio_stream_close(c[0]), 0);
+    {
+        CIO_TIMEOUT(t, 2);
+        task_check_eq(cio_stream_readexactly(c[2], b, 1), 1);
+    }
+    task_check_eq(cio_server_connections(srv), 2);
+    task_check_eq(cio_stream_close(c[1]), 0);
+    task_check_eq(cio_stream_close(c[2]), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_max_connections(void **state)
+{
+    (void)state;
+    assert_ok(run_real(max_connections, NULL));
+}
+
+struct sleeper {
+    int rc;
+    int n;
+    double seconds;
+};
+
+static int sleepy_handler(cio_stream *s, void *arg)
+{
+    (void)s;
+    struct sleeper *sl = arg;
+    sl->rc = cio_sleep(sl->seconds);
+    sl->n++;
+    return 0;
+}
+
+static int server_serve(void *arg)
+{
+    cio_server *srv = arg;
+    return cio_server_serve(srv);
+}
+
+static int shutdown_grace(void *arg)
+{
+    (void)arg;
+    /* Handlers that outlive the grace period are cancelled. */
+    struct sleeper sl = {.seconds = 100};
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, sleepy_handler, &sl, NULL), 0);
+    cio_task serving = cio_spawn(server_serve, srv);
+    cio_stream *c;
+    task_check_eq(connect_to(srv, &c), 0);
+    task_check_eq(cio_sleep(0.05), 0);
+    task_check_eq(cio_server_connections(srv), 1);
+    double t0 = cio_time();
+    task_check_eq(cio_server_shutdown(srv, 0.1), -ETIMEDOUT);
+    double el = cio_time() - t0;
+    task_check(el >= 0.09 && el < 0.5);
+    task_check_eq(sl.n, 1);
+    task_check_eq(sl.rc, -ECANCELED);
+    task_check_eq(cio_join(serving), 0); /* serve() returned when closed */
+    /* The server closed our connection. */
+    char b[1];
+    task_check_eq(cio_stream_read(c, b, 1), 0);
+    cio_stream_close(c);
+
+    /* Handlers that finish within the grace period are waited for. */
+    struct sleeper quick = {.seconds = 0.05};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, sleepy_handler, &quick, NULL), 0);
+    task_check_eq(connect_to(srv, &c), 0);
+    task_check_eq(cio_sleep(0.01), 0);
+    task_check_eq(cio_server_shutdown(srv, 5), 0);
+    task_check_eq(quick.n, 1);
+    task_check_eq(quick.rc, 0);
+    cio_stream_close(c);
+    return 0;
+}
+
+static void test_shutdown_grace(void **state)
+{
+    (void)state;
+    assert_ok(run_real(shutdown_grace, NULL));
+}
+
+static int reuse_port(void *arg)
+{
+    (void)arg;
+    cio_server *a, *b;
+    cio_server_options o = {.reuse_port = true};
+    task_check_eq(cio_start_server(&a, "127.0.0.1", 0, echo_handler, NULL, &o), 0);
+    int port = cio_server_port(a);
+    task_check_eq(cio_start_server(&b, "127.0.0.1", port, echo_handler, NULL, &o), 0);
+    task_check_eq(cio_server_port(b), port);
+    cio_server *c;
+    task_check_eq(cio_start_server(&c, "127.0.0.1", port, echo_handler, NULL, NULL), -EADDRINUSE);
+    task_check(c == NULL);
+    /* Connections are spread over both and all work. */
+    for (int i = 0; i < 8; i++) {
+        cio_stream *s;
+        task_check_eq(cio_open_connection(&s, "127.0.0.1", port, NULL), 0);
+        char buf[2];
+        task_check_eq(cio_stream_send(s, "hi", 2), 0);
+        task_check_eq(cio_stream_readexactly(s, buf, 2), 2);
+        task_check_eq(cio_stream_close(s), 0);
+    }
+    task_check_eq(cio_server_shutdown(a, 1), 0);
+    task_check_eq(cio_server_shutdown(b, 1), 0);
+    return 0;
+}
+
+static void test_reuse_port(void **state)
+{
+    (void)state;
+    assert_ok(run_real(reuse_port, NULL));
+}
+
+static int closes_itself(cio_stream *s, void *arg)
+{
+    (void)arg;
+    cio_stream_write(s, "bye", 3);
+    int rc = cio_stream_close(s);
+    /* Closing twice is harmless for a server's stream. */
+    return rc ? rc : cio_stream_close(s);
+}
+
+static int handler_closes(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "::1", 0, closes_itself, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "::1", cio_server_port(srv), NULL), 0);
+    char b[8];
+    task_check_eq(cio_stream_readexactly(s, b, 3), 3);
+    task_check(memcmp(b, "bye", 3) == 0);
+    task_check_eq(cio_stream_read(s, b, sizeof b), 0);
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_handler_closes_stream(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_IPV6();
+    assert_ok(run_real(handler_closes, NULL));
+}
+
+static int from_fd(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    task_check_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    cio_stream *a, *b;
+    task_check_eq(cio_stream_from_fd(&a, sv[0]), 0);
+    task_check_eq(cio_stream_from_fd(&b, sv[1]), 0);
+    task_check(!cio_stream_is_tls(a));
+    task_check_eq(cio_stream_set_nodelay(a, true), -ENOTSUP);
+    task_check_eq(cio_stream_send(a, "line one\nline two\n", 18), 0);
+    char buf[32];
+    task_check_eq(cio_stream_readline(b, buf, sizeof buf), 9);
+    task_check_eq(cio_stream_readline(b, buf, sizeof buf), 9);
+    task_check_eq(cio_stream_write_eof(a), 0);
+    task_check_eq(cio_stream_read(b, buf, sizeof buf), 0);
+    task_check_eq(cio_stream_close(a), 0);
+    task_check_eq(cio_stream_close(b), 0);
+    task_check_eq(cio_stream_from_fd(&a, -1), -EINVAL);
+    return 0;
+}
+
+static void test_stream_from_fd(void **state)
+{
+    (void)state;
+    assert_ok(run_real(from_fd, NULL));
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    cio_server *srv;
+    /* No loop. */
+    assert_int_equal(cio_start_server(&srv, "127.0.0.1", 0, echo_handler, NULL, NULL), CIO_ENOLOOP);
+    assert_int_equal(cio_start_server(&srv, "127.0.0.1", 0, NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(cio_stream_read(NULL, NULL, 0), -EINVAL);
+    assert_int_equal(cio_stream_write(NULL, "x", 1), -EINVAL);
+    assert_int_equal(cio_stream_close(NULL), 0);
+    cio_stream_abort(NULL);
+    assert_int_equal(cio_server_shutdown(NULL, 0), 0);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    assert_int_equal(cio_addr_parse("not an ip", 1, &ss, &len), -EINVAL);
+    assert_int_equal(cio_addr_parse("::1", 443, &ss, &len), 0);
+    char buf[64];
+    assert_int_equal(cio_addr_format((struct sockaddr *)&ss, len, buf, sizeof buf), 9);
+    assert_string_equal(buf, "[::1]:443");
+    assert_int_equal(cio_addr_format((struct sockaddr *)&ss, len, buf, 4), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_max_connections), cmocka_unit_test(test_shutdown_grace),
+        cmocka_unit_test(test_reuse_port),      cmocka_unit_test(test_handler_closes_stream),
+        cmocka_unit_test(test_stream_from_fd),  cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
