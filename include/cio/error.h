@@ -93,6 +93,37 @@ enum {
     CIO_EHTTP = CIO_ERRNO_BASE - 328,
 };
 
+/* PostgreSQL (include/cio/pg.h), from CIO_ERRNO_BASE - 400. */
+enum {
+    /* The server reported an error (SQL error, constraint violation...):
+     * cio_pg_conn_error() has its SQLSTATE, message, detail and hint. */
+    CIO_PG_ESERVER = CIO_ERRNO_BASE - 400,
+    /* The connection could not be made, or was lost (server restarted,
+     * network down); the message is in cio_pg_conn_error(). A pooled
+     * connection in this state is dropped when released. */
+    CIO_PG_ECONN = CIO_ERRNO_BASE - 401,
+    /* The pool was closed (or is closing): no more acquires. */
+    CIO_PG_ECLOSED = CIO_ERRNO_BASE - 402,
+    /* Another task is using this connection right now: one connection runs
+     * one operation at a time (asyncpg's InterfaceError "another operation
+     * is in progress"). */
+    CIO_PG_EBUSY = CIO_ERRNO_BASE - 403,
+    /* A getter was asked for a type the column does not have (reading a
+     * text column as int32), or a value does not fit (int8 into int32). */
+    CIO_PG_ETYPE = CIO_ERRNO_BASE - 404,
+    /* The value is SQL NULL (a typed getter cannot represent it). */
+    CIO_PG_ENULL = CIO_ERRNO_BASE - 405,
+    /* fetchval: the query returned no row. */
+    CIO_PG_ENOROWS = CIO_ERRNO_BASE - 406,
+    /* The server or libpq answered something cio did not expect (a COPY
+     * where a query was expected, a malformed binary value). */
+    CIO_PG_EPROTO = CIO_ERRNO_BASE - 407,
+    /* Operation not allowed in the connection's state: commit of a
+     * transaction that is already finished, a query on a connection that is
+     * streaming or copying. */
+    CIO_PG_ESTATE = CIO_ERRNO_BASE - 408,
+};
+
 /* A human-readable message for any code cio returns: errno values and cio's
  * own. Never NULL; the string is static and must not be freed. */
 const char *cio_strerror(int err);

@@ -1,0 +1,593 @@
+/* cio — PostgreSQL: asyncpg's connection, pool and queries for C, on libpq
+ * driven by cio's loop (link with cio_pg, pkg-config cio-pg).
+ *
+ * Every function that talks to the server suspends the calling task on the
+ * connection's socket (libpq's non-blocking API): no thread per connection,
+ * no blocking call on the loop thread. They must be called from a task.
+ *
+ * Errors: 0 or a count on success, a negative code on failure: -EINVAL (bad
+ * argument), -ENOMEM, -ECANCELED, -ETIMEDOUT (the task was cancelled or an
+ * enclosing CIO_TIMEOUT expired: the query is then cancelled on the server
+ * too, and the connection stays usable if it could be cleaned up), CIO_ENOTTASK,
+ * and the CIO_PG_E* codes below. After a CIO_PG_ESERVER the server's
+ * SQLSTATE, message, detail and hint are read with cio_pg_conn_error().
+ *
+ * Values: query parameters are cio_pg_arg values built by the cio_pg_int4(),
+ * cio_pg_text()... constructors and passed as an array and a count (the
+ * CIO_PG_ARGS() macro writes both). Results are read with typed getters that
+ * accept the binary format (used whenever every column has a type cio can
+ * decode) and the text format alike.
+ *
+ *     cio_pg_result *rows;
+ *     rc = cio_pg_fetch(conn, "SELECT id, name FROM users WHERE active = $1",
+ *                       CIO_PG_ARGS(cio_pg_bool(true)), &rows);
+ *     for (int i = 0; i < rc; i++) ...cio_pg_get_int32(rows, i, 0, &id)...
+ *     cio_pg_result_free(rows);
+ *
+ * Dates count days and timestamps microseconds from the Unix epoch (UTC for
+ * timestamptz); PostgreSQL's infinity and -infinity map to the type's
+ * maximum and minimum (INT32_MAX/INT32_MIN, INT64_MAX/INT64_MIN).
+ */
+#ifndef CIO_PG_H
+#define CIO_PG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "scope.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: CIO_PG_ESERVER... are in error.h (CIO_ERRNO_BASE - 400...). */
+
+/* ---- objects ------------------------------------------------------------ */
+
+typedef struct cio_pg_conn cio_pg_conn;     /* one server session */
+typedef struct cio_pg_pool cio_pg_pool;     /* a pool of sessions */
+typedef struct cio_pg_result cio_pg_result; /* rows of one query */
+typedef struct cio_pg_stream cio_pg_stream; /* rows streamed from a query */
+typedef struct cio_pg_copy cio_pg_copy;     /* a COPY FROM STDIN in progress */
+
+/* The server's (or libpq's) account of the last failure on a connection.
+ * Strings are never NULL ("" when absent) and stay valid until the next
+ * operation on the connection. */
+typedef struct cio_pg_error {
+    char sqlstate[6];     /* "23505"; "" when the failure was not the server's */
+    const char *severity; /* "ERROR", "FATAL"... */
+    const char *message;  /* primary message */
+    const char *detail;
+    const char *hint;
+    int row; /* executemany/copy: index of the failing row, or -1 */
+} cio_pg_error;
+
+/* ---- parameters ----------------------------------------------------------- */
+
+/* PostgreSQL type OIDs of the types cio reads and writes natively. */
+enum {
+    CIO_PG_BOOLOID = 16,
+    CIO_PG_BYTEAOID = 17,
+    CIO_PG_INT8OID = 20,
+    CIO_PG_INT2OID = 21,
+    CIO_PG_INT4OID = 23,
+    CIO_PG_TEXTOID = 25,
+    CIO_PG_OIDOID = 26,
+    CIO_PG_JSONOID = 114,
+    CIO_PG_FLOAT4OID = 700,
+    CIO_PG_FLOAT8OID = 701,
+    CIO_PG_BPCHAROID = 1042,
+    CIO_PG_VARCHAROID = 1043,
+    CIO_PG_DATEOID = 1082,
+    CIO_PG_TIMESTAMPOID = 1114,
+    CIO_PG_TIMESTAMPTZOID = 1184,
+    CIO_PG_NUMERICOID = 1700,
+    CIO_PG_UUIDOID = 2950,
+    CIO_PG_JSONBOID = 3802,
+};
+
+/* One query parameter. Build it with the constructors below; the fields are
+ * private. Pointers it holds (text, bytes) are borrowed: they must stay valid
+ * until the call that takes the argument returns. */
+typedef struct cio_pg_arg {
+    uint32_t oid_; /* type sent to the server; 0: the server infers it */
+    int8_t kind_;  /* private encoding tag */
+    int32_t len_;  /* byte length for text and bytea; -1: NUL-terminated */
+    union {
+        int64_t i;
+        double d;
+        const void *p;
+    } v_;
+} cio_pg_arg;
+
+enum { /* private: cio_pg_arg.kind_ */
+       CIO__PG_K_NULL,
+       CIO__PG_K_BOOL,
+       CIO__PG_K_INT2,
+       CIO__PG_K_INT4,
+       CIO__PG_K_INT8,
+       CIO__PG_K_FLOAT4,
+       CIO__PG_K_FLOAT8,
+       CIO__PG_K_TEXT,
+       CIO__PG_K_BYTEA,
+       CIO__PG_K_UUID,
+       CIO__PG_K_DATE,
+       CIO__PG_K_TIMESTAMP,
+       CIO__PG_K_TIMESTAMPTZ,
+};
+
+static inline cio_pg_arg cio__pg_arg(uint32_t oid, int kind, int32_t len)
+{
+    cio_pg_arg a;
+    a.oid_ = oid;
+    a.kind_ = (int8_t)kind;
+    a.len_ = len;
+    a.v_.i = 0;
+    return a;
+}
+/* SQL NULL (of a type the server infers). */
+static inline cio_pg_arg cio_pg_null(void)
+{
+    return cio__pg_arg(0, CIO__PG_K_NULL, 0);
+}
+static inline cio_pg_arg cio_pg_bool(bool v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_BOOLOID, CIO__PG_K_BOOL, 0);
+    a.v_.i = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_int2(int16_t v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_INT2OID, CIO__PG_K_INT2, 0);
+    a.v_.i = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_int4(int32_t v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_INT4OID, CIO__PG_K_INT4, 0);
+    a.v_.i = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_int8(int64_t v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_INT8OID, CIO__PG_K_INT8, 0);
+    a.v_.i = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_float4(float v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_FLOAT4OID, CIO__PG_K_FLOAT4, 0);
+    a.v_.d = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_float8(double v)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_FLOAT8OID, CIO__PG_K_FLOAT8, 0);
+    a.v_.d = v;
+    return a;
+}
+/* A value in PostgreSQL's text form, NUL-terminated; its type is inferred
+ * by the server from the query ("42" works for an int column, "2024-01-31"
+ * for a date, "12.50" for a numeric). NULL s gives SQL NULL. */
+static inline cio_pg_arg cio_pg_text(const char *s)
+{
+    cio_pg_arg a = cio__pg_arg(0, s ? CIO__PG_K_TEXT : CIO__PG_K_NULL, -1);
+    a.v_.p = s;
+    return a;
+}
+/* A value of type text of len bytes (need not be NUL-terminated; no NUL
+ * inside). Unlike cio_pg_text(), its type is text, not inferred. */
+static inline cio_pg_arg cio_pg_textn(const char *s, size_t len)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_TEXTOID, s ? CIO__PG_K_TEXT : CIO__PG_K_NULL, (int32_t)len);
+    a.v_.p = s;
+    return a;
+}
+/* A text-form value sent as type oid (CIO_PG_JSONBOID, CIO_PG_NUMERICOID...). */
+static inline cio_pg_arg cio_pg_typed(uint32_t oid, const char *s)
+{
+    cio_pg_arg a = cio_pg_text(s);
+    a.oid_ = oid;
+    return a;
+}
+static inline cio_pg_arg cio_pg_json(const char *s)
+{
+    return cio_pg_typed(CIO_PG_JSONOID, s);
+}
+static inline cio_pg_arg cio_pg_jsonb(const char *s)
+{
+    return cio_pg_typed(CIO_PG_JSONBOID, s);
+}
+static inline cio_pg_arg cio_pg_numeric(const char *s)
+{
+    return cio_pg_typed(CIO_PG_NUMERICOID, s);
+}
+/* len bytes of binary data (bytea). NULL p gives SQL NULL. */
+static inline cio_pg_arg cio_pg_bytea(const void *p, size_t len)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_BYTEAOID, p ? CIO__PG_K_BYTEA : CIO__PG_K_NULL, (int32_t)len);
+    a.v_.p = p;
+    return a;
+}
+/* A uuid: 16 bytes in network order (borrowed). */
+static inline cio_pg_arg cio_pg_uuid(const uint8_t *bytes16)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_UUIDOID, bytes16 ? CIO__PG_K_UUID : CIO__PG_K_NULL, 16);
+    a.v_.p = bytes16;
+    return a;
+}
+/* A date: days since 1970-01-01. */
+static inline cio_pg_arg cio_pg_date(int32_t days)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_DATEOID, CIO__PG_K_DATE, 0);
+    a.v_.i = days;
+    return a;
+}
+/* A timestamp without time zone: microseconds since 1970-01-01 00:00. */
+static inline cio_pg_arg cio_pg_timestamp(int64_t usec)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_TIMESTAMPOID, CIO__PG_K_TIMESTAMP, 0);
+    a.v_.i = usec;
+    return a;
+}
+/* A timestamptz: microseconds since 1970-01-01 00:00 UTC. */
+static inline cio_pg_arg cio_pg_timestamptz(int64_t usec)
+{
+    cio_pg_arg a = cio__pg_arg(CIO_PG_TIMESTAMPTZOID, CIO__PG_K_TIMESTAMPTZ, 0);
+    a.v_.i = usec;
+    return a;
+}
+
+/* Expands to `array, count` for the (args, nargs) parameters:
+ * cio_pg_fetch(conn, sql, CIO_PG_ARGS(cio_pg_int4(1), cio_pg_text("x")), &r).
+ * The array is a compound literal living until the end of the enclosing
+ * block. With no parameters, pass CIO_PG_NOARGS. */
+#define CIO_PG_ARGS(...)                                                                           \
+    ((const cio_pg_arg[]){__VA_ARGS__}),                                                           \
+        (int)(sizeof((const cio_pg_arg[]){__VA_ARGS__}) / sizeof(cio_pg_arg))
+#define CIO_PG_NOARGS NULL, 0
+
+/* ---- connections ------------------------------------------------------------ */
+
+typedef struct cio_pg_options {
+    /* Seconds allowed for connecting (TCP, TLS, authentication); 0 means
+     * 60 s, negative means no limit. */
+    double connect_timeout;
+    /* Turns the automatic prepared-statement cache off: every query is sent
+     * as an unnamed statement (one round trip, text results). Needed behind
+     * PgBouncer in transaction pooling mode (asyncpg's
+     * statement_cache_size=0). */
+    bool no_statement_cache;
+    /* Prepared statements kept per connection (least recently used are
+     * deallocated); 0 means 100, as asyncpg. */
+    int statement_cache_size;
+} cio_pg_options;
+
+/* Opens a connection to dsn (a libpq connection string or URI:
+ * "host=127.0.0.1 port=5432 user=app dbname=app", "postgresql://...") without
+ * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop). opts may be
+ * NULL for the defaults.
+ * Like libpq's PQconnectdb, *out receives a connection even when the attempt
+ * fails (except with -EINVAL and -ENOMEM, where it is NULL), so that
+ * cio_pg_conn_error() can say why; the caller owns it and must pass it to
+ * cio_pg_close() in every case.
+ * Errors: CIO_PG_ECONN (refused, authentication failed, ...: see
+ * cio_pg_conn_error()), -ETIMEDOUT, -ECANCELED, -EINVAL, -ENOMEM,
+ * CIO_ENOTTASK. */
+int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **out);
+
+/* Closes a connection from cio_pg_connect() and frees it (a pooled
+ * connection must be released to its pool instead: -EINVAL). Never
+ * suspends: the session ends when the socket closes. NULL is ignored. */
+int cio_pg_close(cio_pg_conn *conn);
+
+/* The last failure on conn (see cio_pg_error). Never NULL for a non-NULL
+ * conn; owned by conn. */
+const cio_pg_error *cio_pg_conn_error(const cio_pg_conn *conn);
+
+/* Whether conn is usable: false once the connection was lost or broken by
+ * a failed cleanup. */
+bool cio_pg_conn_ok(const cio_pg_conn *conn);
+
+/* Whether conn is inside a transaction block (idle in transaction, or in a
+ * failed transaction). */
+bool cio_pg_in_transaction(const cio_pg_conn *conn);
+
+/* The server process id of the session (pg_backend_pid()), 0 if not
+ * connected. */
+int cio_pg_backend_pid(const cio_pg_conn *conn);
+
+/* ---- queries ------------------------------------------------------------------ */
+
+/* Runs a command and returns the number of rows it affected (INSERT,
+ * UPDATE, DELETE, SELECT, COPY...; 0 for other commands), as asyncpg's
+ * execute() (which returns the status string). With no parameters the
+ * simple query protocol is used and sql may hold several statements
+ * separated by ';' (the count is the last one's); with parameters sql is
+ * one statement, prepared and cached. Errors: see the top of this file. */
+int cio_pg_execute(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs);
+
+/* Runs a query and stores every row in *out (the caller owns it: free with
+ * cio_pg_result_free()). Returns the number of rows. *out is NULL on
+ * failure. */
+int cio_pg_fetch(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                 cio_pg_result **out);
+
+/* As cio_pg_fetch(), for the first row only: returns 1 and stores a result
+ * whose row 0 is that row, or returns 0 and stores NULL when the query
+ * returned no row (asyncpg's fetchrow returning None). */
+int cio_pg_fetchrow(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                    cio_pg_result **out);
+
+/* asyncpg's fetchval: the first column of the first row, typed. Return 0,
+ * CIO_PG_ENOROWS (no row), CIO_PG_ENULL (the value is NULL), CIO_PG_ETYPE,
+ * or the errors of cio_pg_fetch(). */
+int cio_pg_fetchval_int64(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                          int64_t *out);
+int cio_pg_fetchval_double(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                           double *out);
+int cio_pg_fetchval_bool(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                         bool *out);
+/* The value as text, in *out (malloc'd, the caller frees it). */
+int cio_pg_fetchval_text(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                         char **out);
+
+/* Runs one statement once per row of parameters, all rows in one pipeline
+ * (libpq pipeline mode): one round trip for the batch, not one per row.
+ * args holds nrows * nargs values, row after row. As asyncpg's executemany,
+ * the batch is atomic: outside a transaction it runs as one implicit
+ * transaction, and a failing row (its index in cio_pg_conn_error()->row)
+ * undoes the rows before it. Returns the total of affected rows. */
+int cio_pg_executemany(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                       int nrows);
+
+/* ---- results ------------------------------------------------------------------- */
+
+void cio_pg_result_free(cio_pg_result *res); /* NULL is ignored */
+int cio_pg_nrows(const cio_pg_result *res);
+int cio_pg_ncols(const cio_pg_result *res);
+/* Column name ("" if col is out of range); owned by res. */
+const char *cio_pg_colname(const cio_pg_result *res, int col);
+/* Index of the column named name, or -1. */
+int cio_pg_colindex(const cio_pg_result *res, const char *name);
+/* Type OID of a column (0 if out of range). */
+uint32_t cio_pg_coltype(const cio_pg_result *res, int col);
+/* Whether the value is SQL NULL (true also when out of range). */
+bool cio_pg_is_null(const cio_pg_result *res, int row, int col);
+
+/* Typed getters. Each returns 0 and stores the value, or: -EINVAL (res
+ * NULL, row or col out of range, out NULL), CIO_PG_ENULL (NULL value),
+ * CIO_PG_ETYPE (the column's type is not one the getter reads, or the value
+ * does not fit), CIO_PG_EPROTO (malformed value). Integers read int2, int4
+ * and int8 (and oid) columns, narrowing only when the value fits; doubles
+ * read float4, float8 and the integer types. */
+int cio_pg_get_bool(const cio_pg_result *res, int row, int col, bool *out);
+int cio_pg_get_int16(const cio_pg_result *res, int row, int col, int16_t *out);
+int cio_pg_get_int32(const cio_pg_result *res, int row, int col, int32_t *out);
+int cio_pg_get_int64(const cio_pg_result *res, int row, int col, int64_t *out);
+int cio_pg_get_float(const cio_pg_result *res, int row, int col, float *out);
+int cio_pg_get_double(const cio_pg_result *res, int row, int col, double *out);
+/* Any column as PostgreSQL's text form ("t", "42", "3.14", numeric digits,
+ * JSON text, uuid "a0eebc99-...", ISO dates): *out points into res (valid
+ * until cio_pg_result_free(), NUL-terminated), *len (may be NULL) gets its
+ * length. bytea comes back hex-escaped ("\x0102"); use cio_pg_get_bytea(). */
+int cio_pg_get_text(const cio_pg_result *res, int row, int col, const char **out, size_t *len);
+/* bytea bytes, owned by res. */
+int cio_pg_get_bytea(const cio_pg_result *res, int row, int col, const uint8_t **out, size_t *len);
+/* uuid as 16 bytes. */
+int cio_pg_get_uuid(const cio_pg_result *res, int row, int col, uint8_t out[16]);
+/* date: days since 1970-01-01. */
+int cio_pg_get_date(const cio_pg_result *res, int row, int col, int32_t *days);
+/* timestamp or timestamptz: microseconds since 1970-01-01 00:00 (UTC for
+ * timestamptz). */
+int cio_pg_get_timestamp(const cio_pg_result *res, int row, int col, int64_t *usec);
+/* numeric as its exact decimal text ("-12.3400", "NaN", "Infinity"), owned
+ * by res; only for numeric columns. */
+int cio_pg_get_numeric(const cio_pg_result *res, int row, int col, const char **out);
+/* json or jsonb as JSON text, owned by res; only for json and jsonb. */
+int cio_pg_get_json(const cio_pg_result *res, int row, int col, const char **out, size_t *len);
+
+/* ---- the pool ------------------------------------------------------------------ */
+
+typedef struct cio_pg_pool_options {
+    /* Connections opened by cio_pg_pool_create() and kept open (asyncpg's
+     * min_size; here the default is 0). */
+    int min_size;
+    /* Most connections open at once; 0 means 10 (asyncpg's max_size). */
+    int max_size;
+    /* An idle connection older than this many seconds of inactivity is
+     * closed (keeping min_size); 0 means 300 s (asyncpg's
+     * max_inactive_connection_lifetime), negative means never. */
+    double max_idle;
+    /* A connection older than this many seconds is replaced when released;
+     * 0 means never. */
+    double max_lifetime;
+    /* Options of each connection (connect timeout, statement cache). */
+    cio_pg_options conn;
+} cio_pg_pool_options;
+
+/* Makes a pool of connections to dsn and opens min_size of them (in
+ * parallel). *out is set only on success; the caller owns the pool and must
+ * close it with cio_pg_pool_close(). Errors: those of cio_pg_connect() (the
+ * message is in cio_pg_pool_error()), -EINVAL (min_size > max_size, or
+ * negative sizes), -ENOMEM. */
+int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_pool **out);
+
+/* Takes a connection from the pool: an idle one (checked: a connection the
+ * server closed meanwhile is dropped), a new one if fewer than max_size are
+ * open, or else waits (FIFO) for one to be released, for at most timeout
+ * seconds (negative: no limit; enclosing timeout scopes apply too). The
+ * caller owns *out until cio_pg_pool_release(). Errors: -ETIMEDOUT,
+ * -ECANCELED, CIO_PG_ECLOSED, CIO_PG_ECONN (a new connection failed:
+ * cio_pg_pool_error() says why), -EINVAL, CIO_ENOTTASK. */
+int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_conn **out);
+
+/* Gives a connection back to its pool. A connection left inside a
+ * transaction is rolled back first (in a shield, so even a cancelled task
+ * cleans up); a lost, broken or too old connection is closed and its slot
+ * freed. The connection must not be used afterwards. Returns 0, or -EINVAL
+ * (conn NULL or not from a pool). May suspend (the rollback); callable
+ * outside a task only for connections that need no rollback. */
+int cio_pg_pool_release(cio_pg_conn *conn);
+
+/* Closes the pool: acquires waiting or made later fail with CIO_PG_ECLOSED,
+ * idle connections are closed, then the call waits until every connection
+ * in use has been released (and closes them), and frees the pool. Returns
+ * 0, or -EINVAL, CIO_ENOTTASK. If the caller is cancelled while waiting,
+ * connections still in use are closed as they are released, and the pool
+ * is freed by the last release. */
+int cio_pg_pool_close(cio_pg_pool *pool);
+
+/* Why the last new connection of the pool failed ("" if none did); owned by
+ * the pool. */
+const char *cio_pg_pool_error(const cio_pg_pool *pool);
+
+/* Counts for monitoring: connections open, idle, and tasks waiting. */
+int cio_pg_pool_size(const cio_pg_pool *pool);
+int cio_pg_pool_idle(const cio_pg_pool *pool);
+int cio_pg_pool_waiting(const cio_pg_pool *pool);
+
+void cio__pg_release_cleanup(cio_pg_conn **conn);
+
+/* `async with pool.acquire() as conn`: declares `cio_pg_conn *conn`,
+ * acquires it (rc, an int lvalue, receives the result: 0 or an error of
+ * cio_pg_pool_acquire(), conn NULL then) and releases it at the end of the
+ * enclosing block on every path out of it, cancellation included:
+ *
+ *     int rc;
+ *     {
+ *         CIO_PG_ACQUIRE(conn, pool, 5.0, rc);
+ *         if (rc < 0)
+ *             return rc;
+ *         rc = cio_pg_fetch(conn, ...);
+ *     }   // released here
+ */
+#define CIO_PG_ACQUIRE(conn, pool, timeout, rc)                                                    \
+    cio_pg_conn *conn __attribute__((cleanup(cio__pg_release_cleanup))) = NULL;                    \
+    (rc) = cio_pg_pool_acquire((pool), (timeout), &conn)
+
+/* ---- transactions -------------------------------------------------------------- */
+
+/* A transaction or, inside one, a savepoint. Lives in the caller's storage;
+ * the fields are private. */
+typedef struct cio_pg_tx {
+    cio_pg_conn *conn_;
+    unsigned savepoint_; /* 0: a transaction; n: savepoint cio_sp_n */
+    bool active_;
+} cio_pg_tx;
+
+/* Starts a transaction on conn (BEGIN, or `mode` such as "BEGIN ISOLATION
+ * LEVEL SERIALIZABLE" when not NULL), or a savepoint when conn is already in
+ * one (then mode must be NULL). Errors: those of cio_pg_execute(), -EINVAL. */
+int cio_pg_tx_begin(cio_pg_conn *conn, cio_pg_tx *tx, const char *mode);
+
+/* Commits the transaction (or releases the savepoint). If the commit fails,
+ * the transaction is rolled back. Errors: CIO_PG_ESTATE (tx not active),
+ * those of cio_pg_execute(). */
+int cio_pg_tx_commit(cio_pg_tx *tx);
+
+/* Rolls back the transaction (or to the savepoint), inside a shield: it
+ * runs even in a cancelled task. Errors: CIO_PG_ESTATE (not active), those
+ * of cio_pg_execute() (the connection is then marked broken, so the pool
+ * drops it). */
+int cio_pg_tx_rollback(cio_pg_tx *tx);
+
+void cio__pg_tx_cleanup(cio_pg_tx *tx);
+
+/* `async with conn.transaction()`: declares `cio_pg_tx tx`, begins it (rc
+ * receives the result) and, at the end of the enclosing block, rolls it back
+ * unless cio_pg_tx_commit() was called: an error return, a cancellation or a
+ * timeout undo the transaction.
+ *
+ *     CIO_PG_TRANSACTION(tx, conn, rc);
+ *     if (rc < 0) return rc;
+ *     if ((rc = cio_pg_execute(conn, ...)) < 0) return rc;   // rolled back
+ *     return cio_pg_tx_commit(&tx);
+ */
+#define CIO_PG_TRANSACTION(tx, conn, rc)                                                           \
+    cio_pg_tx tx __attribute__((cleanup(cio__pg_tx_cleanup))) = {0};                               \
+    (rc) = cio_pg_tx_begin((conn), &tx, NULL)
+
+/* ---- streaming ------------------------------------------------------------------ */
+
+/* Starts streaming the rows of a query (asyncpg's cursor iteration; the
+ * guide's stream_large_query without LIMIT/OFFSET). With batch <= 1 rows come
+ * one at a time as the server sends them (libpq single-row mode: no
+ * transaction needed); with batch > 1 the query runs as a server-side cursor
+ * fetched batch rows at a time (inside the current transaction, or a
+ * read-only one the stream opens and ends). Either way memory stays bounded
+ * and a slow consumer slows the server down, not the other way round.
+ * The connection belongs to the stream until cio_pg_stream_close()
+ * (other operations get CIO_PG_EBUSY). *out is set only on success.
+ * Errors: those of cio_pg_fetch(). */
+int cio_pg_stream_open(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
+                       int batch, cio_pg_stream **out);
+
+/* Waits for the next rows: returns their count (> 0) and stores them in
+ * *rows (owned by the stream, valid until the next call or close), 0 at the
+ * end of the rows, or an error (the stream is finished then). */
+int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows);
+
+/* Ends the stream, cancelling the query on the server if rows remain, and
+ * frees it. Returns 0, or the error that left the connection unusable.
+ * NULL is ignored. */
+int cio_pg_stream_close(cio_pg_stream *st);
+
+/* ---- COPY ------------------------------------------------------------------------ */
+
+/* Bulk load (asyncpg's copy_records_to_table): COPY table (columns) FROM
+ * STDIN with nrows rows of ncols values each (args, row after row, as for
+ * executemany; NULL columns means all columns in table order; the table and
+ * column names are quoted as identifiers, "schema.table" is not split).
+ * Values are streamed in COPY's text format. Returns the rows copied. */
+int cio_pg_copy_records(cio_pg_conn *conn, const char *table, const char *const *columns, int ncols,
+                        const cio_pg_arg *args, int nrows);
+
+/* Low-level COPY FROM STDIN: starts `sql` (a COPY ... FROM STDIN statement);
+ * then send data with cio_pg_copy_write() (any chunking, in the format the
+ * statement names) and finish with cio_pg_copy_end(). *out is owned by the
+ * caller until copy_end. */
+int cio_pg_copy_in(cio_pg_conn *conn, const char *sql, cio_pg_copy **out);
+/* Sends len bytes of COPY data, suspending while the socket is full. */
+int cio_pg_copy_write(cio_pg_copy *copy, const void *data, size_t len);
+/* Ends the COPY (with error_message not NULL: aborts it, nothing is
+ * loaded, and CIO_PG_ESERVER is returned) and frees copy. Returns the rows
+ * copied. */
+int cio_pg_copy_end(cio_pg_copy *copy, const char *error_message);
+
+/* COPY TO STDOUT: runs `sql` (COPY ... TO STDOUT, or COPY (query) TO
+ * STDOUT) and calls sink(ctx, data, len) for each chunk the server sends
+ * (a row in text and CSV formats). The sink runs in the calling task (it may
+ * suspend); a negative return stops the export, cancels it on the server
+ * and is returned. Returns the rows exported. */
+int cio_pg_copy_out(cio_pg_conn *conn, const char *sql,
+                    int (*sink)(void *ctx, const char *data, size_t len), void *ctx);
+
+/* ---- LISTEN / NOTIFY ----------------------------------------------------------- */
+
+/* A notification; one allocation, freed with free(). */
+typedef struct cio_pg_notification {
+    const char *channel;
+    const char *payload;
+    int sender_pid;
+} cio_pg_notification;
+
+/* LISTEN channel (quoted as an identifier). Errors: those of execute. */
+int cio_pg_listen(cio_pg_conn *conn, const char *channel);
+/* UNLISTEN channel, or every channel when channel is NULL. */
+int cio_pg_unlisten(cio_pg_conn *conn, const char *channel);
+/* NOTIFY channel, payload (pg_notify(), so any payload text is safe). */
+int cio_pg_notify(cio_pg_conn *conn, const char *channel, const char *payload);
+
+/* Waits up to timeout seconds (negative: no limit) for a notification on a
+ * listening connection and stores it in *out (free() it). Notifications that
+ * arrived during other queries are returned first. Errors: -ETIMEDOUT,
+ * -ECANCELED, CIO_PG_ECONN, CIO_PG_EBUSY, -EINVAL, CIO_ENOTTASK. */
+int cio_pg_wait_notification(cio_pg_conn *conn, double timeout, cio_pg_notification **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

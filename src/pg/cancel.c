@@ -1,0 +1,155 @@
+/* Cancelling a query on the server, and cleaning a connection up after an
+ * interrupted operation so that it can go back to the pool.
+ *
+ * libpq 15 has no non-blocking cancel (PQcancelStart came in 17): PQcancel
+ * opens a new connection and waits for the server to close it. It runs on a
+ * short-lived helper thread while the task waits on an eventfd, so the loop
+ * never blocks. If the wait is abandoned (the server is unreachable), the
+ * thread finishes on its own: whichever side finishes last frees the job. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "pg/internal.h"
+
+#define CANCEL_WAIT 5.0 /* seconds to deliver a cancel request */
+#define DRAIN_WAIT 10.0 /* seconds for the server to stop after it */
+
+struct cancel_job {
+    PGcancel *cancel;
+    int efd;
+    atomic_int refs;
+    char err[256];
+};
+
+static void job_put(struct cancel_job *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        close(j->efd);
+        PQfreeCancel(j->cancel);
+        free(j);
+    }
+}
+
+static void *cancel_main(void *arg)
+{
+    struct cancel_job *j = arg;
+    PQcancel(j->cancel, j->err, sizeof j->err);
+    uint64_t one = 1;
+    ssize_t n = write(j->efd, &one, sizeof one);
+    (void)n;
+    job_put(j);
+    return NULL;
+}
+
+int cio__pg_cancel_request(cio_pg_conn *c)
+{
+    struct cancel_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->cancel = PQgetCancel(c->pg);
+    j->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!j->cancel || j->efd < 0) {
+        if (j->efd >= 0)
+            close(j->efd);
+        PQfreeCancel(j->cancel);
+        free(j);
+        return -ENOMEM;
+    }
+    atomic_init(&j->refs, 2);
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&th, &attr, cancel_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        close(j->efd);
+        PQfreeCancel(j->cancel);
+        free(j);
+        return -rc;
+    }
+    rc = cio_wait_fd(j->efd, CIO_READABLE, CANCEL_WAIT);
+    cio_forget_fd(j->efd);
+    job_put(j);
+    return rc < 0 ? rc : 0;
+}
+
+int cio__pg_drain(cio_pg_conn *c)
+{
+    PGconn *pg = c->pg;
+    if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF && PQpipelineSync(pg) != 1)
+        return cio__pg_conn_lost(c);
+    for (;;) {
+        PGresult *r;
+        int rc = cio__pg_next_result(c, &r);
+        if (rc) {
+            c->broken = true;
+            return rc;
+        }
+        if (!r) {
+            if (PQpipelineStatus(pg) == PQ_PIPELINE_OFF)
+                return 0;
+            if (!PQisBusy(pg) && PQexitPipelineMode(pg) == 1)
+                return 0;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        PQclear(r);
+        if (st == PGRES_COPY_IN) {
+            if (PQputCopyEnd(pg, "operation cancelled") < 0 || cio__pg_flush(c) < 0)
+                return cio__pg_conn_lost(c);
+        } else if (st == PGRES_COPY_OUT) {
+            char *buf;
+            int n;
+            while ((n = PQgetCopyData(pg, &buf, 1)) != -1) {
+                if (n == -2)
+                    return cio__pg_conn_lost(c);
+                if (n > 0) {
+                    PQfreemem(buf);
+                } else if ((rc = cio__pg_pump(c)) < 0) {
+                    c->broken = true;
+                    return rc;
+                }
+            }
+        } else if (st == PGRES_COPY_BOTH) {
+            c->broken = true;
+            return CIO_PG_EPROTO;
+        }
+    }
+}
+
+int cio__pg_abort(cio_pg_conn *c, int rc)
+{
+    if (c->broken || !c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        c->broken = true;
+        return rc;
+    }
+    cio_scope shield = {0};
+    cio_shield_enter(&shield);
+    if (PQtransactionStatus(c->pg) == PQTRANS_ACTIVE) {
+        if (cio__pg_cancel_request(c) < 0)
+            c->broken = true;
+    }
+    if (!c->broken) {
+        cio_scope limit = {0};
+        cio_timeout_enter(&limit, DRAIN_WAIT);
+        int drc = cio__pg_drain(c);
+        cio_scope_exit(&limit);
+        if (drc < 0)
+            c->broken = true;
+    }
+    cio_scope_exit(&shield);
+    /* The interruption is what the caller reports; keep the server's
+     * account of it (57014 "canceling statement due to user request") out
+     * of the way of the next error. */
+    if (rc == -ECANCELED || rc == -ETIMEDOUT)
+        cio__pg_set_error(
+            c, "57014", "ERROR",
+            rc == -ETIMEDOUT ? "query timed out and was cancelled" : "query cancelled", NULL, NULL);
+    return rc;
+}

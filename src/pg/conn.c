@@ -1,0 +1,280 @@
+/* Connections: non-blocking connect on cio's loop, the operation bracket
+ * (one task at a time per connection), error records, and the two waits
+ * everything else is built from (pump and next_result). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+#define DEFAULT_CONNECT_TIMEOUT 60.0
+#define DEFAULT_CACHE 100
+
+/* ---- errors ------------------------------------------------------------- */
+
+static const char empty[] = "";
+
+void cio__pg_clear_error(cio_pg_conn *c)
+{
+    free(c->err_buf);
+    c->err_buf = NULL;
+    memset(c->err.sqlstate, 0, sizeof c->err.sqlstate);
+    c->err.severity = c->err.message = c->err.detail = c->err.hint = empty;
+    c->err.row = -1;
+}
+
+/* Copies s without the trailing newline libpq leaves in its messages. */
+static char *put(char *p, const char *s, const char **field)
+{
+    size_t n = s ? strlen(s) : 0;
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+        n--;
+    if (n)
+        memcpy(p, s, n);
+    p[n] = 0;
+    *field = p;
+    return p + n + 1;
+}
+
+void cio__pg_set_error(cio_pg_conn *c, const char *sqlstate, const char *severity,
+                       const char *message, const char *detail, const char *hint)
+{
+    int row = c->err.row;
+    cio__pg_clear_error(c);
+    c->err.row = row;
+    size_t n = 4;
+    const char *parts[4] = {severity, message, detail, hint};
+    for (int i = 0; i < 4; i++)
+        n += parts[i] ? strlen(parts[i]) : 0;
+    char *p = c->err_buf = malloc(n);
+    if (!p) {
+        c->err.message = "out of memory while recording an error";
+        return;
+    }
+    p = put(p, severity, &c->err.severity);
+    p = put(p, message, &c->err.message);
+    p = put(p, detail, &c->err.detail);
+    put(p, hint, &c->err.hint);
+    if (sqlstate)
+        snprintf(c->err.sqlstate, sizeof c->err.sqlstate, "%s", sqlstate);
+}
+
+int cio__pg_conn_lost(cio_pg_conn *c)
+{
+    c->broken = true;
+    const char *m = c->pg ? PQerrorMessage(c->pg) : NULL;
+    cio__pg_set_error(c, NULL, "FATAL", m && *m ? m : "connection to the server was lost", NULL,
+                      NULL);
+    return CIO_PG_ECONN;
+}
+
+int cio__pg_result_error(cio_pg_conn *c, const PGresult *res)
+{
+    if (!res)
+        return cio__pg_conn_lost(c);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (!msg)
+        msg = PQresultErrorMessage(res);
+    cio__pg_set_error(c, state, PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED), msg,
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+                      PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+    if (PQstatus(c->pg) != CONNECTION_OK || !state ||
+        (state[0] == '5' && state[1] == '7' && state[2] == 'P')) {
+        /* No SQLSTATE means libpq itself failed (the socket closed); 57P0x
+         * is the server shutting the session down. */
+        c->broken = true;
+        return CIO_PG_ECONN;
+    }
+    return CIO_PG_ESERVER;
+}
+
+const cio_pg_error *cio_pg_conn_error(const cio_pg_conn *c)
+{
+    static const cio_pg_error none = {"", "", "", "", "", -1};
+    return c ? &c->err : &none;
+}
+
+bool cio_pg_conn_ok(const cio_pg_conn *c)
+{
+    return c && c->pg && !c->broken && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+bool cio_pg_in_transaction(const cio_pg_conn *c)
+{
+    if (!c || !c->pg)
+        return false;
+    PGTransactionStatusType s = PQtransactionStatus(c->pg);
+    return s == PQTRANS_INTRANS || s == PQTRANS_INERROR;
+}
+
+int cio_pg_backend_pid(const cio_pg_conn *c)
+{
+    return c && c->pg ? PQbackendPID(c->pg) : 0;
+}
+
+/* ---- the operation bracket and the waits ---------------------------------- */
+
+int cio__pg_begin(cio_pg_conn *c)
+{
+    if (!c)
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    if (c->user || c->streaming)
+        return CIO_PG_EBUSY;
+    cio__pg_clear_error(c);
+    if (c->broken || !c->pg || PQstatus(c->pg) != CONNECTION_OK) {
+        c->broken = true;
+        cio__pg_set_error(c, NULL, "FATAL", "connection is closed or broken", NULL, NULL);
+        return CIO_PG_ECONN;
+    }
+    c->user = t;
+    return 0;
+}
+
+int cio__pg_pump(cio_pg_conn *c)
+{
+    int f = PQflush(c->pg);
+    if (f < 0)
+        return cio__pg_conn_lost(c);
+    int rc = cio_wait_fd(c->fd, CIO_READABLE | (f ? CIO_WRITABLE : 0), -1.0);
+    if (rc < 0)
+        return rc == -EBADF ? cio__pg_conn_lost(c) : rc;
+    if (!PQconsumeInput(c->pg))
+        return cio__pg_conn_lost(c);
+    return 0;
+}
+
+int cio__pg_flush(cio_pg_conn *c)
+{
+    for (;;) {
+        int f = PQflush(c->pg);
+        if (f < 0)
+            return cio__pg_conn_lost(c);
+        if (f == 0)
+            return 0;
+        int rc = cio_wait_fd(c->fd, CIO_READABLE | CIO_WRITABLE, -1.0);
+        if (rc < 0)
+            return rc == -EBADF ? cio__pg_conn_lost(c) : rc;
+        /* Reading while we write keeps the server from blocking on its
+         * own full send buffer (a long pipeline). */
+        if ((rc & CIO_READABLE) && !PQconsumeInput(c->pg))
+            return cio__pg_conn_lost(c);
+    }
+}
+
+int cio__pg_next_result(cio_pg_conn *c, PGresult **out)
+{
+    *out = NULL;
+    while (PQisBusy(c->pg)) {
+        int rc = cio__pg_pump(c);
+        if (rc)
+            return rc;
+    }
+    *out = PQgetResult(c->pg);
+    return 0;
+}
+
+/* ---- connect and close ------------------------------------------------------ */
+
+static void conn_free(cio_pg_conn *c)
+{
+    if (c->pg) {
+        if (c->fd >= 0 && cio__tls_loop)
+            cio_forget_fd(c->fd);
+        PQfinish(c->pg);
+    }
+    cio__pg_stmt_free_all(c);
+    free(c->err_buf);
+    free(c);
+}
+
+static int connect_poll(cio_pg_conn *c)
+{
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    for (;;) {
+        if (st == PGRES_POLLING_OK)
+            return 0;
+        if (st == PGRES_POLLING_FAILED)
+            return cio__pg_conn_lost(c);
+        int fd = PQsocket(c->pg);
+        if (fd < 0)
+            return cio__pg_conn_lost(c);
+        int rc = cio_wait_fd(fd, st == PGRES_POLLING_READING ? CIO_READABLE : CIO_WRITABLE, -1.0);
+        /* libpq may close this socket and open another one (next host, SSL
+         * fallback) inside PQconnectPoll, possibly with the same number:
+         * cio must not keep interest in it. */
+        cio_forget_fd(fd);
+        if (rc < 0)
+            return rc;
+        st = PQconnectPoll(c->pg);
+    }
+}
+
+int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!dsn)
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    cio_pg_options o = opts ? *opts : (cio_pg_options){0};
+    cio_pg_conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->fd = -1;
+    c->no_cache = o.no_statement_cache;
+    c->cache_cap = o.statement_cache_size > 0 ? o.statement_cache_size : DEFAULT_CACHE;
+    cio__list_init(&c->link);
+    cio__pg_clear_error(c);
+    c->pg = PQconnectStart(dsn);
+    if (!c->pg) {
+        free(c);
+        return -ENOMEM;
+    }
+    *out = c;
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        return cio__pg_conn_lost(c);
+    double limit = o.connect_timeout == 0 ? DEFAULT_CONNECT_TIMEOUT : o.connect_timeout;
+    {
+        CIO_TIMEOUT(deadline, limit < 0 ? INFINITY : limit);
+        rc = connect_poll(c);
+    }
+    if (rc == -ETIMEDOUT || rc == -ECANCELED) {
+        c->broken = true;
+        cio__pg_set_error(c, NULL, "FATAL",
+                          rc == -ETIMEDOUT ? "timed out while connecting" : "connect cancelled",
+                          NULL, NULL);
+    }
+    if (rc)
+        return rc;
+    if (PQsetnonblocking(c->pg, 1) != 0)
+        return cio__pg_conn_lost(c);
+    c->fd = PQsocket(c->pg);
+    c->created_ns = c->idle_since_ns = cio_time_ns();
+    return 0;
+}
+
+int cio_pg_close(cio_pg_conn *c)
+{
+    if (!c)
+        return 0;
+    if (c->pool)
+        return -EINVAL;
+    conn_free(c);
+    return 0;
+}
+
+/* Closes a pooled connection (pool.c has unlinked it). */
+void cio__pg_conn_destroy(cio_pg_conn *c)
+{
+    conn_free(c);
+}

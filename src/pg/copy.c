@@ -1,0 +1,252 @@
+/* COPY: FROM STDIN for bulk loads (asyncpg's copy_records_to_table, and a
+ * low-level writer), TO STDOUT for export, with backpressure on the socket
+ * in both directions. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+#define COPY_CHUNK (64 * 1024)
+
+struct cio_pg_copy {
+    cio_pg_conn *c;
+};
+
+/* Reads the results after a COPY ends: rows copied, or the error. */
+static int copy_result(cio_pg_conn *c)
+{
+    int rows = 0, err = 0;
+    for (;;) {
+        PGresult *r;
+        int rc = cio__pg_next_result(c, &r);
+        if (rc)
+            return cio__pg_abort(c, rc);
+        if (!r)
+            break;
+        if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            const char *n = PQcmdTuples(r);
+            rows = *n ? atoi(n) : 0;
+        } else if (!err) {
+            err = cio__pg_result_error(c, r);
+        }
+        PQclear(r);
+    }
+    return err ? err : rows;
+}
+
+/* Sends sql and waits for the server to enter the COPY state `want`. */
+static int copy_start(cio_pg_conn *c, const char *sql, ExecStatusType want)
+{
+    if (!PQsendQuery(c->pg, sql))
+        return cio__pg_conn_lost(c);
+    PGresult *r;
+    int rc = cio__pg_next_result(c, &r);
+    if (rc)
+        return cio__pg_abort(c, rc);
+    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (st == want) {
+        PQclear(r);
+        return 0;
+    }
+    if (st == PGRES_FATAL_ERROR) {
+        rc = cio__pg_result_error(c, r);
+    } else {
+        cio__pg_set_error(c, NULL, "ERROR", "statement is not the expected COPY", NULL, NULL);
+        rc = CIO_PG_EPROTO;
+    }
+    PQclear(r);
+    int drc = cio__pg_drain(c);
+    return drc < 0 && rc != CIO_PG_ECONN ? drc : rc;
+}
+
+int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!sql)
+        return -EINVAL;
+    cio_pg_copy *cp = malloc(sizeof *cp);
+    if (!cp)
+        return -ENOMEM;
+    int rc = cio__pg_begin(c);
+    if (rc == 0) {
+        rc = copy_start(c, sql, PGRES_COPY_IN);
+        cio__pg_end(c);
+    }
+    if (rc) {
+        free(cp);
+        return rc;
+    }
+    cp->c = c;
+    c->streaming = true;
+    *out = cp;
+    return 0;
+}
+
+static int put(cio_pg_conn *c, const void *data, size_t len)
+{
+    while (len > 0) {
+        int n = len > COPY_CHUNK ? COPY_CHUNK : (int)len;
+        int r = PQputCopyData(c->pg, data, n);
+        if (r < 0)
+            return cio__pg_conn_lost(c);
+        if (r == 0) { /* libpq's buffer is full: let the socket drain */
+            int rc = cio__pg_flush(c);
+            if (rc)
+                return rc;
+            continue;
+        }
+        data = (const char *)data + n;
+        len -= (size_t)n;
+        if (PQflush(c->pg) == 1) {
+            int rc = cio__pg_flush(c);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int cio_pg_copy_write(cio_pg_copy *cp, const void *data, size_t len)
+{
+    if (!cp || (!data && len))
+        return -EINVAL;
+    cio_pg_conn *c = cp->c;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    if (c->user)
+        return CIO_PG_EBUSY;
+    c->user = t;
+    rc = put(c, data, len);
+    c->user = NULL;
+    return rc;
+}
+
+int cio_pg_copy_end(cio_pg_copy *cp, const char *error_message)
+{
+    if (!cp)
+        return -EINVAL;
+    cio_pg_conn *c = cp->c;
+    struct cio__task *t = cio__self();
+    if (!t)
+        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
+    if (c->user)
+        return CIO_PG_EBUSY;
+    int rc = cio__interrupted(t);
+    /* Ending the COPY is cleanup: it runs even in a cancelled task (an
+     * interrupted caller gets the COPY aborted, not committed). */
+    cio_scope shield = {0};
+    cio_shield_enter(&shield);
+    c->user = t;
+    if (c->broken) {
+        rc = CIO_PG_ECONN;
+    } else {
+        const char *why = rc ? "COPY interrupted" : error_message;
+        if (PQputCopyEnd(c->pg, why) < 0) {
+            rc = cio__pg_conn_lost(c);
+        } else {
+            cio_scope limit = {0};
+            cio_timeout_enter(&limit, rc ? 10.0 : INFINITY);
+            int f = cio__pg_flush(c);
+            int r = f ? f : copy_result(c);
+            cio_scope_exit(&limit);
+            if (r < 0 && f)
+                c->broken = true;
+            if (!rc)
+                rc = r;
+        }
+    }
+    c->user = NULL;
+    c->streaming = false;
+    cio_scope_exit(&shield);
+    free(cp);
+    return rc;
+}
+
+int cio_pg_copy_records(cio_pg_conn *c, const char *table, const char *const *columns, int ncols,
+                        const cio_pg_arg *args, int nrows)
+{
+    if (!c || !table || ncols <= 0 || nrows < 0 || (nrows && !args))
+        return -EINVAL;
+    size_t cap = 64, len = 0;
+    char *sql = NULL;
+    char *qt = cio__pg_quote_ident(table);
+    if (!qt)
+        return -ENOMEM;
+    cap += strlen(qt);
+    for (int i = 0; columns && i < ncols; i++)
+        cap += 2 * strlen(columns[i]) + 4;
+    sql = malloc(cap);
+    if (!sql) {
+        free(qt);
+        return -ENOMEM;
+    }
+    len = (size_t)snprintf(sql, cap, "COPY %s", qt);
+    free(qt);
+    for (int i = 0; columns && i < ncols; i++) {
+        char *q = cio__pg_quote_ident(columns[i]);
+        if (!q) {
+            free(sql);
+            return -ENOMEM;
+        }
+        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : " (", q);
+        free(q);
+    }
+    snprintf(sql + len, cap - len, "%s FROM STDIN", columns ? ")" : "");
+    cio_pg_copy *cp;
+    int rc = cio_pg_copy_in(c, sql, &cp);
+    free(sql);
+    if (rc)
+        return rc;
+    char *buf = NULL;
+    size_t blen = 0, bcap = 0;
+    for (int i = 0; i < nrows && rc == 0; i++) {
+        rc = cio__pg_copy_text_row(&buf, &blen, &bcap, args + (size_t)i * (size_t)ncols, ncols);
+        if (rc == 0 && (blen >= COPY_CHUNK || i + 1 == nrows)) {
+            rc = cio_pg_copy_write(cp, buf, blen);
+            blen = 0;
+        }
+    }
+    free(buf);
+    int end = cio_pg_copy_end(cp, rc ? "cio_pg_copy_records failed" : NULL);
+    return rc ? rc : end;
+}
+
+int cio_pg_copy_out(cio_pg_conn *c, const char *sql,
+                    int (*sink)(void *ctx, const char *data, size_t len), void *ctx)
+{
+    if (!sql || !sink)
+        return -EINVAL;
+    int rc = cio__pg_begin(c);
+    if (rc)
+        return rc;
+    rc = copy_start(c, sql, PGRES_COPY_OUT);
+    while (rc == 0) {
+        char *buf;
+        int n = PQgetCopyData(c->pg, &buf, 1);
+        if (n > 0) {
+            int s = sink(ctx, buf, (size_t)n);
+            PQfreemem(buf);
+            if (s < 0) {
+                rc = cio__pg_abort(c, s);
+                break;
+            }
+        } else if (n == 0) {
+            if ((rc = cio__pg_pump(c)) != 0)
+                rc = cio__pg_abort(c, rc);
+        } else if (n == -1) {
+            rc = copy_result(c);
+            break;
+        } else {
+            rc = cio__pg_conn_lost(c);
+        }
+    }
+    cio__pg_end(c);
+    return rc;
+}

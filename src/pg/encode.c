@@ -1,0 +1,345 @@
+/* Query parameters: cio_pg_arg values to libpq's arrays (binary for the
+ * scalar types, text for the rest), and to COPY's text format. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+/* PostgreSQL's epoch (2000-01-01) from the Unix epoch. */
+#define PG_EPOCH_DAYS 10957
+#define PG_EPOCH_USEC (INT64_C(946684800) * 1000000)
+
+static void be16(char *p, uint16_t v)
+{
+    p[0] = (char)(v >> 8);
+    p[1] = (char)v;
+}
+static void be32(char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (char)(v >> (24 - 8 * i));
+}
+static void be64(char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (char)(v >> (56 - 8 * i));
+}
+
+static int64_t to_pg_usec(int64_t us)
+{
+    if (us == INT64_MAX || us == INT64_MIN)
+        return us;
+    return us - PG_EPOCH_USEC;
+}
+
+static int32_t to_pg_days(int64_t d)
+{
+    if (d == INT32_MAX || d == INT32_MIN)
+        return (int32_t)d;
+    return (int32_t)(d - PG_EPOCH_DAYS);
+}
+
+int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
+{
+    p->heap = NULL;
+    if (n < 0 || (n > 0 && !args) || n > 65535)
+        return -EINVAL;
+    if (n <= 8) {
+        p->values = p->values_;
+        p->lengths = p->lengths_;
+        p->formats = p->formats_;
+        p->oids = p->oids_;
+        p->scratch = p->scratch_;
+    } else {
+        size_t un = (size_t)n;
+        char *h = malloc(un * (sizeof(char *) + 2 * sizeof(int) + sizeof(uint32_t) + 16));
+        if (!h)
+            return -ENOMEM;
+        p->heap = h;
+        p->values = (const char **)(void *)h;
+        p->lengths = (int *)(void *)(h + un * sizeof(char *));
+        p->formats = p->lengths + un;
+        p->oids = (uint32_t *)(void *)(p->formats + un);
+        p->scratch = (char *)(p->oids + un);
+    }
+    for (int i = 0; i < n; i++)
+        p->oids[i] = args[i].oid_;
+    return 0;
+}
+
+void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const cio_pg_arg *a = &args[i];
+        char *s = p->scratch + 16 * i;
+        p->formats[i] = 1;
+        p->values[i] = s;
+        switch (a->kind_) {
+        case CIO__PG_K_NULL:
+            p->values[i] = NULL;
+            p->lengths[i] = 0;
+            break;
+        case CIO__PG_K_BOOL:
+            s[0] = a->v_.i != 0;
+            p->lengths[i] = 1;
+            break;
+        case CIO__PG_K_INT2:
+            be16(s, (uint16_t)a->v_.i);
+            p->lengths[i] = 2;
+            break;
+        case CIO__PG_K_INT4:
+            be32(s, (uint32_t)a->v_.i);
+            p->lengths[i] = 4;
+            break;
+        case CIO__PG_K_DATE:
+            be32(s, (uint32_t)to_pg_days(a->v_.i));
+            p->lengths[i] = 4;
+            break;
+        case CIO__PG_K_INT8:
+            be64(s, (uint64_t)a->v_.i);
+            p->lengths[i] = 8;
+            break;
+        case CIO__PG_K_TIMESTAMP:
+        case CIO__PG_K_TIMESTAMPTZ:
+            be64(s, (uint64_t)to_pg_usec(a->v_.i));
+            p->lengths[i] = 8;
+            break;
+        case CIO__PG_K_FLOAT4: {
+            float f = (float)a->v_.d;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            be32(s, u);
+            p->lengths[i] = 4;
+            break;
+        }
+        case CIO__PG_K_FLOAT8: {
+            uint64_t u;
+            memcpy(&u, &a->v_.d, 8);
+            be64(s, u);
+            p->lengths[i] = 8;
+            break;
+        }
+        case CIO__PG_K_UUID:
+        case CIO__PG_K_BYTEA:
+            p->values[i] = a->v_.p;
+            p->lengths[i] = a->len_;
+            break;
+        default: /* text */
+            /* libpq measures text-format values with strlen: a counted
+             * string (cio_pg_textn, typed text) goes in text's binary
+             * form, which is its bytes. */
+            p->values[i] = a->v_.p;
+            p->lengths[i] = a->len_ >= 0 ? a->len_ : 0;
+            p->formats[i] = a->len_ >= 0;
+            break;
+        }
+    }
+}
+
+void cio__pg_params_free(struct cio__pg_params *p)
+{
+    free(p->heap);
+    p->heap = NULL;
+}
+
+/* ---- COPY text format ------------------------------------------------------ */
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap * 2 : 4096;
+    while (n < need)
+        n *= 2;
+    char *b = realloc(*buf, n);
+    if (!b)
+        return -ENOMEM;
+    *buf = b;
+    *cap = n;
+    return 0;
+}
+
+static size_t fmt_i64(char *out, int64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    return k;
+}
+
+/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm). */
+void cio__pg_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t yy = (int64_t)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+/* ISO text of a date (days) or timestamp (usec), as PostgreSQL prints it. */
+size_t cio__pg_fmt_datetime(char *out, int64_t days, int64_t usec_of_day, bool with_time, bool utc)
+{
+    int64_t y;
+    unsigned m, d;
+    cio__pg_civil(days, &y, &m, &d);
+    bool bc = y <= 0;
+    int n = snprintf(out, 64, "%04" PRId64 "-%02u-%02u", bc ? 1 - y : y, m, d);
+    if (with_time) {
+        int64_t s = usec_of_day / 1000000, us = usec_of_day % 1000000;
+        n += snprintf(out + n, 64 - (size_t)n, " %02d:%02d:%02d", (int)(s / 3600),
+                      (int)(s / 60 % 60), (int)(s % 60));
+        if (us) {
+            n += snprintf(out + n, 64 - (size_t)n, ".%06d", (int)us);
+            while (out[n - 1] == '0')
+                out[--n] = 0;
+        }
+        if (utc)
+            n += snprintf(out + n, 64 - (size_t)n, "+00");
+    }
+    if (bc)
+        n += snprintf(out + n, 64 - (size_t)n, " BC");
+    return (size_t)n;
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+static int put_escaped(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+    if (grow(buf, cap, *len + 2 * n + 2) < 0)
+        return -ENOMEM;
+    char *o = *buf + *len;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        switch (ch) {
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        default:
+            *o++ = ch;
+        }
+    }
+    *len = (size_t)(o - *buf);
+    return 0;
+}
+
+int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < n; i++) {
+        const cio_pg_arg *a = &args[i];
+        if (grow(buf, cap, *len + 80) < 0)
+            return -ENOMEM;
+        char *o = *buf + *len;
+        switch (a->kind_) {
+        case CIO__PG_K_NULL:
+            memcpy(o, "\\N", 2);
+            *len += 2;
+            break;
+        case CIO__PG_K_BOOL:
+            *o = a->v_.i ? 't' : 'f';
+            *len += 1;
+            break;
+        case CIO__PG_K_INT2:
+        case CIO__PG_K_INT4:
+        case CIO__PG_K_INT8:
+            *len += fmt_i64(o, a->v_.i);
+            break;
+        case CIO__PG_K_FLOAT4:
+            *len += (size_t)snprintf(o, 64, "%.9g", a->v_.d);
+            break;
+        case CIO__PG_K_FLOAT8:
+            *len += (size_t)snprintf(o, 64, "%.17g", a->v_.d);
+            break;
+        case CIO__PG_K_DATE:
+            if (a->v_.i == INT32_MAX || a->v_.i == INT32_MIN)
+                *len += (size_t)sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
+            else
+                *len += cio__pg_fmt_datetime(o, a->v_.i, 0, false, false);
+            break;
+        case CIO__PG_K_TIMESTAMP:
+        case CIO__PG_K_TIMESTAMPTZ:
+            if (a->v_.i == INT64_MAX || a->v_.i == INT64_MIN) {
+                *len += (size_t)sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
+            } else {
+                int64_t day = floordiv(a->v_.i, INT64_C(86400000000));
+                *len += cio__pg_fmt_datetime(o, day, a->v_.i - day * INT64_C(86400000000), true,
+                                             a->kind_ == CIO__PG_K_TIMESTAMPTZ);
+            }
+            break;
+        case CIO__PG_K_UUID: {
+            const uint8_t *u = a->v_.p;
+            for (int k = 0; k < 16; k++) {
+                if (k == 4 || k == 6 || k == 8 || k == 10)
+                    *o++ = '-';
+                *o++ = hex[u[k] >> 4];
+                *o++ = hex[u[k] & 15];
+            }
+            *len += 36;
+            break;
+        }
+        case CIO__PG_K_BYTEA: {
+            size_t bl = (size_t)a->len_;
+            if (grow(buf, cap, *len + 2 * bl + 8) < 0)
+                return -ENOMEM;
+            o = *buf + *len;
+            *o++ = '\\';
+            *o++ = '\\';
+            *o++ = 'x';
+            const uint8_t *b = a->v_.p;
+            for (size_t k = 0; k < bl; k++) {
+                *o++ = hex[b[k] >> 4];
+                *o++ = hex[b[k] & 15];
+            }
+            *len += 3 + 2 * bl;
+            break;
+        }
+        default: {
+            const char *s = a->v_.p;
+            size_t sl = a->len_ >= 0 ? (size_t)a->len_ : strlen(s);
+            if (put_escaped(buf, len, cap, s, sl) < 0)
+                return -ENOMEM;
+        }
+        }
+        (*buf)[(*len)++] = i + 1 < n ? '\t' : '\n';
+    }
+    if (n == 0) {
+        if (grow(buf, cap, *len + 1) < 0)
+            return -ENOMEM;
+        (*buf)[(*len)++] = '\n';
+    }
+    return 0;
+}

@@ -1,0 +1,153 @@
+/* cio_pg's private state: the connection, its statement cache, and the
+ * helpers every operation uses to drive libpq on cio's loop. */
+#ifndef CIO_PG_INTERNAL_H
+#define CIO_PG_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "base/list.h"
+#include "cio/pg.h"
+#include "task/task.h"
+
+/* One prepared statement of a connection. */
+struct cio__pg_stmt {
+    struct cio__pg_stmt *next; /* hash chain */
+    uint64_t hash;
+    uint64_t last_use; /* LRU stamp */
+    char *sql;
+    uint32_t *arg_oids; /* the oids it was prepared with (the cache key) */
+    int nargs;
+    int result_format; /* 1 when every column decodes from binary */
+    char name[24];
+};
+
+struct cio_pg_conn {
+    PGconn *pg;
+    int fd;
+    struct cio_pg_pool *pool; /* NULL for a standalone connection */
+    struct cio__task *user;   /* the task running an operation, or NULL */
+    bool broken;              /* unusable: dropped on release */
+    bool streaming;           /* a stream or copy owns the connection */
+    bool no_cache;
+    unsigned next_savepoint;
+    /* statement cache */
+    struct cio__pg_stmt **buckets;
+    int nbuckets, nstmts, cache_cap;
+    uint64_t use_clock;
+    unsigned next_stmt_id;
+    /* last error */
+    cio_pg_error err;
+    char *err_buf;
+    /* pool bookkeeping */
+    struct cio__list link; /* in the pool's idle list */
+    int64_t created_ns, idle_since_ns;
+};
+
+/* Operation bracket: checks that the caller is a task, is not interrupted,
+ * and that nobody else uses conn; claims it. Returns 0 or an error. */
+int cio__pg_begin(cio_pg_conn *c);
+static inline void cio__pg_end(cio_pg_conn *c)
+{
+    c->user = NULL;
+}
+
+/* Error bookkeeping. */
+void cio__pg_clear_error(cio_pg_conn *c);
+void cio__pg_set_error(cio_pg_conn *c, const char *sqlstate, const char *severity,
+                       const char *message, const char *detail, const char *hint);
+/* Records the error of a failed PGresult (or of the connection when res is
+ * NULL) and returns CIO_PG_ESERVER, or CIO_PG_ECONN when the connection is
+ * gone. */
+int cio__pg_result_error(cio_pg_conn *c, const PGresult *res);
+/* Records libpq's connection-level message and returns CIO_PG_ECONN; marks
+ * conn broken. */
+int cio__pg_conn_lost(cio_pg_conn *c);
+
+/* Waits until libpq can make progress: flushes pending output and reads
+ * available input. Returns 0 or an error (interruption: -ECANCELED or
+ * -ETIMEDOUT, connection loss: CIO_PG_ECONN). */
+int cio__pg_pump(cio_pg_conn *c);
+/* Flushes everything queued for sending. */
+int cio__pg_flush(cio_pg_conn *c);
+/* Waits for the next PGresult (NULL at the end of a command's results). */
+int cio__pg_next_result(cio_pg_conn *c, PGresult **out);
+
+/* After an interrupted operation (rc is -ECANCELED or -ETIMEDOUT, or any
+ * error that left results unread): cancels the query on the server, drains
+ * its results (and a pipeline up to its sync) in a shield with a bounded
+ * wait, marks conn broken if that fails, and returns rc. */
+int cio__pg_abort(cio_pg_conn *c, int rc);
+/* Reads and discards results until the connection is idle. Returns 0 or an
+ * error (conn broken then). Does not cancel. */
+int cio__pg_drain(cio_pg_conn *c);
+/* Sends a cancel request for conn's current query and waits for it to be
+ * delivered (on a helper thread: libpq 15's PQcancel blocks). */
+int cio__pg_cancel_request(cio_pg_conn *c);
+
+/* Statement cache (stmt.c): the prepared statement for sql with these
+ * argument oids, preparing (and describing) it on first use. */
+int cio__pg_stmt_get(cio_pg_conn *c, const char *sql, const uint32_t *oids, int nargs,
+                     struct cio__pg_stmt **out);
+/* Forgets every cached statement (after a "prepared statement does not
+ * exist" or "cached plan must not change result type" error). */
+void cio__pg_stmt_reset(cio_pg_conn *c);
+void cio__pg_stmt_free_all(cio_pg_conn *c);
+/* Whether the server error says the cache is stale (retry once). */
+bool cio__pg_stmt_stale(const cio_pg_conn *c);
+
+/* Parameter encoding (encode.c): fills the libpq arrays for n args. */
+struct cio__pg_params {
+    const char **values;
+    int *lengths;
+    int *formats;
+    uint32_t *oids;
+    char *scratch; /* 16 bytes per argument for binary scalars */
+    /* inline storage for small calls */
+    const char *values_[8];
+    int lengths_[8], formats_[8];
+    uint32_t oids_[8];
+    char scratch_[8 * 16];
+    void *heap;
+};
+int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n);
+void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n);
+void cio__pg_params_free(struct cio__pg_params *p);
+/* Writes args as one line of COPY text format into the growing buffer. */
+int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n);
+
+/* Sends one statement with parameters (prepared and cached, or unnamed
+ * when the cache is off) without waiting for results. On success stores
+ * in *stmt_out (may be NULL) the statement used (NULL for unnamed). */
+int cio__pg_send(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                 bool single_row);
+
+/* Runs sql and returns its last PGresult (success: TUPLES_OK or
+ * COMMAND_OK) in *out, retrying once on a stale statement cache. Must be
+ * called inside cio__pg_begin/end. */
+int cio__pg_query(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                  PGresult **out);
+/* Simple-protocol command inside begin/end; returns rows affected. */
+int cio__pg_simple(cio_pg_conn *c, const char *sql);
+
+/* Results (result.c). */
+struct cio_pg_result {
+    PGresult *res;
+    int nrows, ncols;
+    struct cio__pg_chunk *arena; /* text renderings of binary values */
+};
+/* Wraps res (taking ownership); NULL on allocation failure (res cleared). */
+cio_pg_result *cio__pg_result_wrap(PGresult *res);
+/* Reuses an existing wrapper for a new PGresult (streams). */
+void cio__pg_result_rewrap(cio_pg_result *r, PGresult *res);
+void cio__pg_result_release(cio_pg_result *r);
+
+/* Whether a column type decodes from the binary format. */
+bool cio__pg_binary_ok(uint32_t oid);
+
+/* Quotes an identifier ("a""b") into a malloc'd string, NULL on ENOMEM. */
+char *cio__pg_quote_ident(const char *s);
+
+/* Closes and frees a connection (pool.c unlinks it first). */
+void cio__pg_conn_destroy(cio_pg_conn *c);
+
+#endif

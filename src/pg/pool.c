@@ -1,0 +1,397 @@
+/* The connection pool (asyncpg's Pool): min and max size, FIFO acquire
+ * with a timeout, release that rolls back what the user left open, broken
+ * and expired connections dropped and replaced, and a close that waits for
+ * the connections in use.
+ *
+ * Hand-over rule: a released connection goes to the first waiter whose
+ * cio__wake() succeeds. A waiter already woken by its timeout or by
+ * cancellation is skipped (cio__wake returns false), so a connection is
+ * never handed to a task that has stopped waiting: the race between an
+ * acquire's timeout and a release cannot leak it. The same rule applies to
+ * free slots (a dropped connection lets a waiter open a new one). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "pg/internal.h"
+
+#define ROLLBACK_WAIT 5.0
+
+struct waiter {
+    struct cio__list link;
+    struct cio__task *task;
+    cio_pg_conn *conn; /* set by the releaser that woke us */
+};
+
+struct cio_pg_pool {
+    char *dsn;
+    cio_pg_pool_options o;
+    int size;   /* connections open or being opened */
+    int in_use; /* acquired and not yet released */
+    int nidle;
+    struct cio__list idle; /* cio_pg_conn.link; most recently used at the tail */
+    struct cio__list waiters;
+    int nwaiting;
+    bool closing;
+    bool orphaned; /* close was interrupted: the last release frees */
+    struct cio__task *closer;
+    char *last_error;
+};
+
+static void set_pool_error(cio_pg_pool *p, const char *msg)
+{
+    free(p->last_error);
+    p->last_error = strdup(msg ? msg : "");
+}
+
+const char *cio_pg_pool_error(const cio_pg_pool *p)
+{
+    return p && p->last_error ? p->last_error : "";
+}
+
+int cio_pg_pool_size(const cio_pg_pool *p)
+{
+    return p ? p->size : 0;
+}
+
+int cio_pg_pool_idle(const cio_pg_pool *p)
+{
+    return p ? p->nidle : 0;
+}
+
+int cio_pg_pool_waiting(const cio_pg_pool *p)
+{
+    return p ? p->nwaiting : 0;
+}
+
+static void pool_free(cio_pg_pool *p)
+{
+    free(p->dsn);
+    free(p->last_error);
+    free(p);
+}
+
+/* A slot was freed: let one waiter use it, and the closer see progress. */
+static void slot_freed(cio_pg_pool *p)
+{
+    if (p->closing) {
+        if (p->size == 0) {
+            if (p->closer)
+                cio__wake(p->closer, 0);
+            else if (p->orphaned)
+                pool_free(p);
+        }
+        return;
+    }
+    struct cio__list *n;
+    while ((n = cio__list_shift(&p->waiters))) {
+        p->nwaiting--;
+        struct waiter *w = cio__container_of(n, struct waiter, link);
+        if (cio__wake(w->task, 0))
+            return;
+    }
+}
+
+static void drop(cio_pg_pool *p, cio_pg_conn *c)
+{
+    cio__list_unlink(&c->link);
+    c->pool = NULL;
+    cio__pg_conn_destroy(c);
+    p->size--;
+    slot_freed(p);
+}
+
+static int open_conn(cio_pg_pool *p, cio_pg_conn **out)
+{
+    cio_pg_conn *c;
+    int rc = cio_pg_connect(p->dsn, &p->o.conn, &c);
+    if (rc) {
+        if (c)
+            set_pool_error(p, cio_pg_conn_error(c)->message);
+        cio_pg_close(c);
+        return rc;
+    }
+    c->pool = p;
+    *out = c;
+    return 0;
+}
+
+/* Whether an idle connection is still worth handing out: not expired, and
+ * its socket not closed by the server meanwhile (a non-blocking read picks
+ * up the EOF of a restarted server). */
+static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
+{
+    if (p->o.max_idle > 0 && now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
+        return false;
+    if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
+        return false;
+    return PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK && !c->broken &&
+           PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+}
+
+/* Closes idle connections past max_idle, oldest first, keeping min_size. */
+static void reap(cio_pg_pool *p, int64_t now)
+{
+    if (p->o.max_idle <= 0)
+        return;
+    int64_t limit = cio__sec_to_ns(p->o.max_idle);
+    while (!cio__list_empty(&p->idle) && p->size > p->o.min_size) {
+        cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
+        if (now - c->idle_since_ns <= limit)
+            break;
+        p->nidle--;
+        drop(p, c);
+    }
+}
+
+static void make_idle(cio_pg_pool *p, cio_pg_conn *c)
+{
+    c->idle_since_ns = cio_time_ns();
+    cio__list_push(&p->idle, &c->link);
+    p->nidle++;
+}
+
+/* ---- create --------------------------------------------------------------- */
+
+struct opener {
+    cio_pg_pool *pool;
+    cio_pg_conn *conn;
+};
+
+static int opener_main(void *arg)
+{
+    struct opener *o = arg;
+    return open_conn(o->pool, &o->conn);
+}
+
+int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_pool **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    cio_pg_pool_options o = opts ? *opts : (cio_pg_pool_options){0};
+    if (o.max_size == 0)
+        o.max_size = 10;
+    if (o.max_idle == 0)
+        o.max_idle = 300.0;
+    if (!dsn || o.min_size < 0 || o.max_size < 0 || o.min_size > o.max_size)
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    cio_pg_pool *p = calloc(1, sizeof *p);
+    struct opener *ops = calloc((size_t)(o.min_size ? o.min_size : 1), sizeof *ops);
+    cio_task *tasks = calloc((size_t)(o.min_size ? o.min_size : 1), sizeof *tasks);
+    if (!p || !ops || !tasks || !(p->dsn = strdup(dsn))) {
+        free(ops);
+        free(tasks);
+        if (p)
+            pool_free(p);
+        return -ENOMEM;
+    }
+    p->o = o;
+    cio__list_init(&p->idle);
+    cio__list_init(&p->waiters);
+    for (int i = 0; i < o.min_size; i++) {
+        ops[i].pool = p;
+        tasks[i] =
+            cio_spawn_with(&(cio_spawn_options){.name = "pg-pool-connect"}, opener_main, &ops[i]);
+    }
+    for (int i = 0; i < o.min_size; i++) {
+        int r = cio_join(tasks[i]);
+        if (r && !rc)
+            rc = r;
+    }
+    for (int i = 0; i < o.min_size; i++) {
+        if (!ops[i].conn)
+            continue;
+        if (rc) {
+            ops[i].conn->pool = NULL;
+            cio__pg_conn_destroy(ops[i].conn);
+        } else {
+            p->size++;
+            make_idle(p, ops[i].conn);
+        }
+    }
+    free(ops);
+    free(tasks);
+    if (rc) {
+        pool_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+/* ---- acquire and release ------------------------------------------------------ */
+
+int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!p || timeout != timeout)
+        return -EINVAL;
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
+    struct cio__loop *loop = t->loop;
+    int64_t deadline =
+        timeout < 0 ? CIO__NEVER : cio__deadline_after(loop->now, cio__sec_to_ns(timeout));
+    for (;;) {
+        if (p->closing)
+            return CIO_PG_ECLOSED;
+        int64_t now = cio_time_ns();
+        while (!cio__list_empty(&p->idle)) {
+            cio_pg_conn *c = cio__container_of(p->idle.prev, cio_pg_conn, link);
+            p->nidle--;
+            if (!idle_ok(p, c, now)) {
+                drop(p, c);
+                continue;
+            }
+            cio__list_unlink(&c->link);
+            p->in_use++;
+            *out = c;
+            return 0;
+        }
+        if (p->size < p->o.max_size) {
+            cio_pg_conn *c = NULL;
+            p->size++;
+            rc = open_conn(p, &c);
+            if (rc == 0 && p->closing) {
+                c->pool = NULL;
+                cio__pg_conn_destroy(c);
+                rc = CIO_PG_ECLOSED;
+            }
+            if (rc) {
+                p->size--;
+                slot_freed(p);
+                return rc;
+            }
+            p->in_use++;
+            *out = c;
+            return 0;
+        }
+        if ((rc = cio__interrupted(t)) != 0)
+            return rc;
+        if (deadline != CIO__NEVER && loop->now >= deadline)
+            return -ETIMEDOUT;
+        struct waiter w = {.task = t};
+        cio__list_push(&p->waiters, &w.link);
+        p->nwaiting++;
+        if (deadline != CIO__NEVER) {
+            t->timer.deadline = deadline;
+            t->timer_code = -ETIMEDOUT;
+            if (cio__timer_start(loop, &t->timer) < 0) {
+                cio__list_unlink(&w.link);
+                p->nwaiting--;
+                return -ENOMEM;
+            }
+        }
+        rc = cio__suspend(t, "pg pool acquire");
+        cio__timer_stop(loop, &t->timer);
+        if (cio__list_linked(&w.link)) {
+            cio__list_unlink(&w.link);
+            p->nwaiting--;
+        }
+        if (w.conn) {
+            *out = w.conn;
+            return 0;
+        }
+        if (rc)
+            return rc; /* -ETIMEDOUT, -ECANCELED, CIO_PG_ECLOSED */
+        /* Woken for a free slot: go round and open a connection. */
+    }
+}
+
+int cio_pg_pool_release(cio_pg_conn *c)
+{
+    if (!c || !c->pool)
+        return -EINVAL;
+    cio_pg_pool *p = c->pool;
+    bool keep =
+        !c->broken && !c->streaming && c->pg && PQstatus(c->pg) == CONNECTION_OK && !p->closing;
+    if (c->user && c->user != cio__self())
+        keep = false; /* another task is mid-operation on it: give up on it */
+    PGTransactionStatusType ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
+    if (keep && ts != PQTRANS_IDLE) {
+        if (ts == PQTRANS_ACTIVE || !cio__self()) {
+            keep = false;
+        } else {
+            /* Roll back what the user left open, even in a cancelled task. */
+            cio_scope shield = {0}, limit = {0};
+            cio_shield_enter(&shield);
+            cio_timeout_enter(&limit, ROLLBACK_WAIT);
+            keep = cio_pg_execute(c, "ROLLBACK", CIO_PG_NOARGS) >= 0 &&
+                   PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+            cio_scope_exit(&limit);
+            cio_scope_exit(&shield);
+        }
+    }
+    int64_t now = cio_time_ns();
+    if (keep && p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
+        keep = false;
+    p->in_use--;
+    if (!keep || p->closing) {
+        drop(p, c);
+        return 0;
+    }
+    struct cio__list *n;
+    while ((n = cio__list_shift(&p->waiters))) {
+        p->nwaiting--;
+        struct waiter *w = cio__container_of(n, struct waiter, link);
+        if (cio__wake(w->task, 0)) {
+            w->conn = c;
+            p->in_use++;
+            return 0;
+        }
+    }
+    make_idle(p, c);
+    reap(p, now);
+    return 0;
+}
+
+void cio__pg_release_cleanup(cio_pg_conn **c)
+{
+    if (*c)
+        cio_pg_pool_release(*c);
+    *c = NULL;
+}
+
+/* ---- close ---------------------------------------------------------------------- */
+
+int cio_pg_pool_close(cio_pg_pool *p)
+{
+    if (!p || p->closing)
+        return -EINVAL;
+    struct cio__task *t = cio__self();
+    if (!t)
+        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
+    p->closing = true;
+    struct cio__list *n;
+    while ((n = cio__list_shift(&p->waiters))) {
+        p->nwaiting--;
+        cio__wake(cio__container_of(n, struct waiter, link)->task, CIO_PG_ECLOSED);
+    }
+    while (!cio__list_empty(&p->idle)) {
+        p->nidle--;
+        drop(p, cio__container_of(p->idle.next, cio_pg_conn, link));
+    }
+    while (p->size > 0) {
+        int rc = cio__interrupted(t);
+        if (rc == 0) {
+            p->closer = t;
+            rc = cio__suspend(t, "pg pool close");
+            p->closer = NULL;
+        }
+        if (rc < 0 && p->size > 0) {
+            p->orphaned = true;
+            return rc;
+        }
+    }
+    pool_free(p);
+    return 0;
+}

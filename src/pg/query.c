@@ -1,0 +1,230 @@
+/* Queries: execute, fetch, fetchrow, fetchval, on the extended protocol
+ * with cached prepared statements (or unnamed ones when the cache is off),
+ * and the simple protocol for parameterless commands. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+int cio__pg_send(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                 bool single_row)
+{
+    struct cio__pg_params p;
+    int rc = cio__pg_params_init(&p, args, nargs);
+    if (rc)
+        return rc;
+    int ok;
+    if (c->no_cache) {
+        cio__pg_params_fill(&p, args, nargs);
+        ok = PQsendQueryParams(c->pg, sql, nargs, p.oids, p.values, p.lengths, p.formats, 0);
+    } else {
+        struct cio__pg_stmt *s;
+        rc = cio__pg_stmt_get(c, sql, p.oids, nargs, &s);
+        if (rc) {
+            cio__pg_params_free(&p);
+            return rc;
+        }
+        cio__pg_params_fill(&p, args, nargs);
+        ok = PQsendQueryPrepared(c->pg, s->name, nargs, p.values, p.lengths, p.formats,
+                                 s->result_format);
+    }
+    cio__pg_params_free(&p);
+    if (!ok)
+        return cio__pg_conn_lost(c);
+    if (single_row && !PQsetSingleRowMode(c->pg))
+        return cio__pg_abort(c, CIO_PG_EPROTO);
+    return 0;
+}
+
+/* Reads the results of one command: keeps the last successful one, records
+ * the first error. */
+static int collect(cio_pg_conn *c, PGresult **out)
+{
+    PGresult *last = NULL;
+    int err = 0;
+    for (;;) {
+        PGresult *r;
+        int rc = cio__pg_next_result(c, &r);
+        if (rc) {
+            PQclear(last);
+            return cio__pg_abort(c, rc);
+        }
+        if (!r)
+            break;
+        switch (PQresultStatus(r)) {
+        case PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK:
+        case PGRES_EMPTY_QUERY:
+            PQclear(last);
+            last = r;
+            break;
+        case PGRES_COPY_IN:
+        case PGRES_COPY_OUT:
+        case PGRES_COPY_BOTH:
+            PQclear(r);
+            PQclear(last);
+            cio__pg_set_error(c, NULL, "ERROR", "COPY needs cio_pg_copy_in() or cio_pg_copy_out()",
+                              NULL, NULL);
+            return cio__pg_abort(c, CIO_PG_EPROTO);
+        default:
+            if (!err)
+                err = cio__pg_result_error(c, r);
+            PQclear(r);
+        }
+    }
+    if (err) {
+        PQclear(last);
+        return err;
+    }
+    *out = last;
+    return 0;
+}
+
+int cio__pg_query(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                  PGresult **out)
+{
+    *out = NULL;
+    for (int attempt = 0;; attempt++) {
+        int rc = cio__pg_send(c, sql, args, nargs, false);
+        if (rc == 0)
+            rc = collect(c, out);
+        if (rc == CIO_PG_ESERVER && attempt == 0 && !c->no_cache && cio__pg_stmt_stale(c) &&
+            PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+            cio__pg_stmt_reset(c);
+            if (cio__pg_simple(c, "DEALLOCATE ALL") >= 0)
+                continue;
+        }
+        return rc;
+    }
+}
+
+static int affected(const PGresult *r)
+{
+    const char *n = r ? PQcmdTuples((PGresult *)r) : "";
+    return *n ? (int)strtol(n, NULL, 10) : 0;
+}
+
+int cio__pg_simple(cio_pg_conn *c, const char *sql)
+{
+    if (!PQsendQuery(c->pg, sql))
+        return cio__pg_conn_lost(c);
+    PGresult *r = NULL;
+    int rc = collect(c, &r);
+    if (rc)
+        return rc;
+    rc = affected(r);
+    PQclear(r);
+    return rc;
+}
+
+int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs)
+{
+    if (!sql || nargs < 0 || (nargs && !args))
+        return -EINVAL;
+    int rc = cio__pg_begin(c);
+    if (rc)
+        return rc;
+    if (nargs == 0) {
+        rc = cio__pg_simple(c, sql);
+    } else {
+        PGresult *r;
+        rc = cio__pg_query(c, sql, args, nargs, &r);
+        if (rc == 0) {
+            rc = affected(r);
+            PQclear(r);
+        }
+    }
+    cio__pg_end(c);
+    return rc;
+}
+
+int cio_pg_fetch(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                 cio_pg_result **out)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (!sql || nargs < 0 || (nargs && !args))
+        return -EINVAL;
+    int rc = cio__pg_begin(c);
+    if (rc)
+        return rc;
+    PGresult *r;
+    rc = cio__pg_query(c, sql, args, nargs, &r);
+    cio__pg_end(c);
+    if (rc)
+        return rc;
+    if (!r)
+        return CIO_PG_EPROTO;
+    *out = cio__pg_result_wrap(r);
+    if (!*out)
+        return -ENOMEM;
+    return (*out)->nrows;
+}
+
+int cio_pg_fetchrow(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                    cio_pg_result **out)
+{
+    int rc = cio_pg_fetch(c, sql, args, nargs, out);
+    if (rc == 0) {
+        cio_pg_result_free(*out);
+        *out = NULL;
+    }
+    return rc > 1 ? 1 : rc;
+}
+
+/* fetchval: fetch, then read (0, 0) with the given getter. */
+#define FETCHVAL(getter)                                                                           \
+    cio_pg_result *r;                                                                              \
+    if (!out)                                                                                      \
+        return -EINVAL;                                                                            \
+    int rc = cio_pg_fetch(c, sql, args, nargs, &r);                                                \
+    if (rc < 0)                                                                                    \
+        return rc;                                                                                 \
+    if (rc == 0 || r->ncols == 0)                                                                  \
+        rc = CIO_PG_ENOROWS;                                                                       \
+    else                                                                                           \
+        rc = getter;                                                                               \
+    cio_pg_result_free(r);                                                                         \
+    return rc
+
+int cio_pg_fetchval_int64(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                          int64_t *out)
+{
+    FETCHVAL(cio_pg_get_int64(r, 0, 0, out));
+}
+
+int cio_pg_fetchval_double(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                           double *out)
+{
+    FETCHVAL(cio_pg_get_double(r, 0, 0, out));
+}
+
+int cio_pg_fetchval_bool(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                         bool *out)
+{
+    FETCHVAL(cio_pg_get_bool(r, 0, 0, out));
+}
+
+static int text_dup(const cio_pg_result *r, char **out)
+{
+    const char *s;
+    size_t n;
+    int rc = cio_pg_get_text(r, 0, 0, &s, &n);
+    if (rc)
+        return rc;
+    *out = malloc(n + 1);
+    if (!*out)
+        return -ENOMEM;
+    memcpy(*out, s, n + 1);
+    return 0;
+}
+
+int cio_pg_fetchval_text(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                         char **out)
+{
+    if (out)
+        *out = NULL;
+    FETCHVAL(text_dup(r, out));
+}

@@ -1,0 +1,94 @@
+#!/bin/sh
+# A throwaway PostgreSQL cluster for cio's tests, examples and benchmarks.
+#
+#   pg_fixture.sh start [STATEFILE]   initdb in a fresh temp dir, start the
+#                                     server on 127.0.0.1 on a free port,
+#                                     print the DSN (and write DIR and DSN
+#                                     lines to STATEFILE when given)
+#   pg_fixture.sh stop DIR|STATEFILE  stop the server and remove the dir
+#   pg_fixture.sh restart DIR         stop (fast) and start again, same port
+#
+# PostgreSQL refuses to run as root: as root, the cluster runs as the user
+# $CIO_PG_OS_USER, else `postgres` if it exists, else `cio-test` (created).
+# fsync is off: the data is thrown away anyway.
+set -eu
+
+pgbin=""
+for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && pgbin=$d
+done
+if [ -z "$pgbin" ]; then
+    echo "pg_fixture: no PostgreSQL server found (apt-get install postgresql)" >&2
+    exit 1
+fi
+
+run_as() { "$@"; }
+osuser=$(id -un)
+if [ "$(id -u)" = 0 ]; then
+    osuser=${CIO_PG_OS_USER:-}
+    if [ -z "$osuser" ]; then
+        if id postgres >/dev/null 2>&1; then osuser=postgres; else osuser=cio-test; fi
+    fi
+    if ! id "$osuser" >/dev/null 2>&1; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin "$osuser"
+    fi
+    run_as() { setpriv --reuid="$osuser" --regid="$(id -g "$osuser")" --clear-groups -- "$@"; }
+fi
+
+free_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+server_start() { # dir port
+    run_as "$pgbin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 -s \
+        -o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+            -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" start
+}
+
+cmd=${1:-}
+case "$cmd" in
+start)
+    dir=$(mktemp -d /tmp/cio-pg.XXXXXX)
+    chmod 755 "$dir"
+    chown "$osuser" "$dir" 2>/dev/null || true
+    run_as "$pgbin/initdb" -D "$dir/data" -U cio --auth=trust -E UTF8 --no-locale \
+        --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    ok=""
+    for attempt in 1 2 3 4 5; do
+        port=$(free_port)
+        if server_start "$dir" "$port" 2>>"$dir/start.log"; then ok=1; break; fi
+    done
+    if [ -z "$ok" ]; then
+        cat "$dir/server.log" >&2 || true
+        rm -rf "$dir"
+        exit 1
+    fi
+    echo "$port" >"$dir/port"
+    dsn="host=127.0.0.1 port=$port user=cio dbname=postgres"
+    if [ -n "${2:-}" ]; then
+        printf 'DIR=%s\nDSN=%s\n' "$dir" "$dsn" >"$2"
+    fi
+    echo "$dsn"
+    ;;
+stop | restart)
+    arg=${2:?usage: pg_fixture.sh $cmd DIR|STATEFILE}
+    if [ -f "$arg" ]; then
+        dir=$(sed -n 's/^DIR=//p' "$arg")
+    else
+        dir=$arg
+    fi
+    [ -n "$dir" ] && [ -d "$dir/data" ] || { echo "pg_fixture: no cluster in '$arg'" >&2; exit 1; }
+    if [ "$cmd" = restart ]; then
+        run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m fast stop
+        server_start "$dir" "$(cat "$dir/port")"
+    else
+        run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m immediate stop || true
+        rm -rf "$dir"
+        [ -f "$arg" ] && rm -f "$arg"
+    fi
+    ;;
+*)
+    echo "usage: pg_fixture.sh start [STATEFILE] | stop DIR|STATEFILE | restart DIR" >&2
+    exit 2
+    ;;
+esac

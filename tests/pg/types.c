@@ -1,0 +1,297 @@
+/* Every type cio reads and writes, with NULLs and edge values, in the
+ * binary format (cached prepared statements) and the text format (no
+ * statement cache), and parameters of every kind round-tripped. */
+#include "pg_test.h"
+
+#include <math.h>
+
+#define SELECT_ALL                                                                                 \
+    "SELECT true, false, NULL::bool, 32767::int2, (-32768)::int2, 2147483647::int4, "              \
+    "(-2147483648)::int4, 9223372036854775807::int8, (-9223372036854775808)::int8, "               \
+    "1.5::float4, 'Infinity'::float8, 'NaN'::float8, 0.1::float8, "                                \
+    "123456789.000123::numeric, (-0.0001)::numeric, 'NaN'::numeric, 0::numeric, "                  \
+    "10000::numeric, 0.00::numeric, 1e20::numeric, "                                               \
+    "'h\xc3\xa9llo'::text, ''::text, '\\x00ff'::bytea, ''::bytea, "                                \
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '2024-02-29'::date, 'infinity'::date, "         \
+    "'1969-12-31'::date, '2000-01-01 00:00:00.000001'::timestamp, '-infinity'::timestamp, "        \
+    "'2024-01-31 12:34:56.789+02'::timestamptz, '{\"a\": [1, 2]}'::json, "                         \
+    "'{\"b\": null}'::jsonb, NULL::int4, NULL::text, 'x'::varchar(3), 'ab'::char(3), "             \
+    "'0044-03-15 BC'::date, 4294967295::oid, (-1.25)::float4"
+
+static int check_row(cio_pg_result *r)
+{
+    bool b;
+    int16_t i16;
+    int32_t i32;
+    int64_t i64;
+    float f;
+    double d;
+    const char *s;
+    size_t n;
+    task_check(cio_pg_ncols(r) >= 39);
+    task_check_eq(cio_pg_get_bool(r, 0, 0, &b), 0);
+    task_check(b);
+    task_check_eq(cio_pg_get_bool(r, 0, 1, &b), 0);
+    task_check(!b);
+    task_check_eq(cio_pg_get_bool(r, 0, 2, &b), CIO_PG_ENULL);
+    task_check(cio_pg_is_null(r, 0, 2));
+    task_check_eq(cio_pg_get_int16(r, 0, 3, &i16), 0);
+    task_check_eq(i16, 32767);
+    task_check_eq(cio_pg_get_int16(r, 0, 4, &i16), 0);
+    task_check_eq(i16, -32768);
+    task_check_eq(cio_pg_get_int32(r, 0, 5, &i32), 0);
+    task_check_eq(i32, INT32_MAX);
+    task_check_eq(cio_pg_get_int32(r, 0, 6, &i32), 0);
+    task_check_eq(i32, INT32_MIN);
+    task_check_eq(cio_pg_get_int16(r, 0, 6, &i16), CIO_PG_ETYPE); /* does not fit */
+    task_check_eq(cio_pg_get_int64(r, 0, 7, &i64), 0);
+    task_check(i64 == INT64_MAX);
+    task_check_eq(cio_pg_get_int64(r, 0, 8, &i64), 0);
+    task_check(i64 == INT64_MIN);
+    task_check_eq(cio_pg_get_int32(r, 0, 8, &i32), CIO_PG_ETYPE);
+    task_check_eq(cio_pg_get_float(r, 0, 9, &f), 0);
+    task_check(f == 1.5f);
+    task_check_eq(cio_pg_get_double(r, 0, 10, &d), 0);
+    task_check(isinf(d) && d > 0);
+    task_check_eq(cio_pg_get_double(r, 0, 11, &d), 0);
+    task_check(isnan(d));
+    task_check_eq(cio_pg_get_double(r, 0, 12, &d), 0);
+    task_check(d == 0.1);
+    task_check_eq(cio_pg_get_text(r, 0, 12, &s, NULL), 0);
+    task_check(strcmp(s, "0.1") == 0);
+    const char *num[] = {"123456789.000123", "-0.0001", "NaN", "0", "10000", "0.00",
+                         "100000000000000000000"};
+    for (int i = 0; i < 7; i++) {
+        task_check_eq(cio_pg_get_numeric(r, 0, 13 + i, &s), 0);
+        if (strcmp(s, num[i]) != 0)
+            print_error("numeric %d: '%s' != '%s'\n", i, s, num[i]);
+        task_check(strcmp(s, num[i]) == 0);
+    }
+    task_check_eq(cio_pg_get_text(r, 0, 20, &s, &n), 0);
+    task_check(strcmp(s, "h\xc3\xa9llo") == 0 && n == 6);
+    task_check_eq(cio_pg_get_text(r, 0, 21, &s, &n), 0);
+    task_check(n == 0 && s[0] == 0);
+    task_check_eq(cio_pg_get_int32(r, 0, 20, &i32), CIO_PG_ETYPE);
+    const uint8_t *bytes;
+    task_check_eq(cio_pg_get_bytea(r, 0, 22, &bytes, &n), 0);
+    task_check(n == 2 && bytes[0] == 0 && bytes[1] == 0xff);
+    task_check_eq(cio_pg_get_text(r, 0, 22, &s, NULL), 0);
+    task_check(strcmp(s, "\\x00ff") == 0);
+    task_check_eq(cio_pg_get_bytea(r, 0, 23, &bytes, &n), 0);
+    task_check_eq(n, 0);
+    uint8_t u[16];
+    task_check_eq(cio_pg_get_uuid(r, 0, 24, u), 0);
+    task_check(u[0] == 0xa0 && u[15] == 0x11);
+    task_check_eq(cio_pg_get_text(r, 0, 24, &s, NULL), 0);
+    task_check(strcmp(s, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11") == 0);
+    int32_t days;
+    task_check_eq(cio_pg_get_date(r, 0, 25, &days), 0);
+    task_check_eq(days, 19782); /* 2024-02-29 */
+    task_check_eq(cio_pg_get_text(r, 0, 25, &s, NULL), 0);
+    task_check(strcmp(s, "2024-02-29") == 0);
+    task_check_eq(cio_pg_get_date(r, 0, 26, &days), 0);
+    task_check_eq(days, INT32_MAX);
+    task_check_eq(cio_pg_get_date(r, 0, 27, &days), 0);
+    task_check_eq(days, -1);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 28, &i64), 0);
+    task_check_eq(i64, INT64_C(946684800000001));
+    task_check_eq(cio_pg_get_text(r, 0, 28, &s, NULL), 0);
+    task_check(strcmp(s, "2000-01-01 00:00:00.000001") == 0);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 29, &i64), 0);
+    task_check(i64 == INT64_MIN);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 30, &i64), 0);
+    task_check_eq(i64, INT64_C(1706697296789000)); /* 10:34:56.789 UTC */
+    task_check_eq(cio_pg_get_json(r, 0, 31, &s, NULL), 0);
+    task_check(strcmp(s, "{\"a\": [1, 2]}") == 0);
+    task_check_eq(cio_pg_get_json(r, 0, 32, &s, &n), 0);
+    task_check(strcmp(s, "{\"b\": null}") == 0 && n == strlen(s));
+    task_check_eq(cio_pg_get_int32(r, 0, 33, &i32), CIO_PG_ENULL);
+    task_check_eq(cio_pg_get_text(r, 0, 34, &s, NULL), CIO_PG_ENULL);
+    task_check_eq(cio_pg_get_text(r, 0, 35, &s, NULL), 0);
+    task_check(strcmp(s, "x") == 0);
+    task_check_eq(cio_pg_get_text(r, 0, 36, &s, NULL), 0);
+    task_check(strcmp(s, "ab ") == 0);
+    task_check_eq(cio_pg_get_date(r, 0, 37, &days), 0);
+    task_check_eq(cio_pg_get_text(r, 0, 37, &s, NULL), 0);
+    task_check(strcmp(s, "0044-03-15 BC") == 0);
+    task_check_eq(cio_pg_get_int64(r, 0, 38, &i64), 0);
+    task_check_eq(i64, 4294967295LL);
+    task_check_eq(cio_pg_get_float(r, 0, 39, &f), 0);
+    task_check(f == -1.25f);
+    task_check_eq(cio_pg_get_text(r, 0, 39, &s, NULL), 0);
+    task_check(strcmp(s, "-1.25") == 0);
+    task_check_eq(cio_pg_get_text(r, 0, cio_pg_ncols(r), &s, NULL), -EINVAL); /* out of range */
+    task_check_eq(cio_pg_get_int32(r, 1, 0, &i32), -EINVAL);
+    task_check_eq(cio_pg_get_int32(r, 0, 0, NULL), -EINVAL);
+    task_check_eq(cio_pg_get_json(r, 0, 20, &s, NULL), CIO_PG_ETYPE);
+    task_check_eq(cio_pg_get_date(r, 0, 28, &days), CIO_PG_ETYPE);
+    return 0;
+}
+
+static int read_all_types(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    cio_pg_result *r;
+    /* With parameters: the extended protocol (binary results when cached);
+     * the second run uses the cached statement. */
+    for (int round = 0; round < 2; round++) {
+        int rc = cio_pg_fetch(c, SELECT_ALL ", $1::int", CIO_PG_ARGS(cio_pg_int4(7)), &r);
+        PG_OK(c, rc);
+        task_check_eq(rc, 1);
+        int32_t v;
+        task_check_eq(cio_pg_get_int32(r, 0, 40, &v), 0);
+        task_check_eq(v, 7);
+        rc = check_row(r);
+        cio_pg_result_free(r);
+        if (rc)
+            return rc;
+    }
+    /* Without parameters: still prepared (fetch always is). */
+    int rc = cio_pg_fetch(c, SELECT_ALL, CIO_PG_NOARGS, &r);
+    PG_OK(c, rc);
+    rc = check_row(r);
+    cio_pg_result_free(r);
+    cio_pg_close(c);
+    return rc;
+}
+
+static void test_types_binary(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(read_all_types, NULL), 0);
+}
+
+static void test_types_text(void **state)
+{
+    (void)state;
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(read_all_types, &o), 0);
+}
+
+/* Parameters of every kind go to the server and come back intact. */
+static int round_trip(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    static const uint8_t uuid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    static const uint8_t blob[3] = {0, 'a', 0xfe};
+    const char *sql = "SELECT $1::bool, $2::int2, $3::int4, $4::int8, $5::float4, $6::float8, "
+                      "$7::text, $8::bytea, $9::uuid, $10::date, $11::timestamp, "
+                      "$12::timestamptz, $13::numeric, $14::jsonb, $15::int4, $16::text, "
+                      "$17::text, $18::date, $19::timestamptz, $20::text";
+    cio_pg_result *r;
+    int rc = cio_pg_fetch(c, sql,
+                          CIO_PG_ARGS(cio_pg_bool(true), cio_pg_int2(-7), cio_pg_int4(INT32_MIN),
+                                      cio_pg_int8(INT64_MAX), cio_pg_float4(0.25f),
+                                      cio_pg_float8(-1e300), cio_pg_text("it's \"quoted\""),
+                                      cio_pg_bytea(blob, 3), cio_pg_uuid(uuid),
+                                      cio_pg_date(-719162), cio_pg_timestamp(-1),
+                                      cio_pg_timestamptz(INT64_C(1700000000123456)),
+                                      cio_pg_numeric("-98765.4321"),
+                                      cio_pg_jsonb("{\"k\": [true]}"), cio_pg_null(),
+                                      cio_pg_text(NULL), cio_pg_textn("abcdef", 3),
+                                      cio_pg_date(INT32_MIN), cio_pg_timestamptz(INT64_MAX),
+                                      cio_pg_text("")),
+                          &r);
+    PG_OK(c, rc);
+    bool b;
+    int16_t i16;
+    int32_t i32;
+    int64_t i64;
+    float f;
+    double d;
+    const char *s;
+    const uint8_t *p;
+    size_t n;
+    uint8_t u[16];
+    task_check_eq(cio_pg_get_bool(r, 0, 0, &b), 0);
+    task_check(b);
+    task_check_eq(cio_pg_get_int16(r, 0, 1, &i16), 0);
+    task_check_eq(i16, -7);
+    task_check_eq(cio_pg_get_int32(r, 0, 2, &i32), 0);
+    task_check_eq(i32, INT32_MIN);
+    task_check_eq(cio_pg_get_int64(r, 0, 3, &i64), 0);
+    task_check(i64 == INT64_MAX);
+    task_check_eq(cio_pg_get_float(r, 0, 4, &f), 0);
+    task_check(f == 0.25f);
+    task_check_eq(cio_pg_get_double(r, 0, 5, &d), 0);
+    task_check(d == -1e300);
+    task_check_eq(cio_pg_get_text(r, 0, 6, &s, NULL), 0);
+    task_check(strcmp(s, "it's \"quoted\"") == 0);
+    task_check_eq(cio_pg_get_bytea(r, 0, 7, &p, &n), 0);
+    task_check(n == 3 && memcmp(p, blob, 3) == 0);
+    task_check_eq(cio_pg_get_uuid(r, 0, 8, u), 0);
+    task_check(memcmp(u, uuid, 16) == 0);
+    int32_t days;
+    task_check_eq(cio_pg_get_date(r, 0, 9, &days), 0);
+    task_check_eq(days, -719162); /* 0001-01-01 */
+    task_check_eq(cio_pg_get_text(r, 0, 9, &s, NULL), 0);
+    task_check(strcmp(s, "0001-01-01") == 0);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 10, &i64), 0);
+    task_check_eq(i64, -1);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 11, &i64), 0);
+    task_check_eq(i64, INT64_C(1700000000123456));
+    task_check_eq(cio_pg_get_numeric(r, 0, 12, &s), 0);
+    task_check(strcmp(s, "-98765.4321") == 0);
+    task_check_eq(cio_pg_get_json(r, 0, 13, &s, NULL), 0);
+    task_check(strcmp(s, "{\"k\": [true]}") == 0);
+    task_check(cio_pg_is_null(r, 0, 14));
+    task_check(cio_pg_is_null(r, 0, 15));
+    task_check_eq(cio_pg_get_text(r, 0, 16, &s, &n), 0);
+    task_check(strcmp(s, "abc") == 0 && n == 3);
+    task_check_eq(cio_pg_get_date(r, 0, 17, &days), 0);
+    task_check_eq(days, INT32_MIN);
+    task_check_eq(cio_pg_get_timestamp(r, 0, 18, &i64), 0);
+    task_check(i64 == INT64_MAX);
+    task_check_eq(cio_pg_get_text(r, 0, 19, &s, &n), 0);
+    task_check_eq(n, 0);
+    cio_pg_result_free(r);
+
+    /* fetchval in every flavour. */
+    int64_t v;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT $1::int8 * 2", CIO_PG_ARGS(cio_pg_int8(21)), &v));
+    task_check_eq(v, 42);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT NULL::int", CIO_PG_NOARGS, &v), CIO_PG_ENULL);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 1 WHERE false", CIO_PG_NOARGS, &v),
+                  CIO_PG_ENOROWS);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 'x'::text", CIO_PG_NOARGS, &v), CIO_PG_ETYPE);
+    PG_OK(c, cio_pg_fetchval_double(c, "SELECT 2.5::float8", CIO_PG_NOARGS, &d));
+    task_check(d == 2.5);
+    PG_OK(c, cio_pg_fetchval_bool(c, "SELECT $1 = 'a'", CIO_PG_ARGS(cio_pg_text("a")), &b));
+    task_check(b);
+    char *txt;
+    PG_OK(c, cio_pg_fetchval_text(c, "SELECT 12.50::numeric", CIO_PG_NOARGS, &txt));
+    task_check(strcmp(txt, "12.50") == 0);
+    free(txt);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_params_binary(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(round_trip, NULL), 0);
+}
+
+static void test_params_text(void **state)
+{
+    (void)state;
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(round_trip, &o), 0);
+}
+
+int main(void)
+{
+    if (!pg_dsn()) {
+        fprintf(stderr, "no PostgreSQL test cluster (run through ctest)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_types_binary),
+        cmocka_unit_test(test_types_text),
+        cmocka_unit_test(test_params_binary),
+        cmocka_unit_test(test_params_text),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
