@@ -110,7 +110,7 @@ void cio__threads_fini(struct cio__loop *loop)
     struct cio__threads *th = loop->threads;
     if (!th)
         return;
-    if (th->shutdown_timer.index)
+    if (th->shutdown_timer_on)
         cio__timer_stop(loop, &th->shutdown_timer);
     cio__signal_fini(loop, th);
     /* Run what arrived since the last poll, then close the inbox: nodes

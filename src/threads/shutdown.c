@@ -66,6 +66,8 @@ void cio__shutdown_signal(struct cio__loop *loop, struct cio__threads *th, int s
         th->shutdown_timer.deadline = cio__deadline_after(loop->now, th->shutdown_timeout_ns);
         if (cio__timer_start(loop, &th->shutdown_timer) < 0)
             cio__report(loop, "no memory for the shutdown deadline: none will be enforced");
+        else
+            th->shutdown_timer_on = true;
     }
     cio__report(loop, "received SIG%s: %s (send it again to force the exit)", sigabbrev_np(signo),
                 alive ? "cancelling the main task" : "shutting down");

@@ -65,6 +65,7 @@ struct cio__threads {
     int shutdown_signo; /* 0 until the first signal */
     int64_t shutdown_timeout_ns;
     struct cio__timer shutdown_timer;
+    bool shutdown_timer_on;
 };
 
 /* The loop's threads state, made on first use; NULL on -ENOMEM. Loop
