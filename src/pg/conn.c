@@ -193,6 +193,12 @@ static void conn_free(cio_pg_conn *c)
     free(c);
 }
 
+static void quiet_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static int connect_poll(cio_pg_conn *c)
 {
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -241,6 +247,9 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
         return -ENOMEM;
     }
     *out = c;
+    /* NOTICEs (DROP ... IF EXISTS) are not errors: libpq would print them
+     * on stderr. */
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
     if (PQstatus(c->pg) == CONNECTION_BAD)
         return cio__pg_conn_lost(c);
     double limit = o.connect_timeout == 0 ? DEFAULT_CONNECT_TIMEOUT : o.connect_timeout;

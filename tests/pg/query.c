@@ -1,0 +1,655 @@
+/* One connection: connect errors, execute/fetch, server errors with their
+ * SQLSTATE/detail/hint, two tasks on one connection, the statement cache
+ * (stale plans, eviction), executemany pipelines with an error in the
+ * middle, transactions, streaming, COPY, LISTEN/NOTIFY, and cancelling a
+ * long query on the server. */
+#include "pg_test.h"
+
+static int connect_errors(void *arg)
+{
+    (void)arg;
+    cio_pg_conn *c;
+    /* A port nobody listens on: refused, with libpq's message. */
+    int rc = cio_pg_connect("host=127.0.0.1 port=1 user=cio dbname=postgres", NULL, &c);
+    task_check_eq(rc, CIO_PG_ECONN);
+    task_check(c != NULL);
+    task_check(strlen(cio_pg_conn_error(c)->message) > 0);
+    task_check(!cio_pg_conn_ok(c));
+    cio_pg_close(c);
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s dbname=no_such_db", pg_dsn());
+    rc = cio_pg_connect(dsn, NULL, &c);
+    task_check_eq(rc, CIO_PG_ECONN);
+    task_check(strstr(cio_pg_conn_error(c)->message, "no_such_db") != NULL);
+    cio_pg_close(c);
+    task_check_eq(cio_pg_connect(NULL, NULL, &c), -EINVAL);
+    task_check(c == NULL);
+    task_check_eq(cio_pg_execute(NULL, "SELECT 1", CIO_PG_NOARGS), -EINVAL);
+    return 0;
+}
+
+static void test_connect_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(connect_errors, NULL), 0);
+}
+
+static int basics(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    task_check(cio_pg_backend_pid(c) > 0);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_users; CREATE TABLE q_users (id int "
+                               "PRIMARY KEY, name text, active bool)",
+                            CIO_PG_NOARGS));
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "user%d", i);
+        int rc = cio_pg_execute(c, "INSERT INTO q_users VALUES ($1, $2, $3)",
+                                CIO_PG_ARGS(cio_pg_int4(i), cio_pg_text(name),
+                                            cio_pg_bool(i % 2 == 0)));
+        PG_OK(c, rc);
+        task_check_eq(rc, 1);
+    }
+    int rc = cio_pg_execute(c, "UPDATE q_users SET name = name || '!' WHERE id < $1",
+                            CIO_PG_ARGS(cio_pg_int4(3)));
+    task_check_eq(rc, 3);
+    cio_pg_result *r;
+    rc = cio_pg_fetch(c, "SELECT id, name FROM q_users WHERE active = $1 ORDER BY id",
+                      CIO_PG_ARGS(cio_pg_bool(true)), &r);
+    task_check_eq(rc, 5);
+    task_check_eq(cio_pg_nrows(r), 5);
+    task_check_eq(cio_pg_colindex(r, "name"), 1);
+    task_check(strcmp(cio_pg_colname(r, 0), "id") == 0);
+    task_check_eq(cio_pg_coltype(r, 0), CIO_PG_INT4OID);
+    const char *s;
+    task_check_eq(cio_pg_get_text(r, 1, 1, &s, NULL), 0);
+    task_check(strcmp(s, "user2!") == 0);
+    cio_pg_result_free(r);
+    rc = cio_pg_fetchrow(c, "SELECT * FROM q_users WHERE id = $1", CIO_PG_ARGS(cio_pg_int4(99)),
+                         &r);
+    task_check_eq(rc, 0);
+    task_check(r == NULL);
+    rc = cio_pg_fetchrow(c, "SELECT * FROM q_users ORDER BY id DESC", CIO_PG_NOARGS, &r);
+    task_check_eq(rc, 1);
+    int32_t id;
+    task_check_eq(cio_pg_get_int32(r, 0, 0, &id), 0);
+    task_check_eq(id, 9);
+    cio_pg_result_free(r);
+
+    /* Server errors: SQLSTATE, message, detail, hint; the connection stays
+     * usable. */
+    rc = cio_pg_execute(c, "INSERT INTO q_users VALUES ($1, 'dup', true)",
+                        CIO_PG_ARGS(cio_pg_int4(1)));
+    task_check_eq(rc, CIO_PG_ESERVER);
+    const cio_pg_error *e = cio_pg_conn_error(c);
+    task_check(strcmp(e->sqlstate, "23505") == 0);
+    task_check(strstr(e->message, "duplicate key") != NULL);
+    task_check(strstr(e->detail, "Key (id)=(1)") != NULL);
+    task_check(strcmp(e->severity, "ERROR") == 0);
+    rc = cio_pg_execute(c,
+                        "DO $$ BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'the detail', "
+                        "HINT = 'the hint', ERRCODE = '22012'; END $$",
+                        CIO_PG_NOARGS);
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check(strcmp(e->sqlstate, "22012") == 0);
+    task_check(strcmp(e->message, "boom") == 0);
+    task_check(strcmp(e->detail, "the detail") == 0);
+    task_check(strcmp(e->hint, "the hint") == 0);
+    rc = cio_pg_fetch(c, "SELEC 1", CIO_PG_NOARGS, &r);
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check(r == NULL);
+    task_check(strcmp(e->sqlstate, "42601") == 0);
+    /* A COPY through execute is refused cleanly. */
+    task_check_eq(cio_pg_execute(c, "COPY q_users TO STDOUT", CIO_PG_NOARGS), CIO_PG_EPROTO);
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_users", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 10);
+    task_check(cio_pg_conn_ok(c));
+    task_check(strcmp(e->sqlstate, "") == 0); /* cleared by the next operation */
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_basics(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(basics, NULL), 0);
+}
+
+/* Two tasks on one connection: the second gets a clear error. */
+struct busy {
+    cio_pg_conn *c;
+    int rc;
+};
+
+static int busy_sleeper(void *arg)
+{
+    struct busy *b = arg;
+    return cio_pg_execute(b->c, "SELECT pg_sleep(0.2)", CIO_PG_NOARGS);
+}
+
+static int busy_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    struct busy b = {.c = c};
+    cio_task t = cio_spawn(busy_sleeper, &b);
+    cio_sleep(0.05);
+    cio_pg_result *r;
+    task_check_eq(cio_pg_fetch(c, "SELECT 1", CIO_PG_NOARGS, &r), CIO_PG_EBUSY);
+    task_check_eq(cio_pg_execute(c, "SELECT 1", CIO_PG_ARGS(cio_pg_int4(1))), CIO_PG_EBUSY);
+    int64_t v;
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 1", CIO_PG_NOARGS, &v), CIO_PG_EBUSY);
+    task_check(cio_join(t) >= 0);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 41 + 1", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 42);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_busy(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(busy_main, NULL), 0);
+}
+
+/* The statement cache survives a table changing under it and a DISCARD
+ * ALL (what a PgBouncer reset does), and evicts past its size. */
+static int cache_main(void *arg)
+{
+    (void)arg;
+    cio_pg_options o = {.statement_cache_size = 2};
+    PG_CONNECT(c, &o);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_cache; CREATE TABLE q_cache (a int); "
+                               "INSERT INTO q_cache VALUES (1)",
+                            CIO_PG_NOARGS));
+    cio_pg_result *r;
+    PG_OK(c, cio_pg_fetch(c, "SELECT * FROM q_cache", CIO_PG_NOARGS, &r));
+    cio_pg_result_free(r);
+    PG_OK(c, cio_pg_execute(c, "ALTER TABLE q_cache ADD COLUMN b text DEFAULT 'x'",
+                            CIO_PG_NOARGS));
+    int rc = cio_pg_fetch(c, "SELECT * FROM q_cache", CIO_PG_NOARGS, &r);
+    PG_OK(c, rc);
+    task_check_eq(cio_pg_ncols(r), 2);
+    cio_pg_result_free(r);
+    PG_OK(c, cio_pg_execute(c, "DISCARD ALL", CIO_PG_NOARGS));
+    PG_OK(c, cio_pg_fetch(c, "SELECT * FROM q_cache", CIO_PG_NOARGS, &r));
+    cio_pg_result_free(r);
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 5; i++) {
+            int64_t v;
+            char sql[64];
+            snprintf(sql, sizeof sql, "SELECT %d + $1::int", i);
+            PG_OK(c, cio_pg_fetchval_int64(c, sql, CIO_PG_ARGS(cio_pg_int4(1)), &v));
+            task_check_eq(v, i + 1);
+        }
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements",
+                                   CIO_PG_NOARGS, &n));
+    task_check(n <= 2);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_statement_cache(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(cache_main, NULL), 0);
+}
+
+/* executemany: a batch in one pipeline; an error in the middle undoes the
+ * batch, names the row, and leaves the connection usable. */
+static int many_main(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_many; CREATE TABLE q_many (id int "
+                               "PRIMARY KEY, label text)",
+                            CIO_PG_NOARGS));
+    enum { N = 2000 };
+    cio_pg_arg *args = calloc(2 * N, sizeof *args);
+    char(*labels)[16] = calloc(N, 16);
+    for (int i = 0; i < N; i++) {
+        snprintf(labels[i], 16, "row %d", i);
+        args[2 * i] = cio_pg_int4(i);
+        args[2 * i + 1] = i == 7 ? cio_pg_null() : cio_pg_text(labels[i]);
+    }
+    int rc = cio_pg_executemany(c, "INSERT INTO q_many VALUES ($1, $2)", args, 2, N);
+    task_check_eq(rc, N);
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_many", CIO_PG_NOARGS, &n));
+    task_check_eq(n, N);
+    /* Row 1500 collides with an existing key. */
+    for (int i = 0; i < N; i++)
+        args[2 * i] = cio_pg_int4(i == 1500 ? 5 : N + i);
+    rc = cio_pg_executemany(c, "INSERT INTO q_many VALUES ($1, $2)", args, 2, N);
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "23505") == 0);
+    task_check_eq(cio_pg_conn_error(c)->row, 1500);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_many", CIO_PG_NOARGS, &n));
+    task_check_eq(n, N); /* the batch was atomic */
+    task_check(!cio_pg_in_transaction(c));
+    rc = cio_pg_executemany(c, "UPDATE q_many SET label = $2 WHERE id = $1", args, 2, 10);
+    task_check_eq(rc, 0);
+    task_check_eq(cio_pg_executemany(c, "SELECT $1", args, 1, 0), 0);
+    /* Mixed types in one column are refused before anything is sent. */
+    cio_pg_arg mixed[2] = {cio_pg_int4(1), cio_pg_int8(2)};
+    task_check_eq(cio_pg_executemany(c, "SELECT $1", mixed, 1, 2), -EINVAL);
+    free(args);
+    free(labels);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_executemany(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(many_main, NULL), 0);
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(many_main, &o), 0);
+}
+
+/* Transactions: commit, rollback on error return, savepoints, rollback on
+ * timeout, commit of a failed transaction. */
+static int tx_insert_fail(cio_pg_conn *c)
+{
+    int rc;
+    CIO_PG_TRANSACTION(tx, c, rc);
+    if (rc < 0)
+        return rc;
+    if ((rc = cio_pg_execute(c, "INSERT INTO q_tx VALUES (100)", CIO_PG_NOARGS)) < 0)
+        return rc;
+    return cio_pg_execute(c, "INSERT INTO q_tx VALUES (1/0)", CIO_PG_NOARGS); /* fails */
+}
+
+static int tx_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_tx; CREATE TABLE q_tx (v int)",
+                            CIO_PG_NOARGS));
+    int rc;
+    {
+        CIO_PG_TRANSACTION(tx, c, rc);
+        PG_OK(c, rc);
+        task_check(cio_pg_in_transaction(c));
+        PG_OK(c, cio_pg_execute(c, "INSERT INTO q_tx VALUES (1)", CIO_PG_NOARGS));
+        {
+            CIO_PG_TRANSACTION(sp, c, rc); /* a savepoint */
+            PG_OK(c, rc);
+            PG_OK(c, cio_pg_execute(c, "INSERT INTO q_tx VALUES (2)", CIO_PG_NOARGS));
+        } /* rolled back to the savepoint */
+        {
+            CIO_PG_TRANSACTION(sp, c, rc);
+            PG_OK(c, cio_pg_execute(c, "INSERT INTO q_tx VALUES (3)", CIO_PG_NOARGS));
+            PG_OK(c, cio_pg_tx_commit(&sp));
+            task_check_eq(cio_pg_tx_commit(&sp), CIO_PG_ESTATE);
+        }
+        PG_OK(c, cio_pg_tx_commit(&tx));
+    }
+    task_check(!cio_pg_in_transaction(c));
+    task_check_eq(tx_insert_fail(c), CIO_PG_ESERVER);
+    task_check(!cio_pg_in_transaction(c));
+    /* Timeout inside a transaction: the query is cancelled and the
+     * transaction rolled back by the guard. */
+    {
+        CIO_PG_TRANSACTION(tx, c, rc);
+        PG_OK(c, rc);
+        PG_OK(c, cio_pg_execute(c, "INSERT INTO q_tx VALUES (200)", CIO_PG_NOARGS));
+        CIO_TIMEOUT(limit, 0.1);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_sleep(10)", CIO_PG_NOARGS), -ETIMEDOUT);
+    }
+    task_check(!cio_pg_in_transaction(c));
+    /* Commit of a failed transaction says so. */
+    {
+        CIO_PG_TRANSACTION(tx, c, rc);
+        task_check_eq(cio_pg_execute(c, "SELECT 1/0", CIO_PG_NOARGS), CIO_PG_ESERVER);
+        task_check_eq(cio_pg_tx_commit(&tx), CIO_PG_ESERVER);
+        task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "25P02") == 0);
+    }
+    cio_pg_tx tx;
+    PG_OK(c, cio_pg_tx_begin(c, &tx, "BEGIN ISOLATION LEVEL SERIALIZABLE"));
+    char *iso;
+    PG_OK(c, cio_pg_fetchval_text(c, "SHOW transaction_isolation", CIO_PG_NOARGS, &iso));
+    task_check(strcmp(iso, "serializable") == 0);
+    free(iso);
+    PG_OK(c, cio_pg_tx_rollback(&tx));
+    task_check_eq(cio_pg_tx_rollback(&tx), CIO_PG_ESTATE);
+    cio_pg_result *r;
+    rc = cio_pg_fetch(c, "SELECT v FROM q_tx ORDER BY v", CIO_PG_NOARGS, &r);
+    task_check_eq(rc, 2);
+    int32_t v;
+    cio_pg_get_int32(r, 0, 0, &v);
+    task_check_eq(v, 1);
+    cio_pg_get_int32(r, 1, 0, &v);
+    task_check_eq(v, 3);
+    cio_pg_result_free(r);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_transactions(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(tx_main, NULL), 0);
+}
+
+/* Streaming: single-row mode and a server-side cursor, to the end, closed
+ * early, and failing in the middle. */
+static int stream_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    for (int batch = 0; batch <= 100; batch += 100) {
+        cio_pg_stream *st;
+        PG_OK(c, cio_pg_stream_open(c, "SELECT g, g::text FROM generate_series(1, $1) g",
+                                    CIO_PG_ARGS(cio_pg_int4(20000)), batch, &st));
+        task_check_eq(cio_pg_execute(c, "SELECT 1", CIO_PG_NOARGS), CIO_PG_EBUSY);
+        int64_t sum = 0, rows = 0;
+        cio_pg_result *res;
+        int n;
+        while ((n = cio_pg_stream_next(st, &res)) > 0) {
+            task_check(n <= (batch ? batch : 1));
+            for (int i = 0; i < n; i++) {
+                int32_t g;
+                task_check_eq(cio_pg_get_int32(res, i, 0, &g), 0);
+                sum += g;
+                rows++;
+            }
+        }
+        task_check_eq(n, 0);
+        task_check_eq(rows, 20000);
+        task_check_eq(sum, 20000LL * 20001 / 2);
+        task_check_eq(cio_pg_stream_next(st, &res), 0);
+        PG_OK(c, cio_pg_stream_close(st));
+        task_check(!cio_pg_in_transaction(c));
+
+        /* Closed early: the rest is cancelled, the connection is clean. */
+        PG_OK(c, cio_pg_stream_open(c, "SELECT g FROM generate_series(1, 10000000) g",
+                                    CIO_PG_NOARGS, batch, &st));
+        for (int i = 0; i < 5; i++)
+            task_check(cio_pg_stream_next(st, &res) > 0);
+        int64_t t0 = now_ns();
+        PG_OK(c, cio_pg_stream_close(st));
+        task_check(now_ns() - t0 < 5000000000LL);
+        int64_t v;
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 7", CIO_PG_NOARGS, &v));
+        task_check_eq(v, 7);
+        task_check(!cio_pg_in_transaction(c));
+
+        /* An error in the middle of the rows. */
+        PG_OK(c, cio_pg_stream_open(c, "SELECT 1 / (5000 - g) FROM generate_series(1, 10000) g",
+                                    CIO_PG_NOARGS, batch, &st));
+        rows = 0;
+        while ((n = cio_pg_stream_next(st, &res)) > 0)
+            rows += n;
+        task_check_eq(n, CIO_PG_ESERVER);
+        task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "22012") == 0);
+        task_check(rows < 5000);
+        cio_pg_stream_close(st);
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 8", CIO_PG_NOARGS, &v));
+        task_check(!cio_pg_in_transaction(c));
+    }
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_stream(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(stream_main, NULL), 0);
+}
+
+/* COPY: records in (every kind of value, escaping), raw in, abort, out. */
+struct sink {
+    size_t bytes, lines;
+    char first[256];
+};
+
+static int sink_fn(void *ctx, const char *data, size_t len)
+{
+    struct sink *s = ctx;
+    if (s->lines == 0)
+        snprintf(s->first, sizeof s->first, "%.*s", (int)len, data);
+    s->bytes += len;
+    for (size_t i = 0; i < len; i++)
+        s->lines += data[i] == '\n';
+    return 0;
+}
+
+static int stop_sink(void *ctx, const char *data, size_t len)
+{
+    (void)data;
+    (void)len;
+    return ++*(int *)ctx >= 3 ? -ECONNABORTED : 0;
+}
+
+static int copy_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_copy; CREATE TABLE q_copy (id int8, t text, "
+                            "b bool, f float8, d date, ts timestamptz, u uuid, raw bytea, "
+                            "n numeric)",
+                            CIO_PG_NOARGS));
+    enum { N = 5000, K = 9 };
+    static const uint8_t uuid[16] = {0xde, 0xad, 0xbe, 0xef};
+    static const uint8_t blob[4] = {0, 1, '\\', 0xff};
+    cio_pg_arg *rows = calloc(N * K, sizeof *rows);
+    for (int i = 0; i < N; i++) {
+        cio_pg_arg *a = rows + i * K;
+        a[0] = cio_pg_int8((int64_t)i * 1000000007LL);
+        a[1] = i == 3 ? cio_pg_null() : cio_pg_text("tab\there\nnew \\ line");
+        a[2] = cio_pg_bool(i & 1);
+        a[3] = cio_pg_float8(i / 3.0);
+        a[4] = cio_pg_date(i - 1000);
+        a[5] = cio_pg_timestamptz((int64_t)i * 1000001);
+        a[6] = cio_pg_uuid(uuid);
+        a[7] = cio_pg_bytea(blob, 4);
+        a[8] = cio_pg_numeric("3.14159");
+    }
+    static const char *const cols[] = {"id", "t", "b", "f", "d", "ts", "u", "raw", "n"};
+    int rc = cio_pg_copy_records(c, "q_copy", cols, K, rows, N);
+    PG_OK(c, rc);
+    task_check_eq(rc, N);
+    cio_pg_result *r;
+    rc = cio_pg_fetch(c, "SELECT * FROM q_copy WHERE id = $1 OR id = 3000000021 ORDER BY id",
+                      CIO_PG_ARGS(cio_pg_int8(4999LL * 1000000007LL)), &r);
+    task_check_eq(rc, 2);
+    const char *s;
+    task_check(cio_pg_is_null(r, 0, 1)); /* row 3 */
+    task_check_eq(cio_pg_get_text(r, 1, 1, &s, NULL), 0);
+    task_check(strcmp(s, "tab\there\nnew \\ line") == 0);
+    double f;
+    task_check_eq(cio_pg_get_double(r, 1, 3, &f), 0);
+    task_check(f == 4999 / 3.0);
+    int32_t d;
+    task_check_eq(cio_pg_get_date(r, 1, 4, &d), 0);
+    task_check_eq(d, 3999);
+    int64_t ts;
+    task_check_eq(cio_pg_get_timestamp(r, 1, 5, &ts), 0);
+    task_check_eq(ts, 4999LL * 1000001);
+    uint8_t u[16];
+    task_check_eq(cio_pg_get_uuid(r, 1, 6, u), 0);
+    task_check(memcmp(u, uuid, 16) == 0);
+    const uint8_t *p;
+    size_t n;
+    task_check_eq(cio_pg_get_bytea(r, 1, 7, &p, &n), 0);
+    task_check(n == 4 && memcmp(p, blob, 4) == 0);
+    cio_pg_result_free(r);
+    free(rows);
+
+    /* Raw COPY in CSV, in odd chunks. */
+    cio_pg_copy *cp;
+    PG_OK(c, cio_pg_copy_in(c, "COPY q_copy (id, t) FROM STDIN (FORMAT csv)", &cp));
+    task_check_eq(cio_pg_execute(c, "SELECT 1", CIO_PG_NOARGS), CIO_PG_EBUSY);
+    const char *csv = "1,\"a,b\"\n2,plain\n3,\n";
+    for (const char *q = csv; *q; q += 3)
+        PG_OK(c, cio_pg_copy_write(cp, q, strlen(q) < 3 ? strlen(q) : 3));
+    rc = cio_pg_copy_end(cp, NULL);
+    task_check_eq(rc, 3);
+    /* Aborted COPY: nothing loaded. */
+    PG_OK(c, cio_pg_copy_in(c, "COPY q_copy (id) FROM STDIN", &cp));
+    PG_OK(c, cio_pg_copy_write(cp, "42\n", 3));
+    task_check_eq(cio_pg_copy_end(cp, "changed my mind"), CIO_PG_ESERVER);
+    int64_t cnt;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_copy", CIO_PG_NOARGS, &cnt));
+    task_check_eq(cnt, N + 3);
+    /* Bad data: the server's error. */
+    PG_OK(c, cio_pg_copy_in(c, "COPY q_copy (id) FROM STDIN", &cp));
+    PG_OK(c, cio_pg_copy_write(cp, "notanumber\n", 11));
+    task_check_eq(cio_pg_copy_end(cp, NULL), CIO_PG_ESERVER);
+    task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "22P02") == 0);
+    /* Not a COPY. */
+    task_check_eq(cio_pg_copy_in(c, "SELECT 1", &cp), CIO_PG_EPROTO);
+
+    /* Export. */
+    struct sink sk = {0};
+    rc = cio_pg_copy_out(c, "COPY (SELECT id, t FROM q_copy ORDER BY id LIMIT 100) TO STDOUT",
+                         sink_fn, &sk);
+    task_check_eq(rc, 100);
+    task_check_eq(sk.lines, 100);
+    task_check(strcmp(sk.first, "0\ttab\\there\\nnew \\\\ line\n") == 0);
+    int calls = 0;
+    rc = cio_pg_copy_out(c, "COPY (SELECT g FROM generate_series(1, 1000000) g) TO STDOUT",
+                         stop_sink, &calls);
+    task_check_eq(rc, -ECONNABORTED);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 1", CIO_PG_NOARGS, &cnt));
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_copy(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(copy_main, NULL), 0);
+}
+
+/* LISTEN/NOTIFY between two connections. */
+static int notifier(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    cio_sleep(0.05);
+    PG_OK(c, cio_pg_notify(c, "cio chan", "hello 'world'"));
+    PG_OK(c, cio_pg_notify(c, "cio chan", "second"));
+    cio_pg_close(c);
+    return 0;
+}
+
+static int listen_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_OK(c, cio_pg_listen(c, "cio chan"));
+    cio_pg_notification *n;
+    task_check_eq(cio_pg_wait_notification(c, 0.05, &n), -ETIMEDOUT);
+    cio_task t = cio_spawn(notifier, NULL);
+    PG_OK(c, cio_pg_wait_notification(c, 5.0, &n));
+    task_check(strcmp(n->channel, "cio chan") == 0);
+    task_check(strcmp(n->payload, "hello 'world'") == 0);
+    task_check(n->sender_pid > 0 && n->sender_pid != cio_pg_backend_pid(c));
+    free(n);
+    task_check_eq(cio_join(t), 0);
+    PG_OK(c, cio_pg_wait_notification(c, 5.0, &n));
+    task_check(strcmp(n->payload, "second") == 0);
+    free(n);
+    /* One that arrives during another query is kept for later. */
+    PG_OK(c, cio_pg_notify(c, "cio chan", "self"));
+    PG_OK(c, cio_pg_wait_notification(c, 1.0, &n));
+    task_check(strcmp(n->payload, "self") == 0);
+    free(n);
+    PG_OK(c, cio_pg_unlisten(c, NULL));
+    PG_OK(c, cio_pg_notify(c, "cio chan", "unheard"));
+    task_check_eq(cio_pg_wait_notification(c, 0.1, &n), -ETIMEDOUT);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_listen(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(listen_main, NULL), 0);
+}
+
+/* A long pg_sleep cancelled by a timeout and by cio_cancel: the call
+ * returns at once, the server stops the query, the connection is reused. */
+static int sleeper(void *arg)
+{
+    return cio_pg_execute(arg, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
+}
+
+static int active_sleeps(cio_pg_conn *c, int64_t *n)
+{
+    return cio_pg_fetchval_int64(c,
+                                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                 "AND query = 'SELECT pg_sleep(30)'",
+                                 CIO_PG_NOARGS, n);
+}
+
+static int cancel_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_CONNECT(watch, NULL);
+    int64_t t0 = now_ns(), n;
+    {
+        CIO_TIMEOUT(limit, 0.2);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_sleep(30)", CIO_PG_NOARGS), -ETIMEDOUT);
+    }
+    task_check(now_ns() - t0 < 3000000000LL);
+    task_check(cio_pg_conn_ok(c));
+    PG_OK(watch, active_sleeps(watch, &n));
+    task_check_eq(n, 0);
+    int64_t v;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 5", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 5);
+
+    cio_task t = cio_spawn(sleeper, c);
+    cio_sleep(0.2);
+    PG_OK(watch, active_sleeps(watch, &n));
+    task_check_eq(n, 1);
+    t0 = now_ns();
+    cio_cancel(t);
+    task_check_eq(cio_join(t), -ECANCELED);
+    task_check(now_ns() - t0 < 3000000000LL);
+    PG_OK(watch, active_sleeps(watch, &n));
+    task_check_eq(n, 0);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 6", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 6);
+    /* Prepared (extended protocol) queries too. */
+    {
+        CIO_TIMEOUT(limit, 0.1);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_sleep($1)", CIO_PG_ARGS(cio_pg_float8(30))),
+                      -ETIMEDOUT);
+    }
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 7", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 7);
+    cio_pg_close(c);
+    cio_pg_close(watch);
+    return 0;
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(cancel_main, NULL), 0);
+}
+
+int main(void)
+{
+    if (!pg_dsn()) {
+        fprintf(stderr, "no PostgreSQL test cluster (run through ctest)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_connect_errors), cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_busy),           cmocka_unit_test(test_statement_cache),
+        cmocka_unit_test(test_executemany),    cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_stream),         cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_listen),         cmocka_unit_test(test_cancel),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
