@@ -78,6 +78,10 @@ typedef struct cio_connect_options {
     double tls_handshake_timeout;
     /* The reader's limit; 0 means CIO_STREAM_LIMIT. */
     size_t limit;
+    /* If not NULL, a failure's human detail is copied here (terminated):
+     * which address refused, the certificate verify message. */
+    char *error_detail;
+    size_t error_detail_size;
 } cio_connect_options;
 
 /* Connects to host:port (a numeric address or a name, resolved with c-ares
@@ -241,7 +245,7 @@ typedef struct cio_server_options {
     /* With host NULL: AF_INET or AF_INET6 only; 0 listens on both. */
     int family;
     /* A server context makes every connection TLS (handshake before the
-     * handler runs); NULL for plain TCP. */
+     * handler runs); NULL for plain TCP. The server keeps a reference. */
     cio_tls_ctx *tls;
     /* Limit of each TLS handshake; 0 means 60 s. */
     double tls_handshake_timeout;

@@ -91,6 +91,10 @@ ssize_t cio__tls_send(cio_stream *s, const void *buf, size_t n);
  * with a timeout scope). */
 int cio__tls_shutdown(cio_stream *s, bool wait);
 
+/* Takes and drops a reference to a context (servers keep one). */
+void cio__tls_ctx_ref(cio_tls_ctx *ctx);
+void cio__tls_ctx_unref(cio_tls_ctx *ctx);
+
 /* Releases the SSL object. */
 void cio__tls_free(cio_stream *s);
 

@@ -242,6 +242,7 @@ static void set_port(struct sockaddr_storage *ss, int port)
 
 static void free_server(struct cio_server *srv)
 {
+    cio__tls_ctx_unref(srv->opts.tls);
     for (int i = 0; i < srv->nl; i++)
         if (srv->l[i].fd >= 0)
             close(srv->l[i].fd);
@@ -276,6 +277,7 @@ static struct cio_server *new_server(cio_stream_handler handler, void *arg,
     srv->arg = arg;
     if (opts)
         srv->opts = *opts;
+    cio__tls_ctx_ref(srv->opts.tls); /* the caller may free its reference */
     cio__list_init(&srv->conns);
     cio__list_init(&srv->serving);
     return srv;

@@ -2,6 +2,7 @@
  * cio_open_connection() (resolve, Happy Eyeballs, optional TLS). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -135,17 +136,35 @@ int cio__resolve(const char *host, int port, int family, int socktype, const cio
     return cio_dns_resolve(host, port, family, dns, out);
 }
 
+static void set_detail(const cio_connect_options *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_detail(const cio_connect_options *o, const char *fmt, ...)
+{
+    if (!o->error_detail || !o->error_detail_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->error_detail, o->error_detail_size, fmt, ap);
+    va_end(ap);
+}
+
 /* Connects as opts say, inside the caller's timeout scope. */
 static int open_tcp(cio_stream **out, const char *host, int port, const cio_connect_options *o)
 {
     cio_addrinfo *list = NULL;
     int rc = cio__resolve(host, port, o->family, SOCK_STREAM, o->dns, &list);
-    if (rc < 0)
+    if (rc < 0) {
+        set_detail(o, "resolve %s: %s", host, cio_strerror(rc));
         return rc;
+    }
     const cio_addrinfo *won = NULL;
     double delay = o->happy_eyeballs_delay == 0 ? 0.25 : o->happy_eyeballs_delay;
     int fd = cio__happy_eyeballs(list, delay, &won);
     if (fd < 0) {
+        char addr[112] = "?";
+        cio_addr_format((const struct sockaddr *)&list->addr, list->addrlen, addr, sizeof addr);
+        set_detail(o, "connect to %s port %d (%s%s): %s", host, port, addr,
+                   list->next ? " and others" : "", cio_strerror(fd));
         cio_addrinfo_free(list);
         return fd;
     }
@@ -164,6 +183,7 @@ static int open_tcp(cio_stream **out, const char *host, int port, const cio_conn
         const char *name = o->server_hostname ? o->server_hostname : host;
         rc = cio__tls_start(s, o->tls, name, false, o->tls_handshake_timeout);
         if (rc) {
+            set_detail(o, "%s", s->detail[0] ? s->detail : cio_strerror(rc));
             cio__stream_destroy(s);
             return rc;
         }

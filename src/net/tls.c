@@ -49,6 +49,17 @@ void cio_tls_ctx_free(cio_tls_ctx *ctx)
     ctx_unref(ctx);
 }
 
+void cio__tls_ctx_ref(cio_tls_ctx *ctx)
+{
+    if (ctx)
+        __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
+}
+
+void cio__tls_ctx_unref(cio_tls_ctx *ctx)
+{
+    ctx_unref(ctx);
+}
+
 /* "h2,http/1.1" to ALPN wire format. */
 static int parse_alpn(cio_tls_ctx *c, const char *list)
 {

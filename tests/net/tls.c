@@ -1,0 +1,373 @@
+/* TLS: a CA and certificates made at test time with the openssl CLI (good,
+ * expired, wrong host, unknown CA); verification errors that say which;
+ * ALPN; clean close_notify; handshake and shutdown timeouts; start_tls on
+ * an open stream. */
+#include "net_helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static char dir[64];
+static char ca[128], good_crt[128], good_key[128], exp_crt[128], wrong_crt[128], rogue_crt[128],
+    rogue_key[128];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+#define EC "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+
+static int make_certs(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/cio-tls-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+    snprintf(good_crt, sizeof good_crt, "%s/good.pem", dir);
+    snprintf(good_key, sizeof good_key, "%s/server.key", dir);
+    snprintf(exp_crt, sizeof exp_crt, "%s/expired.pem", dir);
+    snprintf(wrong_crt, sizeof wrong_crt, "%s/wrong.pem", dir);
+    snprintf(rogue_crt, sizeof rogue_crt, "%s/rogue.pem", dir);
+    snprintf(rogue_key, sizeof rogue_key, "%s/rogue.key", dir);
+    int rc = 0;
+    rc |= sh("cd %s && openssl req -x509 " EC " -keyout ca.key -out ca.pem -days 30 "
+             "-subj '/CN=cio test CA' 2>/dev/null",
+             dir);
+    rc |= sh("cd %s && openssl req " EC " -keyout server.key -out server.csr -subj /CN=localhost "
+             "2>/dev/null",
+             dir);
+    rc |= sh("cd %s && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\n' > good.ext && "
+             "printf 'subjectAltName=DNS:other.example\\n' > wrong.ext",
+             dir);
+    /* Good, expired (valid until yesterday), and for another host; all
+     * with the same key, signed by the test CA. */
+    rc |= sh("cd %s && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+             "-CAcreateserial -days 30 -extfile good.ext -out good.pem 2>/dev/null",
+             dir);
+    rc |= sh("cd %s && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+             "-CAcreateserial -days -1 -extfile good.ext -out expired.pem 2>/dev/null",
+             dir);
+    rc |= sh("cd %s && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+             "-CAcreateserial -days 30 -extfile wrong.ext -out wrong.pem 2>/dev/null",
+             dir);
+    /* Self-signed for localhost: a CA nobody trusts. */
+    rc |= sh("cd %s && openssl req -x509 " EC " -keyout rogue.key -out rogue.pem -days 30 "
+             "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null",
+             dir);
+    return rc;
+}
+
+static int remove_certs(void **state)
+{
+    (void)state;
+    return sh("rm -rf %s", dir);
+}
+
+/* ---- a TLS echo server and clients -------------------------------------- */
+
+struct tls_case {
+    const char *crt, *key;   /* the server's */
+    const char *host;        /* what the client connects to */
+    const char *sni;         /* server_hostname, NULL: host */
+    const char *client_alpn; /* NULL: none */
+    int expect;              /* cio_open_connection's result */
+    const char *detail;      /* a substring of the error detail, or NULL */
+    char alpn[32];
+    char version[32];
+};
+
+static int tls_echo(cio_stream *s, void *arg)
+{
+    (void)arg;
+    int rc = echo_handler(s, NULL);
+    return rc == -ECONNRESET ? 0 : rc;
+}
+
+static int tls_client(void *arg)
+{
+    struct tls_case *c = arg;
+    cio_tls_ctx *sctx, *cctx;
+    cio_tls_options so = {.cert_file = c->crt, .key_file = c->key, .alpn = "http/1.1,x-cio"};
+    task_check_eq(cio_tls_server_ctx_new(&sctx, &so), 0);
+    cio_tls_options co = {.ca_file = ca, .alpn = c->client_alpn};
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &co), 0);
+    cio_server *srv;
+    cio_server_options srvo = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, strchr(c->host, ':') ? "::1" : "127.0.0.1", 0, tls_echo,
+                                   NULL, &srvo),
+                  0);
+    /* The server holds its own reference: the caller's may go now. */
+    cio_tls_ctx_free(sctx);
+    char detail[256] = "";
+    cio_connect_options o = {.tls = cctx,
+                             .server_hostname = c->sni,
+                             .timeout = 5,
+                             .error_detail = detail,
+                             .error_detail_size = sizeof detail};
+    cio_stream *s = NULL;
+    int rc = cio_open_connection(&s, c->host, cio_server_port(srv), &o);
+    task_check_eq(rc, c->expect);
+    if (rc == 0) {
+        task_check(cio_stream_is_tls(s));
+        task_check(!cio_stream_can_write_eof(s));
+        task_check_eq(cio_stream_write_eof(s), -ENOTSUP);
+        if (cio_stream_alpn(s))
+            snprintf(c->alpn, sizeof c->alpn, "%s", cio_stream_alpn(s));
+        snprintf(c->version, sizeof c->version, "%s", cio_stream_tls_version(s));
+        static char big[300000], back[300000];
+        for (size_t i = 0; i < sizeof big; i++)
+            big[i] = (char)(i % 253);
+        task_check_eq(cio_stream_send(s, "hello tls\n", 10), 0);
+        char line[32];
+        task_check_eq(cio_stream_readline(s, line, sizeof line), 10);
+        task_check(memcmp(line, "hello tls\n", 10) == 0);
+        task_check_eq(cio_stream_write(s, big, sizeof big), 0);
+        task_check_eq(cio_stream_readexactly(s, back, sizeof back), (long long)sizeof back);
+        task_check(memcmp(big, back, sizeof big) == 0);
+        /* close_notify both ways: a clean close. */
+        task_check_eq(cio_stream_close(s), 0);
+    } else if (c->detail) {
+        /* The detail names the peer and what OpenSSL said. */
+        task_check(strstr(detail, c->detail) != NULL);
+        task_check(strstr(detail, c->host) != NULL);
+    }
+    task_check_eq(cio_server_shutdown(srv, 2), 0);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void run_case(struct tls_case *c)
+{
+    assert_ok(run_real(tls_client, c));
+}
+
+static void test_good_certificate(void **state)
+{
+    (void)state;
+    struct tls_case c = {
+        .crt = good_crt, .key = good_key, .host = "localhost", .client_alpn = "h2,x-cio"};
+    /* "localhost" is resolved (hosts file) and verified by name. */
+    run_case(&c);
+    assert_string_equal(c.alpn, "x-cio");
+    assert_string_equal(c.version, "TLSv1.3");
+}
+
+static void test_ip_address_certificate(void **state)
+{
+    (void)state;
+    struct tls_case c = {.crt = good_crt, .key = good_key, .host = "127.0.0.1"};
+    run_case(&c);
+    assert_string_equal(c.alpn, ""); /* the client offered none */
+}
+
+static void test_ip_address_certificate_ipv6(void **state)
+{
+    (void)state;
+    SKIP_WITHOUT_IPV6();
+    struct tls_case c = {.crt = good_crt, .key = good_key, .host = "::1"};
+    run_case(&c);
+}
+
+static void test_expired_certificate(void **state)
+{
+    (void)state;
+    struct tls_case c = {.crt = exp_crt,
+                         .key = good_key,
+                         .host = "127.0.0.1",
+                         .expect = CIO_ETLS_CERT_EXPIRED,
+                         .detail = "expired"};
+    run_case(&c);
+}
+
+static void test_wrong_host(void **state)
+{
+    (void)state;
+    struct tls_case c = {.crt = wrong_crt,
+                         .key = good_key,
+                         .host = "127.0.0.1",
+                         .sni = "localhost",
+                         .expect = CIO_ETLS_HOST_MISMATCH,
+                         .detail = "mismatch"};
+    run_case(&c);
+}
+
+static void test_unknown_ca(void **state)
+{
+    (void)state;
+    struct tls_case c = {.crt = rogue_crt,
+                         .key = rogue_key,
+                         .host = "127.0.0.1",
+                         .expect = CIO_ETLS_UNKNOWN_CA,
+                         .detail = "self-signed"};
+    run_case(&c);
+}
+
+/* ---- start_tls, detail, timeouts ----------------------------------------- */
+
+static int upgrade_server(cio_stream *s, void *arg)
+{
+    cio_tls_ctx *ctx = arg;
+    char line[16];
+    if (cio_stream_readline(s, line, sizeof line) != 9) /* "STARTTLS\n" */
+        return -1;
+    int rc = cio_stream_send(s, "GO\n", 3);
+    if (rc)
+        return rc;
+    /* The second client rejects our certificate: not our failure. */
+    return cio_stream_accept_tls(s, ctx, 5) ? 0 : tls_echo(s, NULL);
+}
+
+static int start_tls(void *arg)
+{
+    (void)arg;
+    cio_tls_ctx *sctx, *cctx;
+    cio_tls_options so = {.cert_file = good_crt, .key_file = good_key};
+    task_check_eq(cio_tls_server_ctx_new(&sctx, &so), 0);
+    cio_tls_options co = {.ca_file = ca};
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &co), 0);
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, upgrade_server, sctx, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    task_check_eq(cio_stream_send(s, "STARTTLS\n", 9), 0);
+    char line[16];
+    task_check_eq(cio_stream_readline(s, line, sizeof line), 3);
+    task_check_eq(cio_stream_start_tls(s, cctx, "localhost", 5), 0);
+    task_check_eq(cio_stream_start_tls(s, cctx, "localhost", 5), -EINVAL); /* already TLS */
+    task_check_eq(cio_stream_send(s, "secret\n", 7), 0);
+    task_check_eq(cio_stream_readline(s, line, sizeof line), 7);
+    task_check_eq(cio_stream_close(s), 0);
+
+    /* A verification failure keeps the stream, with the detail on it. */
+    cio_tls_ctx *strict;
+    task_check_eq(cio_tls_client_ctx_new(&strict, &(cio_tls_options){.ca_file = ca}), 0);
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    task_check_eq(cio_stream_send(s, "STARTTLS\n", 9), 0);
+    task_check_eq(cio_stream_readline(s, line, sizeof line), 3);
+    task_check_eq(cio_stream_start_tls(s, strict, "other.example", 5), CIO_ETLS_HOST_MISMATCH);
+    task_check(strstr(cio_stream_error_detail(s), "127.0.0.1") != NULL);
+    task_check(strstr(cio_stream_error_detail(s), "mismatch") != NULL);
+    cio_stream_close(s);
+    cio_tls_ctx_free(strict);
+
+    task_check_eq(cio_server_shutdown(srv, 2), 0);
+    cio_tls_ctx_free(sctx);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void test_start_tls(void **state)
+{
+    (void)state;
+    assert_ok(run_real(start_tls, NULL));
+}
+
+static int mute(cio_stream *s, void *arg)
+{
+    (void)s;
+    double *secs = arg;
+    cio_sleep(*secs); /* accepts and never says a word */
+    return 0;
+}
+
+static int stalled_handshake(void *arg)
+{
+    (void)arg;
+    double secs = 5;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, mute, &secs, NULL), 0);
+    cio_tls_ctx *cctx;
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
+    cio_connect_options o = {.tls = cctx, .tls_handshake_timeout = 0.2};
+    cio_stream *s;
+    double t0 = cio_time();
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), -ETIMEDOUT);
+    double el = cio_time() - t0;
+    task_check(el >= 0.19 && el < 1.0);
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void test_handshake_timeout(void **state)
+{
+    (void)state;
+    assert_ok(run_real(stalled_handshake, NULL));
+}
+
+static int stalled_shutdown(void *arg)
+{
+    (void)arg;
+    /* The peer completes the handshake, then never reads: our
+     * close_notify gets no answer, and close must not hang. */
+    double secs = 5;
+    cio_tls_ctx *sctx, *cctx;
+    task_check_eq(cio_tls_server_ctx_new(
+                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
+                  0);
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
+    cio_server *srv;
+    cio_server_options so = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, mute, &secs, &so), 0);
+    cio_stream *s;
+    cio_connect_options o = {.tls = cctx};
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), 0);
+    cio_stream_set_close_timeout(s, 0.2);
+    double t0 = cio_time();
+    task_check_eq(cio_stream_close(s), -ETIMEDOUT);
+    double el = cio_time() - t0;
+    task_check(el >= 0.19 && el < 1.0);
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    cio_tls_ctx_free(sctx);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void test_shutdown_timeout(void **state)
+{
+    (void)state;
+    assert_ok(run_real(stalled_shutdown, NULL));
+}
+
+static void test_context_errors(void **state)
+{
+    (void)state;
+    cio_tls_ctx *c;
+    assert_int_equal(cio_tls_server_ctx_new(&c, NULL), -EINVAL); /* needs a certificate */
+    assert_int_equal(cio_tls_server_ctx_new(
+                         &c, &(cio_tls_options){.cert_file = "/nonexistent", .key_file = good_key}),
+                     -ENOENT);
+    /* A key that does not match the certificate. */
+    assert_int_equal(cio_tls_server_ctx_new(
+                         &c, &(cio_tls_options){.cert_file = good_crt, .key_file = rogue_key}),
+                     CIO_ETLS);
+    assert_int_equal(cio_tls_client_ctx_new(&c, &(cio_tls_options){.alpn = "h2,,x"}), -EINVAL);
+    /* The system store loads. */
+    assert_int_equal(cio_tls_client_ctx_new(&c, NULL), 0);
+    cio_tls_ctx_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_certificate),
+        cmocka_unit_test(test_ip_address_certificate),
+        cmocka_unit_test(test_ip_address_certificate_ipv6),
+        cmocka_unit_test(test_expired_certificate),
+        cmocka_unit_test(test_wrong_host),
+        cmocka_unit_test(test_unknown_ca),
+        cmocka_unit_test(test_start_tls),
+        cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_shutdown_timeout),
+        cmocka_unit_test(test_context_errors),
+    };
+    return cmocka_run_group_tests(tests, make_certs, remove_certs);
+}
