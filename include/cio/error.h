@@ -66,6 +66,15 @@ enum {
     CIO_EDNS = CIO_ERRNO_BASE - 208,
 };
 
+/* The asyncio toolkit (include/cio/sync.h, queue.h). */
+enum {
+    /* The queue was shut down (asyncio's QueueShutDown): puts fail at once,
+     * gets once the queue is empty (at once after an immediate shutdown). */
+    CIO_ESHUTDOWN = CIO_ERRNO_BASE - 300,
+    /* The barrier was aborted or reset (asyncio's BrokenBarrierError). */
+    CIO_EBROKEN = CIO_ERRNO_BASE - 301,
+};
+
 /* HTTP client (include/cio/http.h), from CIO_ERRNO_BASE - 320 (the toolkit
  * holds -300...). TLS and DNS failures of HTTP requests use the network
  * codes above. */

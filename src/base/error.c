@@ -7,16 +7,6 @@ struct own_code {
     int code;
     const char *name;
     const char *message;
-    /* pg */
-    {CIO_PG_ESERVER, "CIO_PG_ESERVER", "PostgreSQL server reported an error"},
-    {CIO_PG_ECONN, "CIO_PG_ECONN", "PostgreSQL connection failed or was lost"},
-    {CIO_PG_ECLOSED, "CIO_PG_ECLOSED", "PostgreSQL pool is closed"},
-    {CIO_PG_EBUSY, "CIO_PG_EBUSY", "PostgreSQL connection is in use by another operation"},
-    {CIO_PG_ETYPE, "CIO_PG_ETYPE", "PostgreSQL value has another type or does not fit"},
-    {CIO_PG_ENULL, "CIO_PG_ENULL", "PostgreSQL value is NULL"},
-    {CIO_PG_ENOROWS, "CIO_PG_ENOROWS", "PostgreSQL query returned no rows"},
-    {CIO_PG_EPROTO, "CIO_PG_EPROTO", "unexpected PostgreSQL protocol message or value"},
-    {CIO_PG_ESTATE, "CIO_PG_ESTATE", "PostgreSQL connection or transaction is in the wrong state"},
 };
 
 static const struct own_code own_codes[] = {
@@ -46,6 +36,19 @@ static const struct own_code own_codes[] = {
     {CIO_EHTTP_CLOSED, "CIO_EHTTP_CLOSED", "HTTP session is closed"},
     {CIO_EHTTP_TOOBIG, "CIO_EHTTP_TOOBIG", "HTTP response body is larger than allowed"},
     {CIO_EHTTP, "CIO_EHTTP", "HTTP transfer failed"},
+    /* toolkit */
+    {CIO_ESHUTDOWN, "CIO_ESHUTDOWN", "queue shut down"},
+    {CIO_EBROKEN, "CIO_EBROKEN", "barrier broken: aborted or reset"},
+    /* pg */
+    {CIO_PG_ESERVER, "CIO_PG_ESERVER", "PostgreSQL server reported an error"},
+    {CIO_PG_ECONN, "CIO_PG_ECONN", "PostgreSQL connection failed or was lost"},
+    {CIO_PG_ECLOSED, "CIO_PG_ECLOSED", "PostgreSQL pool is closed"},
+    {CIO_PG_EBUSY, "CIO_PG_EBUSY", "PostgreSQL connection is in use by another operation"},
+    {CIO_PG_ETYPE, "CIO_PG_ETYPE", "PostgreSQL value has another type or does not fit"},
+    {CIO_PG_ENULL, "CIO_PG_ENULL", "PostgreSQL value is NULL"},
+    {CIO_PG_ENOROWS, "CIO_PG_ENOROWS", "PostgreSQL query returned no rows"},
+    {CIO_PG_EPROTO, "CIO_PG_EPROTO", "unexpected PostgreSQL protocol message or value"},
+    {CIO_PG_ESTATE, "CIO_PG_ESTATE", "PostgreSQL connection or transaction is in the wrong state"},
 };
 
 static const struct own_code *find_own(int err)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #ifdef CIO__ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -216,6 +217,11 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     struct cio__stack *s = cio__stack_get(&loop->stacks, size + sizeof(struct cio__task) + 64);
     if (!s)
         return spawn_failed(-ENOMEM);
+#ifdef CIO__ASAN
+    /* A reused stack still carries the redzones of the frames its last
+     * task never returned from (task_entry's, at least). */
+    __asan_unpoison_memory_region(s->lo, (size_t)((char *)s - s->lo));
+#endif
     struct cio__task *t =
         (struct cio__task *)(((uintptr_t)s - sizeof(struct cio__task)) & ~(uintptr_t)63);
     /* Field by field rather than memset: spawning is a hot path. */
