@@ -67,6 +67,7 @@ class Job:
         self.cmd = cmd
         self.seconds = 0.0
         self.errors = []  # what went wrong, if anything
+        self.notes = []  # what it said on stderr although it succeeded
         self.nrecords = 0
 
 
@@ -198,6 +199,8 @@ def run_job(job, label, args, progress):
     if job.errors and err:
         tail = "".join(err[-5:]).rstrip()
         job.errors.append("stderr: " + tail.replace("\n", "\n        "))
+    elif err and any(line.strip() for line in err):
+        job.notes.append(f"stderr ({len(err)} lines): " + err[-1].strip()[:150])
     return records
 
 
@@ -220,9 +223,10 @@ def run_all(jobs, args):
             plural = "" if job.nrecords == 1 else "s"
             progress.done(f"{label} {job.name}  {job.seconds:.1f} s  {status}"
                           + (f" ({job.nrecords} record{plural})" if not job.errors else ""))
+            for note in job.errors or job.notes:
+                progress.done(f"      {note}")
+            job.notes = []
             if job.errors:
-                for e in job.errors:
-                    progress.done(f"      {e}")
                 break  # no more runs of a failing program
     records = []
     for recs in samples.values():
@@ -236,8 +240,10 @@ def run_all(jobs, args):
 
 def fmt_value(value, unit):
     a = abs(value)
-    if unit == "s" and a < 100:
+    if unit == "s" and a < 1:
         text = f"{value:.4f}"
+    elif unit == "s" and a < 100:
+        text = f"{value:.2f}"
     elif a >= 100 or a == 0 or float(value).is_integer():
         text = f"{value:.0f}"
     elif a >= 10:
@@ -268,10 +274,9 @@ def ratio_text(cio, peer):
     good, bad = ratio_words(cio["unit"], cio["better"])
     if abs(r - 1) < 0.005:
         return "cio is on par"
-    if r >= 1:
-        return f"cio is {r:.3g}x {good}" if r < 10 else f"cio is {r:.1f}x {good}"
-    inv = 1 / r
-    return f"cio is {inv:.3g}x {bad}" if inv < 10 else f"cio is {inv:.1f}x {bad}"
+    word = good if r >= 1 else bad
+    r = max(r, 1 / r)
+    return f"cio is {r:.2f}x {word}" if r < 10 else f"cio is {r:.1f}x {word}"
 
 
 def target_met(target, rec):
@@ -644,9 +649,25 @@ def main():
     p.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                    else sys.executable, help="interpreter of the peers (default /usr/bin/python3)")
     p.add_argument("--list", action="store_true", help="list the programs and exit")
+    p.add_argument("--render", action="store_true",
+                   help="run nothing: redraw the charts and the doc section from the "
+                        "results already in bench/results (or --out)")
     args = p.parse_args()
     if args.runs < 1:
         p.error("--runs must be at least 1")
+
+    targets = {k: v for k, v in load_json(os.path.join(BENCH, "targets.json"), {}).items()
+               if not k.startswith("_")}
+    TARGET_ORDER[:] = list(targets)
+    if args.render:
+        out_dir = os.path.abspath(args.out or os.path.join(BENCH, "results"))
+        records = load_json(os.path.join(out_dir, "latest.json"), [])
+        meta = load_json(os.path.join(out_dir, "meta.json"), None)
+        if not records or not meta:
+            print(f"run.py: no results in {out_dir}", file=sys.stderr)
+            return 1
+        render(out_dir, records, meta, targets, args)
+        return 0
 
     build = os.path.join(ROOT, args.build) if not os.path.isabs(args.build) else args.build
     if not os.path.isdir(os.path.join(build, "bench")):
@@ -668,9 +689,6 @@ def main():
     t0 = time.monotonic()
     records = run_all(jobs, args)
     elapsed = time.monotonic() - t0
-    targets = {k: v for k, v in load_json(os.path.join(BENCH, "targets.json"), {}).items()
-               if not k.startswith("_")}
-    TARGET_ORDER[:] = list(targets)
 
     print_tables(records, targets)
     failed = [j for j in jobs if j.errors]
@@ -681,18 +699,24 @@ def main():
     if out_dir and records:
         out_dir = os.path.abspath(out_dir)
         all_records, meta = write_results(out_dir, records, jobs, args, started, load_before)
-        areas = grouped(all_records)
-        for area, workloads in areas.items():
-            err = chart(area, workloads, targets, os.path.join(out_dir, f"{area}.png"))
-            if err:
-                print(f"chart {area}: {err}", file=sys.stderr)
-        written = [os.path.relpath(os.path.join(out_dir, f), ROOT)
-                   for f in ["latest.json", "meta.json"] + [f"{a}.png" for a in areas]]
-        if not args.no_doc and not args.quick:
-            update_doc(doc_section(all_records, targets, meta, out_dir))
-            written.append(os.path.relpath(DOC, ROOT))
-        print("wrote " + ", ".join(written))
+        render(out_dir, all_records, meta, targets, args)
     return 1 if failed else 0
+
+
+def render(out_dir, records, meta, targets, args):
+    """Draws the charts and rewrites the doc section from all the records."""
+    areas = grouped(records)
+    for area, workloads in areas.items():
+        err = chart(area, workloads, targets, os.path.join(out_dir, f"{area}.png"))
+        if err:
+            print(f"chart {area}: {err}", file=sys.stderr)
+    written = [os.path.relpath(os.path.join(out_dir, f), ROOT)
+               for f in ([] if args.render else ["latest.json", "meta.json"])
+               + [f"{a}.png" for a in areas]]
+    if not args.no_doc and not args.quick:
+        update_doc(doc_section(records, targets, meta, out_dir))
+        written.append(os.path.relpath(DOC, ROOT))
+    print("wrote " + ", ".join(written))
 
 
 if __name__ == "__main__":
