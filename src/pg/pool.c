@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "base/clock.h"
 #include "pg/internal.h"
@@ -126,8 +127,23 @@ static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
         return false;
     if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
         return false;
-    return PQconsumeInput(c->pg) && PQstatus(c->pg) == CONNECTION_OK && !c->broken &&
-           PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    if (c->broken || PQstatus(c->pg) != CONNECTION_OK ||
+        PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        return false;
+    /* One peek in the common case (nothing to read). A server that ends a
+     * session sends a FATAL message and then closes: read what is there
+     * (libpq turns the message into a notice) until the EOF shows. */
+    for (int i = 0; i < 8; i++) {
+        char b;
+        ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0)
+            return false;
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
+            return false;
+    }
+    return true;
 }
 
 /* Closes idle connections past max_idle, oldest first, keeping min_size. */

@@ -1,0 +1,384 @@
+/* The pool: the guard macro, exhaustion with acquire timeouts, the known
+ * traps (a timeout racing a release, close after a cancelled acquire, two
+ * tasks on one connection), close waiting for connections in use, 1,000
+ * tasks on 20 connections, broken connections replaced, rollback on
+ * release, idle expiry, and cancellation of a pooled query. */
+#include "pg_test.h"
+
+static cio_pg_pool *make_pool(int min, int max, double max_idle)
+{
+    cio_pg_pool *p = NULL;
+    cio_pg_pool_options o = {.min_size = min, .max_size = max, .max_idle = max_idle};
+    int rc = cio_pg_pool_create(pg_dsn(), &o, &p);
+    if (rc)
+        print_error("pool_create: %s %s\n", cio_err_name(rc), cio_pg_pool_error(p));
+    return p;
+}
+
+static int query_one(cio_pg_pool *pool, int v)
+{
+    int rc;
+    CIO_PG_ACQUIRE(conn, pool, 10.0, rc);
+    if (rc < 0)
+        return rc;
+    int64_t out;
+    rc = cio_pg_fetchval_int64(conn, "SELECT $1::int", CIO_PG_ARGS(cio_pg_int4(v)), &out);
+    if (rc == 0 && out != v)
+        rc = -EPROTO;
+    return rc;
+}
+
+static int basics(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(5, 20, 0);
+    task_check(p != NULL);
+    task_check_eq(cio_pg_pool_size(p), 5);
+    task_check_eq(cio_pg_pool_idle(p), 5);
+    task_check_eq(query_one(p, 3), 0);
+    task_check_eq(cio_pg_pool_idle(p), 5);
+    cio_pg_conn *a, *b;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    task_check(a != b);
+    task_check_eq(cio_pg_pool_idle(p), 3);
+    task_check_eq(cio_pg_close(a), -EINVAL); /* pooled: release it instead */
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_release(b), 0);
+    task_check_eq(cio_pg_pool_release(NULL), -EINVAL);
+    cio_pg_pool *bad = NULL;
+    cio_pg_pool_options o = {.min_size = 3, .max_size = 2};
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &bad), -EINVAL);
+    o = (cio_pg_pool_options){.min_size = 2};
+    task_check_eq(cio_pg_pool_create("host=127.0.0.1 port=1 user=x", &o, &bad), CIO_PG_ECONN);
+    task_check(bad == NULL);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_basics(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(basics, NULL), 0);
+}
+
+/* Exhaustion: the acquire times out after its timeout, FIFO waiters get
+ * connections as they are released. */
+struct holder {
+    cio_pg_pool *pool;
+    double hold;
+    int rc;
+};
+
+static int hold_one(void *arg)
+{
+    struct holder *h = arg;
+    int rc;
+    CIO_PG_ACQUIRE(conn, h->pool, 5.0, rc);
+    if (rc < 0)
+        return rc;
+    return cio_sleep(h->hold);
+}
+
+static int exhaustion(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(0, 2, 0);
+    task_check(p != NULL);
+    struct holder h = {p, 0.3, 0};
+    cio_task t1 = cio_spawn(hold_one, &h), t2 = cio_spawn(hold_one, &h);
+    cio_sleep(0.05);
+    task_check_eq(cio_pg_pool_size(p), 2);
+    cio_pg_conn *c;
+    double t0 = cio_time();
+    task_check_eq(cio_pg_pool_acquire(p, 0.1, &c), -ETIMEDOUT);
+    task_check(c == NULL);
+    double waited = cio_time() - t0;
+    task_check(waited >= 0.09 && waited < 0.25);
+    task_check_eq(cio_pg_pool_acquire(p, 0, &c), -ETIMEDOUT);
+    /* An enclosing timeout scope applies too. */
+    {
+        CIO_TIMEOUT(limit, 0.05);
+        task_check_eq(cio_pg_pool_acquire(p, -1, &c), -ETIMEDOUT);
+    }
+    task_check_eq(cio_pg_pool_waiting(p), 0);
+    /* Without a timeout: served when a holder releases. */
+    task_check_eq(cio_pg_pool_acquire(p, -1, &c), 0);
+    task_check(cio_time() - t0 >= 0.25);
+    task_check_eq(cio_pg_pool_release(c), 0);
+    task_check_eq(cio_join(t1), 0);
+    task_check_eq(cio_join(t2), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_exhaustion(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(exhaustion, NULL), 0);
+}
+
+/* Trap 1: an acquire whose timeout expires on the same loop turn as a
+ * release: the connection is never lost. */
+struct racer {
+    cio_pg_pool *pool;
+    double t;
+    int got, timed_out;
+};
+
+static int race_waiter(void *arg)
+{
+    struct racer *r = arg;
+    cio_pg_conn *c;
+    int rc = cio_pg_pool_acquire(r->pool, r->t, &c);
+    if (rc == 0) {
+        r->got++;
+        return cio_pg_pool_release(c);
+    }
+    if (rc == -ETIMEDOUT) {
+        r->timed_out++;
+        return 0;
+    }
+    return rc;
+}
+
+static int race(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(1, 1, 0);
+    task_check(p != NULL);
+    struct racer r = {.pool = p};
+    for (int i = 0; i < 200; i++) {
+        cio_pg_conn *c;
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &c), 0);
+        r.t = 0.002 * (i % 3);
+        cio_task w = cio_spawn(race_waiter, &r);
+        cio_sleep(r.t); /* wake on the same turn as the waiter's timeout */
+        task_check_eq(cio_pg_pool_release(c), 0);
+        task_check_eq(cio_join(w), 0);
+        task_check_eq(cio_pg_pool_size(p), 1);
+        task_check_eq(cio_pg_pool_idle(p), 1); /* nobody holds it */
+        task_check_eq(cio_pg_pool_waiting(p), 0);
+    }
+    task_check_eq(r.got + r.timed_out, 200);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_timeout_races_release(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(race, NULL), 0);
+}
+
+/* Trap 2: closing a pool while an acquire was cancelled does not hang;
+ * waiters get CIO_PG_ECLOSED; close waits for connections in use. */
+static int waiter(void *arg)
+{
+    cio_pg_conn *c;
+    int rc = cio_pg_pool_acquire(arg, -1, &c);
+    if (rc == 0)
+        cio_pg_pool_release(c);
+    return rc;
+}
+
+static int release_later(void *arg)
+{
+    cio_sleep(0.05);
+    return cio_pg_pool_release(arg);
+}
+
+static int close_main(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(1, 1, 0);
+    task_check(p != NULL);
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &c), 0);
+    cio_task cancelled = cio_spawn(waiter, p);
+    cio_task closed = cio_spawn(waiter, p);
+    cio_sleep(0.02);
+    task_check_eq(cio_pg_pool_waiting(p), 2);
+    cio_cancel(cancelled);
+    task_check_eq(cio_join(cancelled), -ECANCELED);
+    task_check_eq(cio_pg_pool_waiting(p), 1);
+    /* Release from another task later: close must wait for it. */
+    cio_task releaser = cio_spawn(release_later, c);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    task_check_eq(cio_join(closed), CIO_PG_ECLOSED);
+    task_check_eq(cio_join(releaser), 0);
+
+    /* Close waits for a holder that keeps its connection a while. */
+    p = make_pool(2, 2, 0);
+    task_check(p != NULL);
+    struct holder h2 = {p, 0.2, 0};
+    cio_task t = cio_spawn(hold_one, &h2);
+    cio_sleep(0.02);
+    double t0 = cio_time();
+    task_check_eq(cio_pg_pool_close(p), 0);
+    task_check(cio_time() - t0 >= 0.15);
+    task_check_eq(cio_join(t), 0);
+    return 0;
+}
+
+static void test_close(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(close_main, NULL), 0);
+}
+
+/* 1,000 tasks share 20 connections. */
+struct many {
+    cio_pg_pool *pool;
+    int i;
+};
+
+static int many_task(void *arg)
+{
+    struct many *m = arg;
+    for (int k = 0; k < 3; k++) {
+        int rc = query_one(m->pool, m->i * 10 + k);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int many_main(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(5, 20, 0);
+    task_check(p != NULL);
+    enum { N = 1000 };
+    static struct many m[N];
+    static cio_task t[N];
+    for (int i = 0; i < N; i++) {
+        m[i] = (struct many){p, i};
+        t[i] = cio_spawn(many_task, &m[i]);
+    }
+    int failures = 0;
+    for (int i = 0; i < N; i++)
+        failures += cio_join(t[i]) != 0;
+    task_check_eq(failures, 0);
+    task_check(cio_pg_pool_size(p) <= 20);
+    task_check_eq(cio_pg_pool_idle(p), cio_pg_pool_size(p));
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_1000_tasks_20_connections(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(many_main, NULL), 0);
+}
+
+/* A connection the server killed is dropped on release and replaced; a
+ * transaction left open is rolled back on release; an idle connection
+ * past max_idle is replaced; a cancelled pooled query goes back clean. */
+static int sleeper(void *arg)
+{
+    int rc;
+    CIO_PG_ACQUIRE(conn, (cio_pg_pool *)arg, 5.0, rc);
+    if (rc < 0)
+        return rc;
+    return cio_pg_execute(conn, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
+}
+
+static int lifecycle(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(1, 3, 0);
+    task_check(p != NULL);
+    cio_pg_conn *a, *b;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    int victim = cio_pg_backend_pid(b);
+    int64_t ok;
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT pg_terminate_backend($1)::int",
+                                   CIO_PG_ARGS(cio_pg_int4(victim)), &ok));
+    task_check_eq(ok, 1);
+    int64_t v;
+    task_check_eq(cio_pg_fetchval_int64(b, "SELECT 1", CIO_PG_NOARGS, &v), CIO_PG_ECONN);
+    task_check(!cio_pg_conn_ok(b));
+    task_check_eq(cio_pg_pool_release(b), 0);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    /* An idle connection killed by the server is noticed at acquire. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    victim = cio_pg_backend_pid(b);
+    task_check_eq(cio_pg_pool_release(b), 0);
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT pg_terminate_backend($1)::int",
+                                   CIO_PG_ARGS(cio_pg_int4(victim)), &ok));
+    cio_sleep(0.1);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    task_check(cio_pg_backend_pid(b) != victim);
+    PG_OK(b, cio_pg_fetchval_int64(b, "SELECT 2", CIO_PG_NOARGS, &v));
+    /* A transaction left open is rolled back on release. */
+    PG_OK(b, cio_pg_execute(b, "CREATE TABLE IF NOT EXISTS p_tx (v int); TRUNCATE p_tx",
+                            CIO_PG_NOARGS));
+    PG_OK(b, cio_pg_execute(b, "BEGIN; INSERT INTO p_tx VALUES (1)", CIO_PG_NOARGS));
+    task_check(cio_pg_in_transaction(b));
+    task_check_eq(cio_pg_pool_release(b), 0);
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM p_tx", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* Idle expiry. */
+    p = make_pool(0, 2, 0.1);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    int pid = cio_pg_backend_pid(a);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    cio_sleep(0.25);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check(cio_pg_backend_pid(a) != pid);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* Cancelling a task in a pooled pg_sleep: the connection returns
+     * clean and is reused. */
+    p = make_pool(1, 1, 0);
+    cio_task t = cio_spawn(sleeper, p);
+    cio_sleep(0.1);
+    double t0 = cio_time();
+    cio_cancel(t);
+    task_check_eq(cio_join(t), -ECANCELED);
+    task_check(cio_time() - t0 < 3.0);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    task_check_eq(query_one(p, 9), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* PgBouncer mode: no statement cache, through the pool. */
+    cio_pg_pool_options o = {.max_size = 2, .conn.no_statement_cache = true};
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &p), 0);
+    task_check_eq(query_one(p, 11), 0);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM pg_prepared_statements",
+                                   CIO_PG_NOARGS, &v));
+    task_check_eq(v, 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_lifecycle(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(lifecycle, NULL), 0);
+}
+
+int main(void)
+{
+    if (!pg_dsn()) {
+        fprintf(stderr, "no PostgreSQL test cluster (run through ctest)\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_exhaustion),
+        cmocka_unit_test(test_timeout_races_release),
+        cmocka_unit_test(test_close),
+        cmocka_unit_test(test_1000_tasks_20_connections),
+        cmocka_unit_test(test_lifecycle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
