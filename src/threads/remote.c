@@ -113,9 +113,9 @@ void cio__threads_fini(struct cio__loop *loop)
     if (th->shutdown_timer_on)
         cio__timer_stop(loop, &th->shutdown_timer);
     cio__signal_fini(loop, th);
-    /* Run what arrived since the last poll, then close the inbox: nodes
-     * pushed by racing threads are dropped (run with a NULL loop). */
-    cio__threads_wake(loop);
+    /* Close the inbox. What is still in it is dropped, not run: the tasks
+     * are gone, and a callback run now could only start work that would
+     * never finish. Each node frees what it owns (run with a NULL loop). */
     struct cio__inbox_node *n =
         atomic_exchange_explicit(&th->remote->head, CIO__INBOX_CLOSED, memory_order_acq_rel);
     if (n)
