@@ -127,8 +127,7 @@ static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
         return false;
     if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
         return false;
-    if (c->broken || PQstatus(c->pg) != CONNECTION_OK ||
-        PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+    if (c->broken || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         return false;
     /* One peek in the common case (nothing to read). A server that ends a
      * session sends a FATAL message and then closes: read what is there

@@ -40,8 +40,7 @@ static inline const char *pg_dsn(void)
     do {                                                                                           \
         int rc_ = cio_pg_connect(pg_dsn(), (opts), &conn);                                         \
         if (rc_ < 0) {                                                                             \
-            print_error("connect: %s: %s\n", cio_err_name(rc_),                                    \
-                        cio_pg_conn_error(conn)->message);                                         \
+            print_error("connect: %s: %s\n", cio_err_name(rc_), cio_pg_conn_error(conn)->message); \
             cio_pg_close(conn);                                                                    \
             return -1000 - __LINE__;                                                               \
         }                                                                                          \
@@ -52,7 +51,7 @@ static inline const char *pg_dsn(void)
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ < 0) {                                                                             \
-            print_error("%s:%d: %s = %s: %s\n", __FILE__, __LINE__, #expr, cio_err_name(rc_),    \
+            print_error("%s:%d: %s = %s: %s\n", __FILE__, __LINE__, #expr, cio_err_name(rc_),      \
                         cio_pg_conn_error(conn)->message);                                         \
             return -1000 - __LINE__;                                                               \
         }                                                                                          \

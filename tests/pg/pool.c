@@ -352,8 +352,8 @@ static int lifecycle(void *arg)
     task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &p), 0);
     task_check_eq(query_one(p, 11), 0);
     task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
-    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM pg_prepared_statements",
-                                   CIO_PG_NOARGS, &v));
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM pg_prepared_statements", CIO_PG_NOARGS,
+                                   &v));
     task_check_eq(v, 0);
     task_check_eq(cio_pg_pool_release(a), 0);
     task_check_eq(cio_pg_pool_close(p), 0);

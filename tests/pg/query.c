@@ -39,15 +39,16 @@ static int basics(void *arg)
     (void)arg;
     PG_CONNECT(c, NULL);
     task_check(cio_pg_backend_pid(c) > 0);
-    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_users; CREATE TABLE q_users (id int "
-                               "PRIMARY KEY, name text, active bool)",
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_users; CREATE TABLE q_users (id int "
+                            "PRIMARY KEY, name text, active bool)",
                             CIO_PG_NOARGS));
     for (int i = 0; i < 10; i++) {
         char name[16];
         snprintf(name, sizeof name, "user%d", i);
-        int rc = cio_pg_execute(c, "INSERT INTO q_users VALUES ($1, $2, $3)",
-                                CIO_PG_ARGS(cio_pg_int4(i), cio_pg_text(name),
-                                            cio_pg_bool(i % 2 == 0)));
+        int rc =
+            cio_pg_execute(c, "INSERT INTO q_users VALUES ($1, $2, $3)",
+                           CIO_PG_ARGS(cio_pg_int4(i), cio_pg_text(name), cio_pg_bool(i % 2 == 0)));
         PG_OK(c, rc);
         task_check_eq(rc, 1);
     }
@@ -66,8 +67,8 @@ static int basics(void *arg)
     task_check_eq(cio_pg_get_text(r, 1, 1, &s, NULL), 0);
     task_check(strcmp(s, "user2!") == 0);
     cio_pg_result_free(r);
-    rc = cio_pg_fetchrow(c, "SELECT * FROM q_users WHERE id = $1", CIO_PG_ARGS(cio_pg_int4(99)),
-                         &r);
+    rc =
+        cio_pg_fetchrow(c, "SELECT * FROM q_users WHERE id = $1", CIO_PG_ARGS(cio_pg_int4(99)), &r);
     task_check_eq(rc, 0);
     task_check(r == NULL);
     rc = cio_pg_fetchrow(c, "SELECT * FROM q_users ORDER BY id DESC", CIO_PG_NOARGS, &r);
@@ -161,14 +162,14 @@ static int cache_main(void *arg)
     (void)arg;
     cio_pg_options o = {.statement_cache_size = 2};
     PG_CONNECT(c, &o);
-    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_cache; CREATE TABLE q_cache (a int); "
-                               "INSERT INTO q_cache VALUES (1)",
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_cache; CREATE TABLE q_cache (a int); "
+                            "INSERT INTO q_cache VALUES (1)",
                             CIO_PG_NOARGS));
     cio_pg_result *r;
     PG_OK(c, cio_pg_fetch(c, "SELECT * FROM q_cache", CIO_PG_NOARGS, &r));
     cio_pg_result_free(r);
-    PG_OK(c, cio_pg_execute(c, "ALTER TABLE q_cache ADD COLUMN b text DEFAULT 'x'",
-                            CIO_PG_NOARGS));
+    PG_OK(c, cio_pg_execute(c, "ALTER TABLE q_cache ADD COLUMN b text DEFAULT 'x'", CIO_PG_NOARGS));
     int rc = cio_pg_fetch(c, "SELECT * FROM q_cache", CIO_PG_NOARGS, &r);
     PG_OK(c, rc);
     task_check_eq(cio_pg_ncols(r), 2);
@@ -185,8 +186,8 @@ static int cache_main(void *arg)
             task_check_eq(v, i + 1);
         }
     int64_t n;
-    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements",
-                                   CIO_PG_NOARGS, &n));
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements", CIO_PG_NOARGS,
+                                   &n));
     task_check(n <= 2);
     cio_pg_close(c);
     return 0;
@@ -204,8 +205,9 @@ static int many_main(void *arg)
 {
     cio_pg_options *o = arg;
     PG_CONNECT(c, o);
-    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_many; CREATE TABLE q_many (id int "
-                               "PRIMARY KEY, label text)",
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_many; CREATE TABLE q_many (id int "
+                            "PRIMARY KEY, label text)",
                             CIO_PG_NOARGS));
     enum { N = 2000 };
     cio_pg_arg *args = calloc(2 * N, sizeof *args);
@@ -267,8 +269,8 @@ static int tx_main(void *arg)
 {
     (void)arg;
     PG_CONNECT(c, NULL);
-    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_tx; CREATE TABLE q_tx (v int)",
-                            CIO_PG_NOARGS));
+    PG_OK(c,
+          cio_pg_execute(c, "DROP TABLE IF EXISTS q_tx; CREATE TABLE q_tx (v int)", CIO_PG_NOARGS));
     int rc;
     {
         CIO_PG_TRANSACTION(tx, c, rc);

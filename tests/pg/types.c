@@ -59,7 +59,7 @@ static int check_row(cio_pg_result *r)
     task_check(d == 0.1);
     task_check_eq(cio_pg_get_text(r, 0, 12, &s, NULL), 0);
     task_check(strcmp(s, "0.1") == 0);
-    const char *num[] = {"123456789.000123", "-0.0001", "NaN", "0", "10000", "0.00",
+    const char *num[] = {"123456789.000123",     "-0.0001", "NaN", "0", "10000", "0.00",
                          "100000000000000000000"};
     for (int i = 0; i < 7; i++) {
         task_check_eq(cio_pg_get_numeric(r, 0, 13 + i, &s), 0);
@@ -181,19 +181,17 @@ static int round_trip(void *arg)
                       "$12::timestamptz, $13::numeric, $14::jsonb, $15::int4, $16::text, "
                       "$17::text, $18::date, $19::timestamptz, $20::text";
     cio_pg_result *r;
-    int rc = cio_pg_fetch(c, sql,
-                          CIO_PG_ARGS(cio_pg_bool(true), cio_pg_int2(-7), cio_pg_int4(INT32_MIN),
-                                      cio_pg_int8(INT64_MAX), cio_pg_float4(0.25f),
-                                      cio_pg_float8(-1e300), cio_pg_text("it's \"quoted\""),
-                                      cio_pg_bytea(blob, 3), cio_pg_uuid(uuid),
-                                      cio_pg_date(-719162), cio_pg_timestamp(-1),
-                                      cio_pg_timestamptz(INT64_C(1700000000123456)),
-                                      cio_pg_numeric("-98765.4321"),
-                                      cio_pg_jsonb("{\"k\": [true]}"), cio_pg_null(),
-                                      cio_pg_text(NULL), cio_pg_textn("abcdef", 3),
-                                      cio_pg_date(INT32_MIN), cio_pg_timestamptz(INT64_MAX),
-                                      cio_pg_text("")),
-                          &r);
+    int rc = cio_pg_fetch(
+        c, sql,
+        CIO_PG_ARGS(cio_pg_bool(true), cio_pg_int2(-7), cio_pg_int4(INT32_MIN),
+                    cio_pg_int8(INT64_MAX), cio_pg_float4(0.25f), cio_pg_float8(-1e300),
+                    cio_pg_text("it's \"quoted\""), cio_pg_bytea(blob, 3), cio_pg_uuid(uuid),
+                    cio_pg_date(-719162), cio_pg_timestamp(-1),
+                    cio_pg_timestamptz(INT64_C(1700000000123456)), cio_pg_numeric("-98765.4321"),
+                    cio_pg_jsonb("{\"k\": [true]}"), cio_pg_null(), cio_pg_text(NULL),
+                    cio_pg_textn("abcdef", 3), cio_pg_date(INT32_MIN),
+                    cio_pg_timestamptz(INT64_MAX), cio_pg_text("")),
+        &r);
     PG_OK(c, rc);
     bool b;
     int16_t i16;
