@@ -4,8 +4,11 @@
  * function that releases a handle (by joining its finished task) sets the
  * array entry to CIO_TASK_NONE, so after any return the entries still set
  * are exactly the tasks the caller still owns and must join, cancel or
- * detach. A handle whose spawn failed counts as a task that failed with the
- * spawn error; a stale handle as one that failed with CIO_EBADTASK.
+ * detach — and calling cio_gather() again on the same array finishes the
+ * job: cio_gather(), cio_gather_results() and cio_as_completed skip empty
+ * entries (results[i] is then left as it was). A handle whose spawn failed
+ * counts as a task that failed with the spawn error; a stale handle as one
+ * that failed with CIO_EBADTASK; cio_wait() counts empty entries as done.
  *
  * Waiting costs one small node per task (one allocation per call, none per
  * task when n <= 8) and is woken once per finished task, in the order they

@@ -40,10 +40,10 @@ static int gather(cio_task *tasks, size_t n, int *results)
     if (!self)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     struct cio__watch s;
-    int rc = cio__watch_start(&s, tasks, n);
+    int rc = cio__watch_start(&s, tasks, n, true);
     if (rc)
         return rc;
-    size_t left = n;
+    size_t left = n - s.absent;
     while (left) {
         long i;
         while ((i = cio__watch_pop(&s)) >= 0) {
@@ -99,7 +99,7 @@ int cio_wait(cio_task *tasks, size_t n, int return_when, double timeout)
     if (rc)
         return rc;
     struct cio__watch s;
-    rc = cio__watch_start(&s, tasks, n);
+    rc = cio__watch_start(&s, tasks, n, false);
     if (rc)
         return rc;
     /* done[k] is the index of the k-th task to finish. */
@@ -197,11 +197,12 @@ int cio_as_completed_init(cio_as_completed *it, cio_task *tasks, size_t n)
     struct cio__watch *s = malloc(sizeof *s);
     if (!s)
         return it->err_ = -ENOMEM;
-    int rc = cio__watch_start(s, tasks, n);
+    int rc = cio__watch_start(s, tasks, n, true);
     if (rc) {
         free(s);
         return it->err_ = rc;
     }
+    it->left_ = n - s->absent;
     it->watch_ = s;
     return 0;
 }

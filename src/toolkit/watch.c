@@ -21,10 +21,11 @@ static void on_done(struct cio__waiter *w, struct cio__task *ended)
         cio__wake(s->watcher, 0);
 }
 
-int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n)
+int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool skip_none)
 {
     s->n = n;
     s->pending = 0;
+    s->absent = 0;
     s->watcher = NULL;
     s->done_head = NULL;
     s->done_tail = &s->done_head;
@@ -41,6 +42,10 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n)
         d->w.task = NULL;
         d->w.notify = on_done;
         cio__list_init(&d->w.link);
+        if (skip_none && cio_task_is_none(tasks[i])) {
+            s->absent++;
+            continue;
+        }
         struct cio__task *t = cio__task_from(tasks[i]);
         if (t && t->state != CIO__T_DONE && !t->detached) {
             cio__list_push(&t->done_waiters, &d->w.link);

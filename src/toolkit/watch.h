@@ -21,15 +21,17 @@ struct cio__watch {
     struct cio__watch_node *nodes;
     size_t n;
     size_t pending;            /* watched tasks not finished yet */
+    size_t absent;             /* empty entries left out */
     struct cio__task *watcher; /* woken when one finishes; may be NULL */
     struct cio__watch_node *done_head, **done_tail;
     struct cio__watch_node small[CIO__WATCH_INLINE];
 };
 
 /* Starts watching tasks[0..n). Tasks already finished, and handles that
- * are not live tasks, are queued as done at once, in index order. Returns 0
- * or -ENOMEM. */
-int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n);
+ * are not live tasks, are queued as done at once, in index order; empty
+ * entries (CIO_TASK_NONE) too, unless skip_none, which leaves them out and
+ * counts them in s->absent. Returns 0 or -ENOMEM. */
+int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool skip_none);
 
 /* Stops watching: unlinks the nodes of tasks still running, frees. */
 void cio__watch_stop(struct cio__watch *s);
