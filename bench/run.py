@@ -52,7 +52,10 @@ TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 SIZE_UNITS = {"B", "KiB", "MiB", "GiB", "kB", "MB", "GB"}
 # Chart colours of the usual implementations; others get gnuplot's defaults.
 COLOURS = {"cio": "#1f6fb4", "asyncio": "#f28e2b", "uvloop": "#9b59b6", "libuv": "#7f7f7f",
-           "aiohttp": "#59a14f", "asyncpg": "#e15759"}
+           "aiohttp": "#59a14f", "asyncpg": "#e15759", "baseline": "#c8c8c8"}
+# Not a peer: a physical limit measured in the same run (e.g. the first touch
+# of as many pages); shown, but never "the best peer" cio is compared with.
+BASELINE = "baseline"
 EXTRA_COLOURS = ["#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
 
@@ -322,7 +325,8 @@ def grouped(records):
         names = sorted(seen, key=lambda w: (workload_rank(w), seen.index(w)))
         areas[area] = workloads = {w: workloads[w] for w in names}
         for w, impls in workloads.items():
-            order = sorted(impls, key=lambda i: (i != "cio", list(impls).index(i)))
+            order = sorted(impls, key=lambda i: (i != "cio", i == BASELINE,
+                                                 list(impls).index(i)))
             workloads[w] = {i: impls[i] for i in order}
     return areas
 
@@ -571,6 +575,7 @@ def doc_section(records, targets, meta, out_dir):
             for i in impls:
                 if i != "cio" and i not in peers:
                     peers.append(i)
+        peers = sorted(peers, key=lambda i: (i == BASELINE, peers.index(i)))
         dates = sorted({p["date"] for p in meta.get("programs", {}).values()
                         if p.get("area") == area and "date" in p})
         when = f"Measured {dates[-1]}." if dates else ""
@@ -593,7 +598,7 @@ def doc_section(records, targets, meta, out_dir):
             for p in peers:
                 r = impls.get(p)
                 cells.append(fmt_value(r["value"], r["unit"]) if r else "—")
-            others = [r for i, r in impls.items() if i != "cio"]
+            others = [r for i, r in impls.items() if i not in ("cio", BASELINE)]
             best = None
             if others:
                 pick = min if (cio or others[0])["better"] == "lower" else max
