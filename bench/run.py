@@ -32,7 +32,6 @@ import json
 import math
 import os
 import platform
-import re
 import shutil
 import signal
 import statistics
@@ -64,7 +63,8 @@ EXTRA_COLOURS = ["#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac
 class Job:
     """One program invocation: a C benchmark, or a peer with one loop."""
 
-    def __init__(self, name, area, cmd):
+    def __init__(self, kind, name, area, cmd):
+        self.kind = kind  # 0 C program, 1 Python peer, 2 callgrind count
         self.name = name  # shown in the progress line, matched by --only
         self.area = area
         self.cmd = cmd
@@ -82,12 +82,12 @@ def discover(build_dir, python, with_callgrind):
         name = os.path.basename(path)
         parts = name.split("_")
         area = parts[1] if len(parts) > 2 else "misc"
-        jobs.append(Job(name, area, [path]))
+        jobs.append(Job(0, name, area, [path]))
     for path in sorted(glob.glob(os.path.join(BENCH, "*", "peer_*.py"))):
         area = os.path.basename(os.path.dirname(path))
         rel = os.path.relpath(path, BENCH)
         for loop in PEER_LOOPS:
-            jobs.append(Job(f"{rel} --loop {loop}", area, [python, path, "--loop", loop]))
+            jobs.append(Job(1, f"{rel} --loop {loop}", area, [python, path, "--loop", loop]))
     # Instruction counts under callgrind of the programs that ask for them.
     spec = load_json(os.path.join(BENCH, "common", "callgrind.json"), {})
     if with_callgrind and shutil.which("valgrind"):
@@ -97,11 +97,9 @@ def discover(build_dir, python, with_callgrind):
                 continue
             cmd = [python, os.path.join(BENCH, "common", "callgrind.py"), path,
                    "--ops-per-n", str(opts["ops_per_n"]), "--workload", opts["workload"]]
-            jobs.append(Job(f"callgrind {prog}", prog.split("_")[1], cmd))
+            jobs.append(Job(2, f"callgrind {prog}", prog.split("_")[1], cmd))
     # Grouped by area: C programs first, then peers, then callgrind counts.
-    kind = {"bench": 0, "peer": 1, "callgrind": 2}
-    jobs.sort(key=lambda j: (j.area, kind[re.split(r"[_ ]", os.path.basename(j.name))[0]],
-                             j.name))
+    jobs.sort(key=lambda j: (j.area, j.kind, j.name))
     return jobs
 
 
@@ -638,8 +636,8 @@ def main():
                    help="pass --quick to every program (smoke run); writes nothing "
                         "unless --out is given")
     p.add_argument("--only", metavar="SUBSTRING",
-                   help="run only the programs whose name contains SUBSTRING "
-                        "(e.g. core, bench_core_switch, peer_switch)")
+                   help="run only one area's programs (--only core), or those whose "
+                        "name contains SUBSTRING (bench_core_switch, peer_switch)")
     p.add_argument("--runs", type=int, default=1, metavar="N",
                    help="run each program N times and keep the median (default 1: "
                         "the programs do their own repetitions)")
@@ -680,7 +678,10 @@ def main():
               f"{args.build})", file=sys.stderr)
     jobs = discover(build, args.python, not args.no_callgrind)
     if args.only:
-        jobs = [j for j in jobs if args.only in j.name or args.only == j.area]
+        if any(j.area == args.only for j in jobs):  # an area's name: exactly that area
+            jobs = [j for j in jobs if j.area == args.only]
+        else:
+            jobs = [j for j in jobs if args.only in j.name]
     if args.list:
         for j in jobs:
             print(j.name)
