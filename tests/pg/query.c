@@ -488,8 +488,8 @@ static int copy_main(void *arg)
     PG_OK(c, cio_pg_copy_in(c, "COPY q_copy (id, t) FROM STDIN (FORMAT csv)", &cp));
     task_check_eq(cio_pg_execute(c, "SELECT 1", CIO_PG_NOARGS), CIO_PG_EBUSY);
     const char *csv = "1,\"a,b\"\n2,plain\n3,\n";
-    for (const char *q = csv; *q; q += 3)
-        PG_OK(c, cio_pg_copy_write(cp, q, strlen(q) < 3 ? strlen(q) : 3));
+    for (size_t off = 0, len = strlen(csv); off < len; off += 3)
+        PG_OK(c, cio_pg_copy_write(cp, csv + off, len - off < 3 ? len - off : 3));
     rc = cio_pg_copy_end(cp, NULL);
     task_check_eq(rc, 3);
     /* Aborted COPY: nothing loaded. */
