@@ -22,6 +22,7 @@ static void test_order_and_ties(void **state)
     for (int i = 0; i < N; i++) {
         t[i].deadline = rand() % 50; /* many ties */
         t[i].fire = fire_nothing;
+        t[i].seq = (uint64_t)i;
         assert_int_equal(cio__heap_push(&h, &t[i]), 0);
     }
     /* Remove every third timer from wherever it sits. */
@@ -52,8 +53,8 @@ static void test_pop_due_respects_now(void **state)
     (void)state;
     struct cio__heap h;
     cio__heap_init(&h);
-    struct cio__timer a = {.deadline = 10, .fire = fire_nothing};
-    struct cio__timer b = {.deadline = 20, .fire = fire_nothing};
+    struct cio__timer a = {.deadline = 10, .seq = 1, .fire = fire_nothing};
+    struct cio__timer b = {.deadline = 20, .seq = 0, .fire = fire_nothing};
     assert_int_equal(cio__heap_push(&h, &b), 0);
     assert_int_equal(cio__heap_push(&h, &a), 0);
     assert_ptr_equal(cio__heap_top(&h), &a);

@@ -34,8 +34,9 @@ extern "C" {
 struct cio__timer {
     int64_t deadline; /* loop time, ns */
     uint64_t seq;     /* FIFO order among equal deadlines */
-    uint32_t index;   /* position in the heap, 0 when not scheduled */
+    uint32_t index;   /* position in the heap + 1, 0 when not in the heap */
     void (*fire)(struct cio__timer *timer);
+    struct cio__timer *next, **pprev; /* in a wheel bucket, when not in the heap */
 };
 
 typedef struct cio_scope {

@@ -11,7 +11,6 @@ void cio__heap_init(struct cio__heap *h)
 {
     h->a = NULL;
     h->n = h->cap = 0;
-    h->seq = 0;
 }
 
 void cio__heap_fini(struct cio__heap *h)
@@ -60,6 +59,9 @@ static void sift_down(struct cio__heap *h, uint32_t i, struct cio__heap_entry e)
                 best = c;
         if (!less(&h->a[best], &e))
             break;
+        /* The moved timer's index is written at a random address: start
+         * that miss now, while the next level is compared. */
+        __builtin_prefetch(h->a[best].timer, 1);
         place(h, i, h->a[best]);
         i = best;
     }
@@ -76,7 +78,6 @@ int cio__heap_push(struct cio__heap *h, struct cio__timer *t)
         h->a = a;
         h->cap = cap;
     }
-    t->seq = h->seq++;
     struct cio__heap_entry e = {t->deadline, t};
     sift_up(h, h->n++, e);
     return 0;

@@ -1,5 +1,6 @@
-/* The loop's timer queue: a 4-ary min-heap of timers ordered by deadline,
- * then by sequence number (so equal deadlines fire in FIFO order).
+/* A 4-ary min-heap of timers ordered by deadline, then by sequence number
+ * (so equal deadlines fire in FIFO order): the near part of the loop's
+ * timer queue (timers.h).
  * Insert and remove are O(log n); each entry keeps its deadline next to the
  * pointer so that sifting compares without touching the timers. */
 #ifndef CIO_BASE_HEAP_H
@@ -17,13 +18,13 @@ struct cio__heap_entry {
 struct cio__heap {
     struct cio__heap_entry *a;
     uint32_t n, cap;
-    uint64_t seq;
 };
 
 void cio__heap_init(struct cio__heap *h);
 void cio__heap_fini(struct cio__heap *h);
 
-/* Adds t (t->index must be 0) with t->deadline set. Returns 0 or -ENOMEM. */
+/* Adds t (t->index must be 0) with t->deadline and t->seq set. Returns 0
+ * or -ENOMEM. */
 int cio__heap_push(struct cio__heap *h, struct cio__timer *t);
 
 /* Removes t if it is in the heap; harmless otherwise. */

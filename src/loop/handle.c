@@ -50,6 +50,7 @@ static int make(cio_callback cb, void *arg, cio_handle **out, struct cio_handle 
     }
     h->run.kind = CIO__RUN_HANDLE;
     h->timer.index = 0;
+    h->timer.pprev = NULL;
     h->timer.fire = handle_timer_fire;
     h->cb = cb;
     h->arg = arg;
@@ -126,7 +127,7 @@ int cio_handle_cancel(cio_handle *h)
     if (h->state == SCHEDULED) {
         h->state = CANCELLED;
         rc = 0;
-        if (h->timer.index) {
+        if (cio__timer_scheduled(&h->timer)) {
             /* Still in the heap: take it out now, with the loop's reference.
              * (A handle already in the ready queue is skipped when reached.) */
             cio__timer_stop(h->loop, &h->timer);
@@ -150,13 +151,10 @@ void cio__handles_free(struct cio__loop *loop)
     while ((r = cio__readyq_pop(loop)))
         if (r->kind == CIO__RUN_HANDLE)
             unref(cio__container_of(r, struct cio_handle, run));
-    for (uint32_t i = 0; i < loop->timers.n; i++) {
-        struct cio__timer *t = loop->timers.a[i].timer;
-        if (t->fire == handle_timer_fire) {
-            t->index = 0;
+    struct cio__timer *t;
+    while ((t = cio__timers_take_any(&loop->timers)))
+        if (t->fire == handle_timer_fire)
             unref(cio__container_of(t, struct cio_handle, timer));
-        }
-    }
     struct cio_handle *h = loop->free_handles;
     while (h) {
         struct cio_handle *next = (struct cio_handle *)h->run.next;

@@ -61,7 +61,6 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     if (!loop)
         return -ENOMEM;
     loop->ready.tail = &loop->ready.head;
-    cio__heap_init(&loop->timers);
     cio__list_init(&loop->tasks);
     cio__stack_pool_init(&loop->stacks);
     loop->wake_fd = -1;
@@ -73,6 +72,7 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     if (loop->virtual_clock)
         loop->clock_offset = -cio__mono_ns(); /* virtual time starts at 0 */
     update_now(loop);
+    cio__timers_init(&loop->timers, loop->now);
     find_sched_stack(loop);
 
     loop->ops = &cio__epoll_ops;
@@ -106,7 +106,7 @@ void cio__loop_close(struct cio__loop *loop)
     cio__overflow_uninstall(loop);
     cio__handles_free(loop);
     cio__futures_free(loop);
-    cio__heap_fini(&loop->timers);
+    cio__timers_fini(&loop->timers);
     cio__io_fini(loop);
     close(loop->wake_fd);
     loop->ops->fini(loop);
@@ -142,8 +142,9 @@ int cio__loop_iterate(struct cio__loop *loop)
     int64_t timeout = -1;
     if (loop->ready.head) {
         timeout = 0;
-    } else if (loop->timers.n) {
-        timeout = loop->timers.a[0].deadline - loop->now;
+    } else if (loop->timers.count) {
+        int64_t next = cio__timers_next(&loop->timers);
+        timeout = next - loop->now;
         if (timeout < 0)
             timeout = 0;
     }
@@ -162,7 +163,7 @@ int cio__loop_iterate(struct cio__loop *loop)
     update_now(loop);
 
     struct cio__timer *tm;
-    while ((tm = cio__heap_pop_due(&loop->timers, loop->now)))
+    while ((tm = cio__timers_pop_due(&loop->timers, loop->now)))
         tm->fire(tm);
 
     loop->budget = CIO__DISPATCH_BATCH;

@@ -10,7 +10,7 @@
 #include "backend/backend.h"
 #include "base/clock.h"
 #include "base/compiler.h"
-#include "base/heap.h"
+#include "base/timers.h"
 #include "base/list.h"
 #include "base/stack.h"
 #include "cio/error.h"
@@ -59,7 +59,7 @@ struct cio__loop {
     int64_t now;
     bool virtual_clock;
     int64_t clock_offset; /* virtual: added to monotonic time */
-    struct cio__heap timers;
+    struct cio__timers timers;
 
     /* I/O. */
     const struct cio__backend_ops *ops;
@@ -134,12 +134,12 @@ int cio__loop_iterate(struct cio__loop *loop);
 /* Schedules an internal timer at t->deadline. Returns 0 or -ENOMEM. */
 static inline int cio__timer_start(struct cio__loop *loop, struct cio__timer *t)
 {
-    return cio__heap_push(&loop->timers, t);
+    return cio__timers_add(&loop->timers, t);
 }
 
 static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 {
-    cio__heap_remove(&loop->timers, t);
+    cio__timers_remove(&loop->timers, t);
 }
 
 /* Runs a handle popped from the ready queue (handle.c). */

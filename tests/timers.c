@@ -1,0 +1,135 @@
+/* The timer queue (heap + wheel + overflow) against a brute-force model:
+ * timers from nanoseconds to hours away, random cancellations, a clock
+ * that creeps and jumps. Every pop must come out exactly as a sorted list
+ * of (deadline, sequence) would have it. */
+#include "helpers.h"
+
+#include <stdlib.h>
+
+#include "base/timers.h"
+
+static void fire_nothing(struct cio__timer *t)
+{
+    (void)t;
+}
+
+enum { N = 20000 };
+
+struct model {
+    struct cio__timer t[N];
+    bool live[N];
+    uint64_t rng;
+};
+
+static uint64_t next_rand(struct model *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+static int64_t random_delay(struct model *m)
+{
+    switch (next_rand(m) % 6) {
+    case 0:
+        return (int64_t)(next_rand(m) % 1000); /* < 1 us */
+    case 1:
+        return (int64_t)(next_rand(m) % 10000000); /* < 10 ms: one bucket or two */
+    case 2:
+        return (int64_t)(next_rand(m) % 2000000000); /* < 2 s: the ring */
+    case 3:
+        return (int64_t)(next_rand(m) % 3600000000000ull); /* < 1 h: overflow */
+    case 4:
+        return -(int64_t)(next_rand(m) % 1000000); /* already past */
+    default:
+        return 5000000; /* many equal deadlines: FIFO among them */
+    }
+}
+
+/* The index of the live timer that should fire next at `now`, or -1. */
+static int expected_next(struct model *m, int64_t now)
+{
+    int best = -1;
+    for (int i = 0; i < N; i++) {
+        if (!m->live[i] || m->t[i].deadline > now)
+            continue;
+        if (best < 0 || m->t[i].deadline < m->t[best].deadline ||
+            (m->t[i].deadline == m->t[best].deadline && m->t[i].seq < m->t[best].seq))
+            best = i;
+    }
+    return best;
+}
+
+static void test_against_model(void **state)
+{
+    (void)state;
+    struct model *m = calloc(1, sizeof *m);
+    m->rng = 0x2545F4914F6CDD1Dull;
+    struct cio__timers q;
+    int64_t now = 123456789012345; /* like a real monotonic clock */
+    cio__timers_init(&q, now);
+    int next_free = 0, fired = 0;
+    for (int round = 0; round < 400; round++) {
+        /* Add a batch. */
+        for (int k = 0; k < 60 && next_free < N; k++, next_free++) {
+            struct cio__timer *t = &m->t[next_free];
+            t->deadline = now + random_delay(m);
+            t->fire = fire_nothing;
+            assert_int_equal(cio__timers_add(&q, t), 0);
+            m->live[next_free] = true;
+        }
+        /* Cancel a few at random. */
+        for (int k = 0; k < 10 && next_free; k++) {
+            int i = (int)(next_rand(m) % (uint64_t)next_free);
+            cio__timers_remove(&q, &m->t[i]);
+            assert_false(cio__timer_scheduled(&m->t[i]));
+            m->live[i] = false;
+        }
+        /* next() never promises a deadline later than the true earliest. */
+        int64_t truth = INT64_MAX;
+        size_t live = 0;
+        for (int i = 0; i < N; i++)
+            if (m->live[i]) {
+                live++;
+                if (m->t[i].deadline < truth)
+                    truth = m->t[i].deadline;
+            }
+        assert_int_equal(q.count, live);
+        int64_t promised = cio__timers_next(&q);
+        assert_true(promised <= truth);
+        /* Advance the clock: creep, or jump a long way now and then. */
+        uint64_t r = next_rand(m) % 10;
+        now += r < 6 ? (int64_t)(next_rand(m) % 20000000)
+                     : r < 9 ? (int64_t)(next_rand(m) % 3000000000ull)
+                             : (int64_t)(next_rand(m) % 7200000000000ull);
+        struct cio__timer *t;
+        while ((t = cio__timers_pop_due(&q, now))) {
+            int want = expected_next(m, now);
+            assert_true(want >= 0);
+            assert_ptr_equal(t, &m->t[want]);
+            m->live[want] = false;
+            fired++;
+        }
+        assert_int_equal(expected_next(m, now), -1);
+    }
+    assert_true(fired > N / 2);
+    /* Drain what is left. */
+    size_t left = q.count;
+    size_t taken = 0;
+    while (cio__timers_take_any(&q))
+        taken++;
+    assert_int_equal(taken, left);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(cio__timers_next(&q), INT64_MAX);
+    cio__timers_fini(&q);
+    free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
