@@ -13,12 +13,15 @@
  * Cancellation (and timeouts) follow the rule of every suspending call: a
  * task cancelled while it waits returns -ECANCELED (-ETIMEDOUT for a
  * timeout) at once. A job that had not started is then dropped and never
- * runs; a job already running cannot be stopped and runs to its end. In both
- * cases the job's `arg`, and whatever the job produced, belong from then on
- * to the job's release callback (see cio_job_options): it is called exactly
- * once, with the job's result (or -ECANCELED if the job never ran), so that
- * memory the caller would have freed after a normal return is freed anyway.
- * A job whose waiter stayed to the end never has its release callback
+ * runs; a job already running cannot be stopped and runs to its end.
+ *
+ * The ownership rule: whenever cio_run_in_executor() returns -ECANCELED or
+ * -ETIMEDOUT (including when the caller was already cancelled and nothing
+ * was submitted), the job's `arg`, and whatever the job produced, belong
+ * from then on to the job's release callback (see cio_job_options): it is
+ * called exactly once, with the job's result (or -ECANCELED if the job
+ * never ran), so memory the caller would have freed after a normal return
+ * is freed anyway. On any other return the release callback is never
  * called: the caller owns arg and the result as with any function call.
  */
 #ifndef CIO_EXECUTOR_H

@@ -331,8 +331,14 @@ int cio_run_in_executor(const cio_job_options *opts, cio_job_fn fn, void *arg)
         return -EINVAL;
     struct cio__task *t;
     int rc = cio__enter(&t);
-    if (rc)
+    if (rc) {
+        /* Interrupted before it could submit: the same rule as after, so a
+         * caller needs one code path (arg goes to release on -ECANCELED and
+         * -ETIMEDOUT, whenever they happen). */
+        if ((rc == -ECANCELED || rc == -ETIMEDOUT) && opts && opts->release)
+            opts->release(arg, -ECANCELED);
         return rc;
+    }
     cio_executor *ex = opts && opts->executor ? opts->executor : cio_executor_default();
     struct cio__loop *loop = t->loop;
     struct cio__threads *th = cio__threads_get(loop);

@@ -400,6 +400,101 @@ static void test_shutdown_waits(void **state)
     assert_ok(run_real(t_shutdown_wait, NULL));
 }
 
+/* ---- cancellation racing completion -------------------------------------- */
+
+#define RACERS 3000
+
+struct item {
+    int v;
+};
+
+static atomic_int st_released, st_bad;
+static int st_ok, st_cancelled, st_started;
+static cio_executor *st_pool;
+
+static void item_release(void *arg, int result)
+{
+    struct item *it = arg;
+    if (result != -ECANCELED && result != it->v * 2)
+        atomic_fetch_add(&st_bad, 1);
+    free(it);
+    atomic_fetch_add(&st_released, 1);
+}
+
+static int short_job(void *arg)
+{
+    struct item *it = arg;
+    int64_t until = now_ns() + (it->v % 7) * 3000;
+    while (now_ns() < until)
+        ;
+    return it->v * 2;
+}
+
+static int racer(void *arg)
+{
+    st_started++;
+    struct item *it = malloc(sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    it->v = (int)(uintptr_t)arg;
+    int rc = cio_run_in_executor(&(cio_job_options){.executor = st_pool, .release = item_release},
+                                 short_job, it);
+    if (rc == -ECANCELED) {
+        st_cancelled++; /* it belongs to item_release now */
+        return 0;
+    }
+    task_check_eq(rc, (int)(uintptr_t)arg * 2);
+    free(it);
+    st_ok++;
+    return 0;
+}
+
+static int t_stress(void *arg)
+{
+    (void)arg;
+    static cio_task t[RACERS];
+    for (int i = 0; i < RACERS; i++)
+        t[i] = cio_spawn(racer, (void *)(uintptr_t)i);
+    /* Cancel every third task at staggered moments: before it ran, while
+     * its job is queued, running, or already on its way back. The jobs
+     * take ~27 ms in all on the pool, the cancels are spread over ~10 ms. */
+    unsigned seed = 12345;
+    for (int i = RACERS - 3; i >= 0; i -= 3) { /* from the end: queued first */
+        seed = seed * 1103515245 + 12345;
+        if ((seed >> 16) % 8 == 0)
+            task_check_eq(cio_sleep(0.0001), 0);
+        else if ((seed >> 16) % 8 == 1)
+            task_check_eq(cio_yield(), 0);
+        cio_cancel(t[i]);
+    }
+    for (int i = 0; i < RACERS; i++) {
+        int r = cio_join(t[i]); /* -ECANCELED: cancelled before it first ran */
+        task_check(r == 0 || (i % 3 == 0 && r == -ECANCELED));
+    }
+    return 0;
+}
+
+static void test_cancel_races_completion(void **state)
+{
+    (void)state;
+    atomic_store(&st_released, 0);
+    atomic_store(&st_bad, 0);
+    st_ok = st_cancelled = st_started = 0;
+    assert_ok(cio_executor_new(&st_pool, &(cio_executor_options){.threads = 2}));
+    assert_ok(run_real(t_stress, NULL));
+    assert_ok(cio_executor_shutdown(st_pool, false));
+    /* Releases of jobs still running when their waiter left happen on the
+     * workers, possibly after the loop closed. */
+    for (int i = 0; i < 2000 && atomic_load(&st_released) < st_cancelled; i++)
+        usleep(1000);
+    assert_int_equal(atomic_load(&st_released), st_cancelled);
+    assert_int_equal(atomic_load(&st_bad), 0);
+    assert_int_equal(st_ok + st_cancelled, st_started);
+    /* Some were interrupted in flight, and only those cancelled were. */
+    assert_true(st_cancelled > 0);
+    assert_true(st_ok >= RACERS * 2 / 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_pools),
         cmocka_unit_test(test_shutdown_cancels_pending),
         cmocka_unit_test(test_shutdown_waits),
+        cmocka_unit_test(test_cancel_races_completion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
