@@ -153,6 +153,14 @@ def parse_records(lines, job):
     return records
 
 
+def kill_group(proc):
+    """Kills the program we started and whatever it started (its own session)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_job(job, label, args, progress):
     """Runs job once; returns its records (possibly partial if it failed)."""
     cmd = job.cmd + (["--quick"] if args.quick else [])
@@ -180,14 +188,20 @@ def run_job(job, label, args, progress):
                 progress.live(f"{label} {job.name} ... {elapsed:.1f} s")
                 if elapsed > args.timeout:
                     timed_out = True
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    kill_group(proc)
     except KeyboardInterrupt:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_group(proc)
         proc.wait()
         raise
-    for r in readers:
-        r.join()
     job.seconds += time.monotonic() - t0
+    deadline = time.monotonic() + 2
+    for r in readers:
+        r.join(timeout=max(0, deadline - time.monotonic()))
+    if any(r.is_alive() for r in readers):
+        # Something the program started still holds its stdout or stderr.
+        kill_group(proc)
+        for r in readers:
+            r.join()
     records = parse_records(out, job)
     if timed_out:
         job.errors.append(f"killed after {args.timeout:.0f} s")
