@@ -14,6 +14,25 @@ static int harvest(cio_task *tasks, size_t i)
     return result;
 }
 
+/* The same, for a watch set whose hook may have released the task. */
+static int harvest_node(struct cio__watch *s, cio_task *tasks, size_t i)
+{
+    if (s->nodes[i].released) {
+        tasks[i] = CIO_TASK_NONE;
+        return s->nodes[i].result;
+    }
+    return harvest(tasks, i);
+}
+
+/* Empties the entries of tasks released by the hook but not harvested. */
+static void drop_released(struct cio__watch *s, cio_task *tasks)
+{
+    long i;
+    while ((i = cio__watch_pop(s)) >= 0)
+        if (s->nodes[i].released)
+            tasks[i] = CIO_TASK_NONE;
+}
+
 /* The caller was interrupted: cancel what still runs, wait for all of it
  * (nothing can interrupt that), and release every handle. */
 static void unwind(struct cio__watch *s, struct cio__task *self, cio_task *tasks, int *results)
@@ -22,7 +41,7 @@ static void unwind(struct cio__watch *s, struct cio__task *self, cio_task *tasks
     for (;;) {
         long i;
         while ((i = cio__watch_pop(s)) >= 0) {
-            int r = harvest(tasks, (size_t)i);
+            int r = harvest_node(s, tasks, (size_t)i);
             if (results)
                 results[i] = r;
         }
@@ -40,6 +59,7 @@ static int gather(cio_task *tasks, size_t n, int *results)
     if (!self)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     struct cio__watch s;
+    s.release = true;
     int rc = cio__watch_start(&s, tasks, n, true);
     if (rc)
         return rc;
@@ -48,11 +68,12 @@ static int gather(cio_task *tasks, size_t n, int *results)
         long i;
         while ((i = cio__watch_pop(&s)) >= 0) {
             left--;
-            int r = harvest(tasks, (size_t)i);
+            int r = harvest_node(&s, tasks, (size_t)i);
             if (results) {
                 results[i] = r;
             } else if (r < 0) {
                 /* asyncio's default: the first failure, at once. */
+                drop_released(&s, tasks);
                 cio__watch_stop(&s);
                 return r;
             }
@@ -99,6 +120,7 @@ int cio_wait(cio_task *tasks, size_t n, int return_when, double timeout)
     if (rc)
         return rc;
     struct cio__watch s;
+    s.release = false;
     rc = cio__watch_start(&s, tasks, n, false);
     if (rc)
         return rc;
@@ -197,6 +219,7 @@ int cio_as_completed_init(cio_as_completed *it, cio_task *tasks, size_t n)
     struct cio__watch *s = malloc(sizeof *s);
     if (!s)
         return it->err_ = -ENOMEM;
+    s->release = false;
     int rc = cio__watch_start(s, tasks, n, true);
     if (rc) {
         free(s);

@@ -55,7 +55,10 @@ static void on_child_done(struct cio__waiter *w, struct cio__task *ended)
     n->task = NULL;
     g->running_--;
     ended->retrieved = true;
-    cio__task_release(ended);
+    /* Release the child now, unless someone broke the rules and joined or
+     * detached the group's handle: they release it then. */
+    if (!ended->joiner && !ended->detached)
+        cio__task_release(ended);
     if (n->result < 0 && n->result != -ECANCELED)
         fail(g, n->result);
     if (g->running_ == 0 && g->waiter_)

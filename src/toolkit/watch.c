@@ -12,9 +12,14 @@ static void push_done(struct cio__watch *s, struct cio__watch_node *d)
 
 static void on_done(struct cio__waiter *w, struct cio__task *ended)
 {
-    (void)ended;
     struct cio__watch_node *d = cio__container_of(w, struct cio__watch_node, w);
     struct cio__watch *s = d->set;
+    if (s->release && !ended->joiner && !ended->detached) {
+        d->result = ended->result;
+        d->released = true;
+        ended->retrieved = true;
+        cio__task_release(ended);
+    }
     s->pending--;
     push_done(s, d);
     if (s->watcher)
@@ -27,6 +32,7 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
     s->pending = 0;
     s->absent = 0;
     s->watcher = NULL;
+    /* s->release is the caller's choice, set before. */
     s->done_head = NULL;
     s->done_tail = &s->done_head;
     s->nodes = s->small;
@@ -41,6 +47,7 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
         d->index = i;
         d->w.task = NULL;
         d->w.notify = on_done;
+        d->released = false;
         cio__list_init(&d->w.link);
         if (skip_none && cio_task_is_none(tasks[i])) {
             s->absent++;

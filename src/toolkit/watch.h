@@ -13,6 +13,8 @@ struct cio__watch_node {
     struct cio__watch *set;
     struct cio__watch_node *next_done;
     size_t index; /* position in the caller's array */
+    int result;   /* the task's, when the hook released it */
+    bool released;
 };
 
 #define CIO__WATCH_INLINE 8
@@ -23,6 +25,7 @@ struct cio__watch {
     size_t pending;            /* watched tasks not finished yet */
     size_t absent;             /* empty entries left out */
     struct cio__task *watcher; /* woken when one finishes; may be NULL */
+    bool release;              /* the hook keeps results and releases tasks */
     struct cio__watch_node *done_head, **done_tail;
     struct cio__watch_node small[CIO__WATCH_INLINE];
 };
@@ -35,6 +38,10 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
 
 /* Stops watching: unlinks the nodes of tasks still running, frees. */
 void cio__watch_stop(struct cio__watch *s);
+
+/* With s->release set before cio__watch_start(), a finishing task's result
+ * is stored in its node and the task released by the hook itself, while
+ * its memory is still in cache (gather joins every task anyway). */
 
 /* The next finished task's index, or -1 if none finished since. */
 static inline long cio__watch_pop(struct cio__watch *s)
