@@ -335,7 +335,10 @@ int cio_pg_fetchval_text(cio_pg_conn *conn, const char *sql, const cio_pg_arg *a
                          char **out);
 
 /* Runs one statement once per row of parameters, all rows in one pipeline
- * (libpq pipeline mode): one round trip for the batch, not one per row.
+ * (libpq pipeline mode): one round trip for the batch, not one per row. A
+ * plain `INSERT INTO t [(cols)] VALUES ($1, ..., $n)` (nothing after the
+ * tuple) is sent as multi-row INSERTs of up to 500 rows each (JDBC's
+ * reWriteBatchedInserts), which the server runs several times faster.
  * args holds nrows * nargs values, row after row. As asyncpg's executemany,
  * the batch is atomic: outside a transaction it runs as one implicit
  * transaction, and a failing row (its index in cio_pg_conn_error()->row)

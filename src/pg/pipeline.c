@@ -3,7 +3,10 @@
  * whole batch costs one round trip and runs as one implicit transaction
  * (asyncpg's executemany is atomic too). Results are read while sending so
  * neither side's buffers fill up. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,52 +73,167 @@ static int column_oids(const cio_pg_arg *args, int nargs, int nrows, uint32_t *o
     return 0;
 }
 
-static int run(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs, int nrows,
-               struct cio__pg_params *p)
+/* JDBC's reWriteBatchedInserts: `INSERT INTO t (...) VALUES ($1, ..., $n)`
+ * with nothing after the tuple can carry many rows per statement
+ * (`VALUES ($1, $2), ($3, $4), ...`): the server then parses, plans and
+ * executes once per chunk instead of once per row, which is where the time
+ * of a row-per-statement batch goes. Returns the length of the text before
+ * the tuple, or 0 when sql does not have that shape. */
+static size_t insert_prefix(const char *sql, int nargs)
+{
+    const char *p = sql;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (nargs <= 0 || strncasecmp(p, "insert", 6) != 0 || !isspace((unsigned char)p[6]))
+        return 0;
+    /* The last VALUES keyword; no quotes or comments before it that could
+     * hide one (identifiers are allowed in double quotes). */
+    const char *v = NULL;
+    for (const char *q = p; *q; q++) {
+        if (*q == '\'' || *q == '-' || *q == '/' || *q == '$')
+            break;
+        if (strncasecmp(q, "values", 6) == 0 && isspace((unsigned char)q[-1]) &&
+            (isspace((unsigned char)q[6]) || q[6] == '('))
+            v = q;
+    }
+    if (!v)
+        return 0;
+    const char *t = v + 6;
+    while (isspace((unsigned char)*t))
+        t++;
+    size_t prefix = (size_t)(t - sql);
+    if (*t++ != '(')
+        return 0;
+    for (int k = 1; k <= nargs; k++) {
+        while (isspace((unsigned char)*t))
+            t++;
+        char *end;
+        if (*t++ != '$' || strtol(t, &end, 10) != k)
+            return 0;
+        t = end;
+        while (isspace((unsigned char)*t))
+            t++;
+        if (*t++ != (k == nargs ? ')' : ','))
+            return 0;
+    }
+    while (isspace((unsigned char)*t) || *t == ';')
+        t++;
+    return *t ? 0 : prefix;
+}
+
+/* The statement for k rows: the prefix and k tuples of placeholders. */
+static char *chunk_sql(const char *sql, size_t prefix, int nargs, int k)
+{
+    size_t cap = prefix + (size_t)k * (size_t)nargs * 9 + 16;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    memcpy(out, sql, prefix);
+    size_t n = prefix;
+    int ph = 1;
+    for (int r = 0; r < k; r++) {
+        out[n++] = r ? ',' : '(';
+        if (r)
+            out[n++] = '(';
+        for (int a = 0; a < nargs; a++)
+            n += (size_t)snprintf(out + n, cap - n, a ? ",$%d" : "$%d", ph++);
+        out[n++] = ')';
+    }
+    out[n] = 0;
+    return out;
+}
+
+struct chunk_stmt {
+    char *sql; /* NULL: the caller's sql */
+    struct cio__pg_stmt *stmt;
+};
+
+static int chunk_prepare(cio_pg_conn *c, const char *sql, size_t prefix, int nargs, int k,
+                         const uint32_t *col_oids, uint32_t *oids, struct chunk_stmt *cs)
+{
+    cs->sql = NULL;
+    cs->stmt = NULL;
+    if (prefix && !(cs->sql = chunk_sql(sql, prefix, nargs, k)))
+        return -ENOMEM;
+    for (int r = 0; r < k; r++)
+        memcpy(oids + (size_t)r * (size_t)nargs, col_oids, (size_t)nargs * sizeof *oids);
+    if (c->no_cache)
+        return 0;
+    return cio__pg_stmt_get(c, cs->sql ? cs->sql : sql, oids, k * nargs, &cs->stmt);
+}
+
+/* Sends the rows `per` at a time in one pipeline and one Sync. */
+static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const cio_pg_arg *args,
+               int nargs, int nrows, const uint32_t *col_oids)
 {
     PGconn *pg = c->pg;
-    int rc = column_oids(args, nargs, nrows, p->oids);
+    int width = per * nargs;
+    struct cio__pg_params p;
+    int rc = cio__pg_params_init(&p, args, width);
     if (rc)
         return rc;
-    struct cio__pg_stmt *s = NULL;
-    if (!c->no_cache && (rc = cio__pg_stmt_get(c, sql, p->oids, nargs, &s)) != 0)
-        return rc;
-    if (PQenterPipelineMode(pg) != 1)
-        return cio__pg_conn_lost(c);
+    struct chunk_stmt full = {0}, last = {0};
+    int rest = nrows % per;
+    rc = chunk_prepare(c, sql, prefix, nargs, per, col_oids, p.oids, &full);
+    if (rc == 0 && rest)
+        rc = chunk_prepare(c, sql, prefix, nargs, rest, col_oids, p.oids, &last);
+    if (rc == 0 && PQenterPipelineMode(pg) != 1)
+        rc = cio__pg_conn_lost(c);
     struct batch b = {0};
-    for (int i = 0; i < nrows; i++) {
-        const cio_pg_arg *row = args + (size_t)i * (size_t)nargs;
-        cio__pg_params_fill(p, row, nargs);
-        int ok =
-            s ? PQsendQueryPrepared(pg, s->name, nargs, p->values, p->lengths, p->formats, 0)
-              : PQsendQueryParams(pg, sql, nargs, p->oids, p->values, p->lengths, p->formats, 0);
-        if (!ok)
-            return cio__pg_abort(c, cio__pg_conn_lost(c));
+    for (int start = 0; rc == 0 && start < nrows; start += per) {
+        int k = nrows - start < per ? nrows - start : per;
+        struct chunk_stmt *cs = k == per ? &full : &last;
+        const cio_pg_arg *row = args + (size_t)start * (size_t)nargs;
+        cio__pg_params_fill(&p, row, k * nargs);
+        int ok = cs->stmt ? PQsendQueryPrepared(pg, cs->stmt->name, k * nargs, p.values, p.lengths,
+                                                p.formats, 0)
+                          : PQsendQueryParams(pg, cs->sql ? cs->sql : sql, k * nargs, p.oids,
+                                              p.values, p.lengths, p.formats, 0);
+        if (!ok) {
+            rc = cio__pg_abort(c, cio__pg_conn_lost(c));
+            break;
+        }
         b.sent++;
-        if ((i & 255) == 255) {
-            if ((rc = read_ready(c, &b)) != 0)
-                return cio__pg_abort(c, rc);
-            if (PQflush(pg) == 1 && (rc = cio__pg_flush(c)) != 0)
-                return cio__pg_abort(c, rc);
-            if ((rc = cio_check()) != 0)
-                return cio__pg_abort(c, rc);
+        if (per > 1 || (b.sent & 255) == 0) {
+            if ((rc = read_ready(c, &b)) != 0 ||
+                (PQflush(pg) == 1 && (rc = cio__pg_flush(c)) != 0) || (rc = cio_check()) != 0)
+                rc = cio__pg_abort(c, rc);
         }
     }
-    if (PQpipelineSync(pg) != 1)
-        return cio__pg_abort(c, cio__pg_conn_lost(c));
-    for (;;) {
+    if (rc == 0 && PQpipelineSync(pg) != 1)
+        rc = cio__pg_abort(c, cio__pg_conn_lost(c));
+    while (rc == 0) {
         PGresult *r;
-        if ((rc = cio__pg_next_result(c, &r)) != 0)
-            return cio__pg_abort(c, rc);
+        if ((rc = cio__pg_next_result(c, &r)) != 0) {
+            rc = cio__pg_abort(c, rc);
+            break;
+        }
         if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
             PQclear(r);
+            if (PQexitPipelineMode(pg) != 1)
+                rc = cio__pg_abort(c, cio__pg_conn_lost(c));
             break;
         }
         take(c, &b, r);
     }
-    if (PQexitPipelineMode(pg) != 1)
-        return cio__pg_abort(c, cio__pg_conn_lost(c));
-    return b.err ? b.err : b.affected;
+    free(full.sql);
+    free(last.sql);
+    cio__pg_params_free(&p);
+    if (rc == 0 && b.err) {
+        c->err.row *= per; /* the first row of the failing statement */
+        return b.err;
+    }
+    return rc ? rc : b.affected;
+}
+
+/* Rows per statement when rewriting: PostgreSQL takes at most 65535
+ * parameters; beyond a few hundred rows the gain is flat. */
+static int rows_per_statement(int nargs, int nrows)
+{
+    int per = 65535 / nargs;
+    if (per > 500)
+        per = 500;
+    return per < nrows ? per : nrows;
 }
 
 int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
@@ -126,14 +244,22 @@ int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
     int rc = cio__pg_begin(c);
     if (rc)
         return rc;
-    if (nrows > 0) {
-        struct cio__pg_params p;
-        rc = cio__pg_params_init(&p, args, nargs);
-        if (rc == 0) {
-            rc = run(c, sql, args, nargs, nrows, &p);
-            cio__pg_params_free(&p);
-        }
+    uint32_t *oids = malloc(((size_t)nargs + 1) * sizeof *oids);
+    if (!oids)
+        rc = -ENOMEM;
+    else
+        rc = column_oids(args, nargs, nrows, oids);
+    if (rc == 0 && nrows > 0) {
+        size_t prefix = nrows > 1 ? insert_prefix(sql, nargs) : 0;
+        int per = prefix ? rows_per_statement(nargs, nrows) : 1;
+        rc = run(c, sql, per > 1 ? prefix : 0, per, args, nargs, nrows, oids);
+        /* A failing multi-row statement names only its first row. When the
+         * failure rolled the batch back (no transaction of the caller's),
+         * replay it a row per statement to name the row exactly. */
+        if (rc == CIO_PG_ESERVER && per > 1 && PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+            rc = run(c, sql, 0, 1, args, nargs, nrows, oids);
     }
+    free(oids);
     cio__pg_end(c);
     return rc;
 }
