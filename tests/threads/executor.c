@@ -421,9 +421,14 @@ static void item_release(void *arg, int result)
     atomic_fetch_add(&st_released, 1);
 }
 
+static atomic_bool st_gate;
+
 static int short_job(void *arg)
 {
     struct item *it = arg;
+    /* The first two occupy both workers until the gate opens. */
+    while (it->v < 2 && !atomic_load(&st_gate))
+        usleep(100);
     int64_t until = now_ns() + (it->v % 7) * 3000;
     while (now_ns() < until)
         ;
@@ -455,11 +460,16 @@ static int t_stress(void *arg)
     static cio_task t[RACERS];
     for (int i = 0; i < RACERS; i++)
         t[i] = cio_spawn(racer, (void *)(uintptr_t)i);
-    /* Cancel every third task at staggered moments: before it ran, while
-     * its job is queued, running, or already on its way back. The jobs
-     * take ~27 ms in all on the pool, the cancels are spread over ~10 ms. */
+    /* Every job is submitted and all but two wait in the queue. Cancel
+     * every third task from the end: the first half of the cancels find
+     * queued jobs; then the gate opens and the rest race with jobs being
+     * run, finished or on their way back. */
+    while (st_started < RACERS)
+        task_check_eq(cio_sleep(0.001), 0);
     unsigned seed = 12345;
-    for (int i = RACERS - 3; i >= 0; i -= 3) { /* from the end: queued first */
+    for (int i = RACERS - 3; i >= 0; i -= 3) {
+        if (i < RACERS / 2)
+            atomic_store(&st_gate, true);
         seed = seed * 1103515245 + 12345;
         if ((seed >> 16) % 8 == 0)
             task_check_eq(cio_sleep(0.0001), 0);
@@ -480,6 +490,7 @@ static void test_cancel_races_completion(void **state)
     atomic_store(&st_released, 0);
     atomic_store(&st_bad, 0);
     st_ok = st_cancelled = st_started = 0;
+    atomic_store(&st_gate, false);
     assert_ok(cio_executor_new(&st_pool, &(cio_executor_options){.threads = 2}));
     assert_ok(run_real(t_stress, NULL));
     assert_ok(cio_executor_shutdown(st_pool, false));
@@ -489,10 +500,12 @@ static void test_cancel_races_completion(void **state)
         usleep(1000);
     assert_int_equal(atomic_load(&st_released), st_cancelled);
     assert_int_equal(atomic_load(&st_bad), 0);
-    assert_int_equal(st_ok + st_cancelled, st_started);
-    /* Some were interrupted in flight, and only those cancelled were. */
-    assert_true(st_cancelled > 0);
-    assert_true(st_ok >= RACERS * 2 / 3);
+    assert_int_equal(st_ok + st_cancelled, RACERS);
+    /* At least the queued half of the cancels interrupted their waiter,
+     * and only cancelled tasks were interrupted. */
+    assert_int_equal(st_started, RACERS);
+    assert_true(st_cancelled >= RACERS / 6 - 1);
+    assert_true(st_cancelled <= RACERS / 3);
 }
 
 int main(void)
