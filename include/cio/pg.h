@@ -520,7 +520,7 @@ void cio__pg_tx_cleanup(cio_pg_tx *tx);
  * one at a time as the server sends them (libpq single-row mode: no
  * transaction needed); with batch > 1 the query runs as a server-side cursor
  * fetched batch rows at a time (inside the current transaction, or a
- * read-only one the stream opens and ends). Either way memory stays bounded
+ * transaction the stream opens and commits). Either way memory stays bounded
  * and a slow consumer slows the server down, not the other way round.
  * The connection belongs to the stream until cio_pg_stream_close()
  * (other operations get CIO_PG_EBUSY). *out is set only on success.
