@@ -24,7 +24,7 @@ static inline const char *pg_dsn(void)
     FILE *f = fopen(CIO_PG_STATE_FILE, "r");
     if (!f)
         return NULL;
-    char line[600];
+    char line[sizeof dsn];
     while (fgets(line, sizeof line, f))
         if (strncmp(line, "DSN=", 4) == 0) {
             snprintf(dsn, sizeof dsn, "%s", line + 4);
