@@ -158,6 +158,51 @@ static int with_sleeper(void *arg)
     return rc;
 }
 
+static int guarded(cio_semaphore *sem, bool fail_early)
+{
+    int rc;
+    CIO_SEMAPHORE_GUARD(rc, sem);
+    if (rc < 0)
+        return rc;
+    if (cio_semaphore_value(sem) != 0)
+        return -1000;
+    if (fail_early)
+        return -EIO; /* released on this path too */
+    return cio_sleep(0.1);
+}
+
+static int guard_body(void *arg)
+{
+    (void)arg;
+    cio_semaphore sem = CIO_SEMAPHORE_INIT(1);
+    task_check_eq(guarded(&sem, false), 0);
+    task_check_eq(cio_semaphore_value(&sem), 1);
+    task_check_eq(guarded(&sem, true), -EIO);
+    task_check_eq(cio_semaphore_value(&sem), 1);
+    task_check_eq(cio_semaphore_acquire(&sem), 0);
+    {
+        CIO_TIMEOUT(t, 0.5);
+        task_check_eq(guarded(&sem, false), -ETIMEDOUT); /* never acquired */
+    }
+    task_check_eq(cio_semaphore_value(&sem), 0); /* nothing released */
+    cio_semaphore_release(&sem);
+    cio_lock l = CIO_LOCK_INIT;
+    {
+        int rc;
+        CIO_LOCK_GUARD(rc, &l);
+        task_check_eq(rc, 0);
+        task_check(cio_lock_locked(&l));
+    }
+    task_check(!cio_lock_locked(&l));
+    return 0;
+}
+
+static void test_guard(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(guard_body, NULL));
+}
+
 static int with_body(void *arg)
 {
     (void)arg;
@@ -533,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_lock_errors),
         cmocka_unit_test(test_lock_cancel_timeout),
         cmocka_unit_test(test_with),
+        cmocka_unit_test(test_guard),
         cmocka_unit_test(test_semaphore_limit),
         cmocka_unit_test(test_semaphore_cancelled_waiter),
         cmocka_unit_test(test_semaphore_errors),

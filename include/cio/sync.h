@@ -305,6 +305,26 @@ static inline void cio__semaphore_release_any(void *s)
     for (int CIO__UNIQ(cio__rc_) = 0; !CIO__UNIQ(cio__rc_); CIO__UNIQ(cio__rc_) = 1)               \
     CIO_WITH_SEMAPHORE_RC(CIO__UNIQ(cio__rc_), sem)
 
+/* The declaration form, for code that holds something until the end of the
+ * enclosing block without a nested block: declares a guard that releases
+ * obj at the end of the enclosing block, on every way out of it, if the
+ * acquire (whose result is stored in rc) succeeded.
+ *
+ *     int rc;
+ *     CIO_SEMAPHORE_GUARD(rc, &sem);
+ *     if (rc < 0)
+ *         return rc;                 // not acquired: nothing to release
+ *     ...                            // released when the block ends
+ */
+#define CIO_GUARD(rc_out, acquire, release, obj)                                                   \
+    struct cio__guard CIO__UNIQ(cio__guard_) __attribute__((cleanup(cio__guard_exit), unused)) = { \
+        (release), (obj), (rc_out) = (acquire)}
+
+#define CIO_LOCK_GUARD(rc, lock)                                                                   \
+    CIO_GUARD(rc, cio_lock_acquire(lock), cio__lock_release_any, (lock))
+#define CIO_SEMAPHORE_GUARD(rc, sem)                                                               \
+    CIO_GUARD(rc, cio_semaphore_acquire(sem), cio__semaphore_release_any, (sem))
+
 #ifdef __cplusplus
 }
 #endif
