@@ -245,6 +245,20 @@ static int wait_body(void *arg)
     cio_cancel(t[1]);
     task_check_eq(cio_gather_results(t, 2, (int[2]){0}), 0);
     task_check_eq(cio_wait(t, 0, CIO_ALL_COMPLETED, -1), 0);
+
+    /* FIRST_EXCEPTION ignores tasks that ended by cancellation, as asyncio
+     * does; empty entries count as done. */
+    setup(j, 3, (double[]){0.1, 0.2, 0.3}, (int[]){0, -EIO, 0}, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        t[i] = cio_spawn(job, &j[i]);
+    t[3] = CIO_TASK_NONE;
+    orig[2] = t[2];
+    cio_cancel(t[0]);
+    double start = cio_time();
+    task_check_eq(cio_wait(t, 4, CIO_FIRST_EXCEPTION, -1), 3);
+    task_check(near(cio_time() - start, 0.2));
+    task_check(cio_task_same(t[3], orig[2])); /* the only one pending */
+    task_check_eq(cio_gather_results(t, 4, (int[4]){0}), 0);
     return 0;
 }
 

@@ -459,6 +459,91 @@ static void test_many(void **state)
     assert_ok(run_virtual(mp_body, NULL));
 }
 
+/* Bounded LIFO and priority queues with blocked putters: the putter's item
+ * moves in when a slot frees, and the order rules still hold. */
+static int bounded_kinds_body(void *arg)
+{
+    (void)arg;
+    struct ctx c = {0};
+    task_check_eq(cio_priority_queue_init(&c.q, sizeof(struct job), 2, by_prio), 0);
+    struct job a = {5, "a"}, b = {3, "b"}, x;
+    task_check_eq(cio_queue_put(&c.q, &a), 0);
+    task_check_eq(cio_queue_put(&c.q, &b), 0);
+    task_check_eq(cio_queue_try_put(&c.q, &a), -EAGAIN);
+    task_check_eq(cio_queue_get(&c.q, &x), 0);
+    task_check_eq(x.prio, 3);
+    task_check_eq(cio_queue_get(&c.q, &x), 0);
+    task_check_eq(x.prio, 5);
+    cio_queue_destroy(&c.q);
+
+    task_check_eq(cio_lifo_queue_init(&c.q, sizeof(int), 2), 0);
+    int v = 10;
+    task_check_eq(cio_queue_put(&c.q, &v), 0);
+    v = 11;
+    task_check_eq(cio_queue_put(&c.q, &v), 0);
+    struct getter_arg pb = {&c, 12, 0};
+    cio_task p = cio_spawn(put_one, &pb); /* blocks: full */
+    task_check_eq(cio_yield(), 0);
+    task_check(!cio_task_done(p));
+    task_check_eq(cio_queue_get(&c.q, &v), 0);
+    task_check_eq(v, 11);
+    task_check_eq(cio_join(p), 0);
+    task_check_eq(c.rc[12], 0);
+    task_check_eq(cio_queue_get(&c.q, &v), 0);
+    task_check_eq(v, 12); /* moved in on top */
+    task_check_eq(cio_queue_get(&c.q, &v), 0);
+    task_check_eq(v, 10);
+    cio_queue_destroy(&c.q);
+
+    /* destroy wakes a waiting getter, which never touches the queue again */
+    task_check_eq(cio_queue_init(&c.q, sizeof(int), 0), 0);
+    struct getter_arg ga = {&c, 3, 0};
+    cio_task g = cio_spawn(getter, &ga);
+    task_check_eq(cio_yield(), 0);
+    cio_queue_destroy(&c.q);
+    task_check_eq(cio_join(g), 0);
+    task_check_eq(c.rc[3], CIO_ESHUTDOWN);
+    return 0;
+}
+
+static void test_bounded_kinds(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(bounded_kinds_body, NULL));
+}
+
+/* Outside a task a wait is CIO_ENOTTASK; try_* work from callbacks. */
+static cio_queue cb_q;
+static int cb_rc[3];
+
+static void from_callback(void *arg)
+{
+    (void)arg;
+    int v = 1;
+    cb_rc[0] = cio_queue_get(&cb_q, &v);
+    cb_rc[1] = cio_queue_try_put(&cb_q, &v);
+    cb_rc[2] = cio_queue_get(&cb_q, &v);
+}
+
+static int callback_body(void *arg)
+{
+    (void)arg;
+    task_check_eq(cio_queue_init(&cb_q, sizeof(int), 0), 0);
+    task_check_eq(cio_call_soon(from_callback, NULL, NULL), 0);
+    task_check_eq(cio_sleep(0.1), 0);
+    task_check_eq(cb_rc[0], CIO_ENOTTASK);
+    task_check_eq(cb_rc[1], 0);
+    task_check_eq(cb_rc[2], 0); /* an item was there: no wait needed */
+    cio_queue_destroy(&cb_q);
+    return 0;
+}
+
+static void test_callback(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(callback_body, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +551,7 @@ int main(void)
         cmocka_unit_test(test_bounded),        cmocka_unit_test(test_getters_cancel),
         cmocka_unit_test(test_putters_cancel), cmocka_unit_test(test_join),
         cmocka_unit_test(test_shutdown),       cmocka_unit_test(test_many),
+        cmocka_unit_test(test_bounded_kinds),  cmocka_unit_test(test_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
