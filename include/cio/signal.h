@@ -1,16 +1,15 @@
 /* cio — Unix signals as ordinary loop events, and graceful shutdown.
  *
  * A task can wait for a signal (cio_signal_wait) and a callback can be
- * attached to one (cio_signal_add, asyncio's loop.add_signal_handler). The
- * loop catches signals with a signalfd: they are blocked on the loop's
- * thread and read like any other fd, so nothing runs in async-signal
- * context and handlers may do anything a loop callback may.
- *
- * Because Linux delivers a process-directed signal to any thread that does
- * not block it, a program that makes threads of its own should make them
- * with the signals it watches blocked (cio's own worker threads block every
- * signal). Blocked signals are inherited across fork and exec: a child
- * process that wants default signal behaviour must unblock them.
+ * attached to one (cio_signal_add, asyncio's loop.add_signal_handler).
+ * While some loop watches a signal, cio's handler for it (installed with
+ * sigaction, SA_RESTART) only writes the signal's number to a pipe of each
+ * watching loop — the self-pipe trick — and the loops read it like any
+ * other fd: nothing else runs in async-signal context, and handlers may do
+ * anything a loop callback may. No signal is blocked, so threads the
+ * program makes and child processes it starts are unaffected; once no loop
+ * watches a signal, its previous disposition is restored. A program that
+ * installs its own handler for a signal a loop watches replaces cio's.
  *
  * Graceful shutdown (the default of cio_run(), see cio_run_options):
  * on the process's main thread, the first SIGINT or SIGTERM that no task
@@ -52,15 +51,16 @@ typedef void (*cio_signal_callback)(int signo, void *arg);
  * that waits in a loop misses none.
  * Errors: -EINVAL (set NULL, empty, or holding a signal that cannot be
  * caught: SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE, SIGILL), -ECANCELED,
- * -ETIMEDOUT, CIO_ENOTTASK, CIO_ENOLOOP, -ENOMEM, or the -errno of
- * signalfd(2). */
+ * -ETIMEDOUT, CIO_ENOTTASK, CIO_ENOLOOP, -ENOMEM, -EMFILE (64 loops
+ * already watch signals, or no fd for the pipe), or the -errno of
+ * sigaction(2). */
 int cio_signal_wait(const sigset_t *set);
 
 /* Calls cb(signo, arg) on the loop each time signo arrives, until
  * cio_signal_remove(); replaces a handler already set for signo. For
  * SIGINT and SIGTERM it replaces the default shutdown too.
  * Errors: -EINVAL (cb NULL, or a signal that cannot be caught, as above),
- * CIO_ENOLOOP, -ENOMEM, or the -errno of signalfd(2). */
+ * CIO_ENOLOOP, -ENOMEM, -EMFILE, or the -errno of sigaction(2). */
 int cio_signal_add(int signo, cio_signal_callback cb, void *arg);
 
 /* Removes the handler of signo. Returns 0, -ENOENT if none was set,

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cio/threadsafe.h"
@@ -107,15 +106,15 @@ static void supervise(struct group *g, unsigned n, int sfd, int64_t timeout_ns)
         uint64_t v;
         if ((p[0].revents & POLLIN) && read(g->done_fd, &v, sizeof v) == sizeof v)
             finished += (unsigned)v;
-        struct signalfd_siginfo si;
-        if (sfd >= 0 && (p[1].revents & POLLIN) && read(sfd, &si, sizeof si) == sizeof si) {
+        unsigned char got;
+        if (sfd >= 0 && (p[1].revents & POLLIN) && read(sfd, &got, 1) == 1) {
             if (signo) {
                 cio__report(NULL, "second signal (SIG%s): forcing exit with %u loop(s) alive",
-                            sigabbrev_np((int)si.ssi_signo), n - finished);
+                            sigabbrev_np(got), n - finished);
                 fflush(NULL);
-                _exit(128 + (int)si.ssi_signo);
+                _exit(128 + got);
             }
-            signo = (int)si.ssi_signo;
+            signo = got;
             cio__shutdown_set_signal(signo);
             cio__report(NULL, "received SIG%s: cancelling the main task of %u loop(s)",
                         sigabbrev_np(signo), n - finished);
@@ -153,17 +152,16 @@ int cio_run_loops(unsigned n, const cio_loops_options *opts, cio_task_fn main, v
     pthread_mutex_init(&g.mu, NULL);
     cio__shutdown_set_signal(0);
 
-    /* The loops' threads inherit SIGINT and SIGTERM blocked, so the
-     * process's signal waits for this thread's signalfd. */
-    bool handle = !(opts && opts->no_signal_handling);
-    sigset_t sigs, old;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    int sfd = -1;
-    if (handle) {
-        pthread_sigmask(SIG_BLOCK, &sigs, &old);
-        sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    /* This thread watches SIGINT and SIGTERM for every loop, through a slot
+     * of the signal relay; the loops themselves leave signals alone. */
+    int slot = -1, sfd = -1;
+    if (!(opts && opts->no_signal_handling)) {
+        slot = cio__sigrelay_open(&sfd);
+        for (int sig = SIGINT; slot >= 0 && sig; sig = sig == SIGINT ? SIGTERM : 0)
+            if (cio__sigrelay_default(sig) && cio__sigrelay_watch(slot, sig) < 0)
+                cio__report(NULL, "cannot watch SIG%s: default action kept", sigabbrev_np(sig));
+        if (slot < 0)
+            sfd = -1;
     }
     int rc = 0;
     unsigned started = 0;
@@ -188,14 +186,8 @@ int cio_run_loops(unsigned n, const cio_loops_options *opts, cio_task_fn main, v
         if (!rc && g.m[i].result < 0)
             rc = g.m[i].result;
     }
-    if (handle) {
-        if (sfd >= 0)
-            close(sfd);
-        const struct timespec zero = {0, 0};
-        while (sigtimedwait(&sigs, NULL, &zero) > 0)
-            ;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    if (slot >= 0)
+        cio__sigrelay_close(slot);
     pthread_mutex_destroy(&g.mu);
     close(g.done_fd);
     free(g.refs);

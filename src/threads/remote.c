@@ -95,9 +95,8 @@ struct cio__threads *cio__threads_get(struct cio__loop *loop)
     }
     atomic_init(&th->remote->head, NULL);
     atomic_init(&th->remote->refs, 1);
+    th->relay_slot = -1;
     th->sfd = -1;
-    sigemptyset(&th->watched);
-    sigemptyset(&th->blocked_by_us);
     cio__list_init(&th->sig_waiters);
     loop->threads = th;
     return th;

@@ -97,9 +97,7 @@ void cio__shutdown_install(struct cio__loop *loop, const cio_run_options *opts)
     for (size_t i = 0; i < 2; i++) {
         /* A signal the program ignores (a background job's SIGINT) or
          * handles itself is left alone. */
-        struct sigaction sa;
-        if (sigaction(sigs[i], NULL, &sa) < 0 || sa.sa_handler != SIG_DFL ||
-            (sa.sa_flags & SA_SIGINFO))
+        if (!cio__sigrelay_default(sigs[i]))
             continue;
         int rc = cio__signal_watch(loop, th, sigs[i]);
         if (rc < 0)

@@ -1,10 +1,10 @@
-/* Signals as loop events: a signalfd per loop, registered with the backend
- * like the loop's eventfd (so merely catching a signal neither keeps the
- * loop alive nor stops its virtual clock), waits and handlers. */
+/* Signals as loop events: each loop reads a pipe of the process-wide relay
+ * (sigrelay.c), registered with the backend like the loop's eventfd (so
+ * merely catching a signal neither keeps the loop alive nor stops its
+ * virtual clock); waits and handlers on top. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cio/signal.h"
@@ -18,59 +18,32 @@ static bool catchable(int signo)
 
 int cio__signal_watch(struct cio__loop *loop, struct cio__threads *th, int signo)
 {
-    if (sigismember(&th->watched, signo))
-        return 0;
-    sigset_t one, old, want = th->watched;
-    sigemptyset(&one);
-    sigaddset(&one, signo);
-    sigaddset(&want, signo);
-    /* Blocked first, so that an arrival between the two calls waits for
-     * the signalfd instead of taking its default action. */
-    int rc = pthread_sigmask(SIG_BLOCK, &one, &old);
-    if (rc)
-        return -rc;
-    bool was_open = !sigismember(&old, signo);
-    int fd = signalfd(th->sfd, &want, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        if (was_open)
-            pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-        return rc;
-    }
-    if (th->sfd < 0) {
-        rc = loop->ops->update(loop, fd, 0, CIO_READABLE);
+    if (th->relay_slot < 0) {
+        int fd;
+        int slot = cio__sigrelay_open(&fd);
+        if (slot < 0)
+            return slot;
+        int rc = loop->ops->update(loop, fd, 0, CIO_READABLE);
         if (rc < 0) {
-            close(fd);
-            if (was_open)
-                pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+            cio__sigrelay_close(slot);
             return rc;
         }
+        th->relay_slot = slot;
         th->sfd = fd;
     }
-    th->watched = want;
-    if (was_open)
-        sigaddset(&th->blocked_by_us, signo);
-    return 0;
+    return cio__sigrelay_watch(th->relay_slot, signo);
 }
 
 void cio__signal_fini(struct cio__loop *loop, struct cio__threads *th);
 
 void cio__signal_fini(struct cio__loop *loop, struct cio__threads *th)
 {
-    if (th->sfd < 0)
+    if (th->relay_slot < 0)
         return;
     loop->ops->update(loop, th->sfd, CIO_READABLE, 0);
-    close(th->sfd);
+    cio__sigrelay_close(th->relay_slot);
+    th->relay_slot = -1;
     th->sfd = -1;
-    /* Signals that arrived after the last poll would take their default
-     * action the moment they are unblocked (a late SIGINT would kill a
-     * program that has already shut down cleanly): consume them first. */
-    const struct timespec zero = {0, 0};
-    while (sigtimedwait(&th->blocked_by_us, NULL, &zero) > 0)
-        ;
-    pthread_sigmask(SIG_UNBLOCK, &th->blocked_by_us, NULL);
-    sigemptyset(&th->blocked_by_us);
-    sigemptyset(&th->watched);
 }
 
 static void deliver(struct cio__loop *loop, struct cio__threads *th, int signo)
@@ -103,17 +76,13 @@ static void deliver(struct cio__loop *loop, struct cio__threads *th, int signo)
 void cio__signal_ready(struct cio__loop *loop)
 {
     struct cio__threads *th = loop->threads;
-    struct signalfd_siginfo si[16];
-    for (;;) {
-        ssize_t n = read(th->sfd, si, sizeof si);
-        if (n <= 0)
-            return;
-        for (size_t i = 0; i < (size_t)n / sizeof si[0]; i++) {
-            int signo = (int)si[i].ssi_signo;
-            if (signo > 0 && signo < _NSIG && loop->threads && th->sfd >= 0)
-                deliver(loop, th, signo);
-        }
-        if ((size_t)n < sizeof si)
+    unsigned char buf[64];
+    ssize_t n;
+    while ((n = read(th->sfd, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] > 0 && buf[i] < _NSIG && loop->threads && th->sfd >= 0)
+                deliver(loop, th, buf[i]);
+        if ((size_t)n < sizeof buf)
             return;
     }
 }

@@ -53,10 +53,9 @@ struct cio__sig_slot {
 struct cio__threads {
     struct cio__remote *remote;
 
-    /* Signals. */
-    int sfd; /* signalfd, -1 when none */
-    sigset_t watched;
-    sigset_t blocked_by_us; /* to unblock when the loop closes */
+    /* Signals (signal.c, through the relay of sigrelay.c). */
+    int relay_slot; /* -1 when none */
+    int sfd;        /* the slot's pipe, read end; -1 when none */
     struct cio__sig_slot sig[_NSIG];
     struct cio__list sig_waiters;
 
@@ -100,6 +99,17 @@ void cio__remote_unref(struct cio__remote *r);
 int cio__remote_post(struct cio__remote *r, struct cio__inbox_node *n);
 
 /* ---- signals and shutdown ------------------------------------------------ */
+
+/* The process-wide relay (sigrelay.c). open takes a slot and gives its
+ * pipe's read end (returns the slot or -errno); watch makes the relay
+ * write signo's number to the slot's pipe (installing the handler for the
+ * first watcher); close releases the slot (restoring a signal's previous
+ * disposition after its last watcher). default tells whether signo's
+ * disposition, before cio took it, is the default action. */
+int cio__sigrelay_open(int *rfd);
+int cio__sigrelay_watch(int slot, int signo);
+void cio__sigrelay_close(int slot);
+bool cio__sigrelay_default(int signo);
 
 /* Starts catching signo on the loop (blocks it on this thread). */
 int cio__signal_watch(struct cio__loop *loop, struct cio__threads *th, int signo);

@@ -32,14 +32,9 @@ static int kill_later(struct later_kill *k, int signo, unsigned delay_us)
 {
     k->signo = signo;
     k->delay_us = delay_us;
-    /* The thread must block the signal, or the process's signal could be
-     * delivered to it (see cio/signal.h). */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int rc = pthread_create(&k->th, NULL, kill_later_fn, k);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
+    /* A plain thread that blocks nothing: the process's signal may well be
+     * delivered to it, and must reach the loop all the same. */
+    return pthread_create(&k->th, NULL, kill_later_fn, k);
 }
 
 static sigset_t one_signal(int signo)
@@ -435,6 +430,42 @@ static void test_no_signal_handling(void **state)
     assert_int_equal(WTERMSIG(st), SIGTERM);
 }
 
+/* ---- nothing leaks out of the loop ---------------------------------------- */
+
+static int t_child(void *arg)
+{
+    int *status = arg;
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", "kill -TERM $$; sleep 5", (char *)NULL);
+        _exit(127);
+    }
+    task_check(pid > 0);
+    task_check_eq(waitpid(pid, status, 0), pid);
+    return 0;
+}
+
+/* A child started while the loop watches SIGTERM gets the default
+ * disposition and no blocked signals; after the loop, SIGINT and SIGTERM
+ * are as they were before it. */
+static void test_children_and_after(void **state)
+{
+    (void)state;
+    int status = 0;
+    assert_ok(run_real(t_child, &status));
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    struct sigaction sa;
+    assert_int_equal(sigaction(SIGINT, NULL, &sa), 0);
+    assert_true(sa.sa_handler == SIG_DFL);
+    assert_int_equal(sigaction(SIGTERM, NULL, &sa), 0);
+    assert_true(sa.sa_handler == SIG_DFL);
+    sigset_t mask;
+    pthread_sigmask(SIG_SETMASK, NULL, &mask);
+    assert_false(sigismember(&mask, SIGINT));
+    assert_false(sigismember(&mask, SIGTERM));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_second_signal_forces_exit),
         cmocka_unit_test(test_deadline_forces_exit),
         cmocka_unit_test(test_no_signal_handling),
+        cmocka_unit_test(test_children_and_after),
         cmocka_unit_test(test_wait_idle),
         cmocka_unit_test(test_wait_busy),
         cmocka_unit_test(test_handler),

@@ -1,0 +1,131 @@
+/* The process-wide signal relay: the self-pipe trick, for any number of
+ * loops.
+ *
+ * A signal's disposition is the whole process's, so one handler serves
+ * every loop: it writes the signal's number, one byte, to the pipe of each
+ * slot that watches it. That write is all that runs in async-signal
+ * context; the loops read their pipe like any other fd. Signals are not
+ * blocked anywhere, so threads made by the program and child processes
+ * (which get default dispositions back at exec) are unaffected.
+ *
+ * A handler may run on any thread at any time, concurrently with a slot
+ * being released. Pipes are therefore never closed: a released slot keeps
+ * its pipe for the next user (which drains it first), so a late write can
+ * never land in a reused fd number. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "threads/threads.h"
+
+#define SLOTS 64
+
+struct slot {
+    atomic_uint_least64_t mask; /* bit signo-1: watched */
+    int rfd, wfd;               /* valid once piped; never closed */
+    bool piped, used;           /* under mu */
+};
+
+static struct slot slots[SLOTS];
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction saved[_NSIG];
+static int watchers[_NSIG]; /* slots watching each signal, under mu */
+
+static uint64_t bit(int signo)
+{
+    return (uint64_t)1 << (signo - 1);
+}
+
+static void relay(int signo)
+{
+    int saved_errno = errno;
+    unsigned char b = (unsigned char)signo;
+    for (int i = 0; i < SLOTS; i++) {
+        if (atomic_load_explicit(&slots[i].mask, memory_order_relaxed) & bit(signo)) {
+            ssize_t n = write(slots[i].wfd, &b, 1);
+            (void)n; /* a full pipe already holds a wake-up */
+        }
+    }
+    errno = saved_errno;
+}
+
+static void drain(int fd)
+{
+    unsigned char buf[256];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}
+
+int cio__sigrelay_open(int *rfd)
+{
+    pthread_mutex_lock(&mu);
+    int s = -1;
+    for (int i = 0; i < SLOTS && s < 0; i++)
+        if (!slots[i].used)
+            s = i;
+    int rc = s < 0 ? -EMFILE : 0;
+    if (rc == 0 && !slots[s].piped) {
+        int p[2];
+        if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0) {
+            rc = -errno;
+        } else {
+            slots[s].rfd = p[0];
+            slots[s].wfd = p[1];
+            slots[s].piped = true;
+        }
+    }
+    if (rc == 0) {
+        slots[s].used = true;
+        drain(slots[s].rfd); /* what a racing handler left for the last user */
+        *rfd = slots[s].rfd;
+    }
+    pthread_mutex_unlock(&mu);
+    return rc < 0 ? rc : s;
+}
+
+int cio__sigrelay_watch(int slot, int signo)
+{
+    pthread_mutex_lock(&mu);
+    int rc = 0;
+    uint64_t m = atomic_load(&slots[slot].mask);
+    if (!(m & bit(signo))) {
+        if (watchers[signo] == 0) {
+            struct sigaction sa = {.sa_handler = relay, .sa_flags = SA_RESTART};
+            sigfillset(&sa.sa_mask);
+            if (sigaction(signo, &sa, &saved[signo]) < 0)
+                rc = -errno;
+        }
+        if (rc == 0) {
+            watchers[signo]++;
+            atomic_store(&slots[slot].mask, m | bit(signo));
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+void cio__sigrelay_close(int slot)
+{
+    pthread_mutex_lock(&mu);
+    uint64_t m = atomic_exchange(&slots[slot].mask, 0);
+    for (int signo = 1; signo < _NSIG && signo <= 64; signo++)
+        if ((m & bit(signo)) && --watchers[signo] == 0)
+            sigaction(signo, &saved[signo], NULL);
+    slots[slot].used = false;
+    pthread_mutex_unlock(&mu);
+}
+
+bool cio__sigrelay_default(int signo)
+{
+    pthread_mutex_lock(&mu);
+    struct sigaction sa;
+    bool dfl = watchers[signo] > 0
+                   ? saved[signo].sa_handler == SIG_DFL && !(saved[signo].sa_flags & SA_SIGINFO)
+                   : sigaction(signo, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+                         !(sa.sa_flags & SA_SIGINFO);
+    pthread_mutex_unlock(&mu);
+    return dfl;
+}
