@@ -1,5 +1,7 @@
 """asyncpg peer of bench_pg_executemany: 100,000 rows (int, text)."""
 
+import statistics
+
 import asyncpg
 import pgpeer
 from benchpeer import now_ns
@@ -13,9 +15,13 @@ async def main(args):
     rows = [(i, "label %d" % i) for i in range(n)]
     await conn.executemany("INSERT INTO bench_many_py VALUES ($1, $2)", rows[:100])
     await conn.execute("TRUNCATE bench_many_py")
-    t0 = now_ns()
-    await conn.executemany("INSERT INTO bench_many_py VALUES ($1, $2)", rows)
-    pgpeer.emit("pg.executemany", n / ((now_ns() - t0) / 1e9), "rows/s")
+    runs = []
+    for _ in range(5):
+        await conn.execute("TRUNCATE bench_many_py")
+        t0 = now_ns()
+        await conn.executemany("INSERT INTO bench_many_py VALUES ($1, $2)", rows)
+        runs.append((now_ns() - t0) / 1e9)
+    pgpeer.emit("pg.executemany", n / statistics.median(runs), "rows/s")
     await conn.close()
 
 

@@ -28,8 +28,8 @@ static inline const char *pg_bench_dsn(char **argv)
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ < 0) {                                                                             \
-            fprintf(stderr, "%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #expr,                    \
-                    cio_strerror(rc_), cio_pg_conn_error(conn)->message);                          \
+            fprintf(stderr, "%s:%d: %s: %s: %s\n", __FILE__, __LINE__, #expr, cio_strerror(rc_),   \
+                    cio_pg_conn_error(conn)->message);                                             \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)

@@ -169,51 +169,104 @@ int cio_pg_copy_end(cio_pg_copy *cp, const char *error_message)
     return rc;
 }
 
+/* "(a, b)" for the column list, "" when columns is NULL; malloc'd. */
+static char *column_list(const char *const *columns, int ncols)
+{
+    size_t cap = 4;
+    for (int i = 0; columns && i < ncols; i++)
+        cap += 2 * strlen(columns[i]) + 4;
+    char *out = malloc(cap), *p = out;
+    if (!out)
+        return NULL;
+    *p = 0;
+    for (int i = 0; columns && i < ncols; i++) {
+        char *q = cio__pg_quote_ident(columns[i]);
+        if (!q) {
+            free(out);
+            return NULL;
+        }
+        p += sprintf(p, "%s%s", i ? ", " : "(", q);
+        free(q);
+    }
+    if (columns)
+        strcpy(p, ")");
+    return out;
+}
+
+/* Whether every value can go in COPY's binary format: then the server
+ * parses nothing (asyncpg's copy_records_to_table does the same). Needs
+ * the columns' types, from a zero-row SELECT (cached like any statement). */
+static bool binary_ok(cio_pg_conn *c, const char *qt, const char *cols, int ncols,
+                      const cio_pg_arg *args, int nrows, uint32_t *types)
+{
+    size_t n = strlen(qt) + strlen(cols) + 48;
+    char *sql = malloc(n);
+    if (!sql)
+        return false;
+    /* "(a, b)" reads as a row constructor: select the columns themselves. */
+    snprintf(sql, n, "SELECT %.*s FROM %s LIMIT 0", cols[0] ? (int)strlen(cols) - 2 : 1,
+             cols[0] ? cols + 1 : "*", qt);
+    PGresult *r = NULL;
+    bool ok = cio__pg_begin(c) == 0;
+    if (ok) {
+        ok = cio__pg_query(c, sql, NULL, 0, &r) == 0 && r && PQnfields(r) == ncols;
+        cio__pg_end(c);
+    }
+    free(sql);
+    for (int k = 0; ok && k < ncols; k++) {
+        uint32_t t = types[k] = PQftype(r, k);
+        for (int i = 0; ok && i < nrows; i++)
+            ok = cio__pg_binary_copy_ok(&args[(size_t)i * (size_t)ncols + (size_t)k], t);
+    }
+    PQclear(r);
+    return ok;
+}
+
 int cio_pg_copy_records(cio_pg_conn *c, const char *table, const char *const *columns, int ncols,
                         const cio_pg_arg *args, int nrows)
 {
     if (!c || !table || ncols <= 0 || nrows < 0 || (nrows && !args))
         return -EINVAL;
-    size_t cap = 64, len = 0;
-    char *sql = NULL;
     char *qt = cio__pg_quote_ident(table);
-    if (!qt)
-        return -ENOMEM;
-    cap += strlen(qt);
-    for (int i = 0; columns && i < ncols; i++)
-        cap += 2 * strlen(columns[i]) + 4;
-    sql = malloc(cap);
-    if (!sql) {
+    char *cols = column_list(columns, ncols);
+    size_t n = (qt ? strlen(qt) : 0) + (cols ? strlen(cols) : 0) + 48;
+    char *sql = malloc(n);
+    uint32_t *types = malloc((size_t)ncols * sizeof *types);
+    if (!qt || !cols || !sql || !types) {
         free(qt);
+        free(cols);
+        free(sql);
+        free(types);
         return -ENOMEM;
     }
-    len = (size_t)snprintf(sql, cap, "COPY %s", qt);
+    bool binary = nrows > 0 && binary_ok(c, qt, cols, ncols, args, nrows, types);
+    snprintf(sql, n, "COPY %s %s FROM STDIN%s", qt, cols, binary ? " (FORMAT binary)" : "");
     free(qt);
-    for (int i = 0; columns && i < ncols; i++) {
-        char *q = cio__pg_quote_ident(columns[i]);
-        if (!q) {
-            free(sql);
-            return -ENOMEM;
-        }
-        len += (size_t)snprintf(sql + len, cap - len, "%s%s", i ? ", " : " (", q);
-        free(q);
-    }
-    snprintf(sql + len, cap - len, "%s FROM STDIN", columns ? ")" : "");
+    free(cols);
     cio_pg_copy *cp;
     int rc = cio_pg_copy_in(c, sql, &cp);
     free(sql);
-    if (rc)
+    if (rc) {
+        free(types);
         return rc;
+    }
     char *buf = NULL;
     size_t blen = 0, bcap = 0;
+    if (binary)
+        rc = cio__pg_copy_binary_header(&buf, &blen, &bcap);
     for (int i = 0; i < nrows && rc == 0; i++) {
-        rc = cio__pg_copy_text_row(&buf, &blen, &bcap, args + (size_t)i * (size_t)ncols, ncols);
+        const cio_pg_arg *row = args + (size_t)i * (size_t)ncols;
+        rc = binary ? cio__pg_copy_binary_row(&buf, &blen, &bcap, row, ncols, types)
+                    : cio__pg_copy_text_row(&buf, &blen, &bcap, row, ncols);
+        if (rc == 0 && binary && i + 1 == nrows)
+            rc = cio__pg_copy_binary_trailer(&buf, &blen, &bcap);
         if (rc == 0 && (blen >= COPY_CHUNK || i + 1 == nrows)) {
             rc = cio_pg_copy_write(cp, buf, blen);
             blen = 0;
         }
     }
     free(buf);
+    free(types);
     int end = cio_pg_copy_end(cp, rc ? "cio_pg_copy_records failed" : NULL);
     return rc ? rc : end;
 }

@@ -343,3 +343,86 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
     }
     return 0;
 }
+
+/* ---- COPY binary format ----------------------------------------------------- */
+
+static bool texty(uint32_t t)
+{
+    return t == CIO_PG_TEXTOID || t == CIO_PG_VARCHAROID || t == CIO_PG_BPCHAROID ||
+           t == CIO_PG_JSONOID || t == 19 /* name */;
+}
+
+bool cio__pg_binary_copy_ok(const cio_pg_arg *a, uint32_t type)
+{
+    switch (a->kind_) {
+    case CIO__PG_K_NULL:
+        return true;
+    case CIO__PG_K_TEXT:
+        if (a->oid_ == 0 || a->oid_ == CIO_PG_TEXTOID)
+            return texty(type) || type == CIO_PG_JSONBOID;
+        return a->oid_ == type && (type == CIO_PG_JSONOID || type == CIO_PG_JSONBOID);
+    default:
+        return a->oid_ == type;
+    }
+}
+
+int cio__pg_copy_binary_header(char **buf, size_t *len, size_t *cap)
+{
+    static const char hdr[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    if (grow(buf, cap, *len + sizeof hdr) < 0)
+        return -ENOMEM;
+    memcpy(*buf + *len, hdr, sizeof hdr);
+    *len += sizeof hdr;
+    return 0;
+}
+
+int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap)
+{
+    if (grow(buf, cap, *len + 2) < 0)
+        return -ENOMEM;
+    be16(*buf + *len, 0xffff);
+    *len += 2;
+    return 0;
+}
+
+int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n,
+                            const uint32_t *types)
+{
+    struct cio__pg_params p;
+    const char *values[1];
+    int lengths[1], formats[1];
+    uint32_t oids[1];
+    char scratch[16];
+    p.values = values;
+    p.lengths = lengths;
+    p.formats = formats;
+    p.oids = oids;
+    p.scratch = scratch;
+    if (grow(buf, cap, *len + 2) < 0)
+        return -ENOMEM;
+    be16(*buf + *len, (uint16_t)n);
+    *len += 2;
+    for (int i = 0; i < n; i++) {
+        const cio_pg_arg *a = &args[i];
+        cio__pg_params_fill(&p, a, 1);
+        bool jsonb = a->kind_ == CIO__PG_K_TEXT && types[i] == CIO_PG_JSONBOID;
+        size_t vl = values[0] ? (size_t)lengths[0] : 0;
+        if (a->kind_ == CIO__PG_K_TEXT && a->len_ < 0)
+            vl = strlen(a->v_.p); /* text form: libpq would have used strlen */
+        if (grow(buf, cap, *len + 5 + vl) < 0)
+            return -ENOMEM;
+        char *o = *buf + *len;
+        if (!values[0]) {
+            be32(o, 0xffffffffu);
+            *len += 4;
+            continue;
+        }
+        be32(o, (uint32_t)(vl + jsonb));
+        o += 4;
+        if (jsonb)
+            *o++ = 1;
+        memcpy(o, values[0], vl);
+        *len += 4 + jsonb + vl;
+    }
+    return 0;
+}

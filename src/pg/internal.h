@@ -114,6 +114,13 @@ void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n
 void cio__pg_params_free(struct cio__pg_params *p);
 /* Writes args as one line of COPY text format into the growing buffer. */
 int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n);
+/* COPY's binary format: whether a value can be sent binary into a column of
+ * type `type`, the header, one row, the trailer. */
+bool cio__pg_binary_copy_ok(const cio_pg_arg *a, uint32_t type);
+int cio__pg_copy_binary_header(char **buf, size_t *len, size_t *cap);
+int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n,
+                            const uint32_t *types);
+int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap);
 
 /* Sends one statement with parameters (prepared and cached, or unnamed
  * when the cache is off) without waiting for results. On success stores

@@ -55,7 +55,7 @@ int cio_pg_stream_open(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
         rc = cio__pg_send(c, sql, args, nargs, true);
         st->pending = rc == 0;
     } else {
-        static unsigned next_cursor;
+        static _Thread_local unsigned next_cursor;
         st->cursor = true;
         snprintf(st->name, sizeof st->name, "cio_cur_%u", ++next_cursor);
         if (!cio_pg_in_transaction(c)) {

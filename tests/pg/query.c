@@ -483,6 +483,41 @@ static int copy_main(void *arg)
     cio_pg_result_free(r);
     free(rows);
 
+    /* Every value binary-encodable: COPY's binary format. */
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_copy2; CREATE TABLE q_copy2 (id int4, t "
+                            "text, j jsonb, v varchar(20), ts timestamp)",
+                            CIO_PG_NOARGS));
+    cio_pg_arg rows2[3 * 5] = {
+        cio_pg_int4(1),         cio_pg_text("a\tb"),    cio_pg_text("{\"k\": 1}"),
+        cio_pg_textn("xyz", 2), cio_pg_timestamp(-5),   cio_pg_null(),
+        cio_pg_null(),          cio_pg_jsonb("[1, 2]"), cio_pg_text("v"),
+        cio_pg_null(),          cio_pg_int4(-3),        cio_pg_text(""),
+        cio_pg_null(),          cio_pg_null(),          cio_pg_timestamp(INT64_MAX),
+    };
+    rc = cio_pg_copy_records(c, "q_copy2", NULL, 5, rows2, 3);
+    PG_OK(c, rc);
+    task_check_eq(rc, 3);
+    rc = cio_pg_fetch(c, "SELECT id, t, j, v, ts FROM q_copy2 ORDER BY id NULLS FIRST",
+                      CIO_PG_NOARGS, &r);
+    task_check_eq(rc, 3);
+    task_check(cio_pg_is_null(r, 0, 0) && cio_pg_is_null(r, 0, 1));
+    task_check_eq(cio_pg_get_json(r, 0, 2, &s, NULL), 0);
+    task_check(strcmp(s, "[1, 2]") == 0);
+    task_check_eq(cio_pg_get_text(r, 2, 1, &s, NULL), 0);
+    task_check(strcmp(s, "a\tb") == 0);
+    task_check_eq(cio_pg_get_json(r, 2, 2, &s, NULL), 0);
+    task_check(strcmp(s, "{\"k\": 1}") == 0);
+    task_check_eq(cio_pg_get_text(r, 2, 3, &s, NULL), 0);
+    task_check(strcmp(s, "xy") == 0);
+    task_check_eq(cio_pg_get_timestamp(r, 2, 4, &ts), 0);
+    task_check_eq(ts, -5);
+    task_check_eq(cio_pg_get_timestamp(r, 1, 4, &ts), 0);
+    task_check(ts == INT64_MAX);
+    task_check_eq(cio_pg_get_text(r, 1, 1, &s, NULL), 0);
+    task_check(s[0] == 0);
+    cio_pg_result_free(r);
+
     /* Raw COPY in CSV, in odd chunks. */
     cio_pg_copy *cp;
     PG_OK(c, cio_pg_copy_in(c, "COPY q_copy (id, t) FROM STDIN (FORMAT csv)", &cp));
