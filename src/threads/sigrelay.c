@@ -44,7 +44,7 @@ static void relay(int signo)
     int saved_errno = errno;
     unsigned char b = (unsigned char)signo;
     for (int i = 0; i < SLOTS; i++) {
-        if (atomic_load_explicit(&slots[i].mask, memory_order_relaxed) & bit(signo)) {
+        if (atomic_load_explicit(&slots[i].mask, memory_order_acquire) & bit(signo)) {
             ssize_t n = write(slots[i].wfd, &b, 1);
             (void)n; /* a full pipe already holds a wake-up */
         }
