@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -508,12 +509,46 @@ static void test_cancel_races_completion(void **state)
     assert_true(st_cancelled <= RACERS / 3);
 }
 
+/* ---- the virtual clock waits for jobs -------------------------------------- */
+
+static int virtual_sleeper(void *arg)
+{
+    (void)arg;
+    return cio_sleep(10);
+}
+
+/* While a job runs, the loop must not jump its virtual clock to the next
+ * timer (the job is a real-time event), nor call it a deadlock. */
+static int t_virtual(void *arg)
+{
+    (void)arg;
+    cio_task s = cio_spawn(virtual_sleeper, NULL);
+    task_check_eq(cio_to_thread(sleepy, (void *)(uintptr_t)50000), 7);
+    double t = cio_time();
+    task_check(t >= 0.045 && t < 5);
+    task_check_eq(cio_join(s), 0);
+    task_check(cio_time() >= 10);
+    return 0;
+}
+
+static void test_virtual_clock(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    int64_t t0 = now_ns();
+    assert_ok(run_capture(t_virtual, NULL, &report));
+    assert_true(now_ns() - t0 < 2000000000);
+    assert_null(strstr(report, "deadlock"));
+    free(report);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result),
         cmocka_unit_test(test_outside_task),
         cmocka_unit_test(test_loop_runs),
+        cmocka_unit_test(test_virtual_clock),
         cmocka_unit_test(test_many),
         cmocka_unit_test(test_cancel_waiting_and_running),
         cmocka_unit_test(test_timeout),
