@@ -180,7 +180,20 @@ static void test_kept_for_next_wait(void **state)
 
 /* ---- graceful shutdown: tasks in every kind of wait ------------------------- */
 
-enum { W_SLEEP, W_FUTURE, W_JOIN, W_FD, W_EXECUTOR, W_CHAN, W_SIGNAL, W_SHIELD, W_KINDS };
+enum {
+    W_SLEEP,
+    W_FUTURE,
+    W_JOIN,
+    W_FD,
+    W_EXECUTOR,
+    W_CHAN,
+    W_SIGNAL,
+    W_EVENT,
+    W_LOCK,
+    W_QUEUE,
+    W_SHIELD,
+    W_KINDS
+};
 
 struct waits {
     int result[W_KINDS];
@@ -188,6 +201,9 @@ struct waits {
     cio_future *f;
     cio_chan *ch;
     int pipefd[2];
+    cio_event ev;
+    cio_lock lock; /* held by the main task */
+    cio_queue q;
     atomic_bool job_may_end;
 };
 
@@ -242,6 +258,19 @@ static int waiter(void *arg)
         rc = cio_signal_wait(&s);
         break;
     }
+    case W_EVENT:
+        rc = cio_event_wait(&w->ev);
+        break;
+    case W_LOCK:
+        rc = cio_lock_acquire(&w->lock);
+        if (rc == 0)
+            cio_lock_release(&w->lock);
+        break;
+    case W_QUEUE: {
+        int item;
+        rc = cio_queue_get(&w->q, &item);
+        break;
+    }
     case W_SHIELD:
         rc = cio_sleep(3600);
         {
@@ -262,6 +291,10 @@ static int t_shutdown(void *arg)
     task_check_eq(cio_future_new(&w->f), 0);
     task_check_eq(cio_chan_new(&w->ch, 1), 0);
     task_check_eq(pipe(w->pipefd), 0);
+    cio_event_init(&w->ev);
+    cio_lock_init(&w->lock);
+    task_check_eq(cio_lock_acquire(&w->lock), 0);
+    task_check_eq(cio_queue_init(&w->q, sizeof(int), 4), 0);
     struct kind kinds[W_KINDS];
     cio_task t[W_KINDS];
     for (int k = 0; k < W_KINDS; k++) {
@@ -280,6 +313,8 @@ static int t_shutdown(void *arg)
     atomic_store(&w->job_may_end, true);
     cio_future_free(w->f);
     cio_chan_free(w->ch);
+    cio_lock_release(&w->lock);
+    cio_queue_destroy(&w->q);
     close(w->pipefd[0]);
     close(w->pipefd[1]);
     return rc;
