@@ -275,7 +275,13 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
         if (p->size < p->o.max_size) {
             cio_pg_conn *c = NULL;
             p->size++;
+            /* The acquire's timeout bounds the connect too. */
+            cio_scope limit = {0};
+            if (deadline != CIO__NEVER)
+                cio_timeout_enter_at(&limit, (double)deadline / 1e9);
             rc = open_conn(p, &c);
+            if (deadline != CIO__NEVER)
+                cio_scope_exit(&limit);
             if (rc == 0 && p->closing) {
                 c->pool = NULL;
                 cio__pg_conn_destroy(c);

@@ -393,6 +393,29 @@ static int stream_main(void *arg)
         PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 8", CIO_PG_NOARGS, &v));
         task_check(!cio_pg_in_transaction(c));
     }
+    /* A timeout while the consumer waits for rows: the query is cancelled,
+     * close cleans up, the connection is reused. */
+    for (int batch = 0; batch <= 10; batch += 10) {
+        cio_pg_stream *st;
+        PG_OK(c, cio_pg_stream_open(c, "SELECT g, pg_sleep(0.02) FROM generate_series(1, 1000) g",
+                                    CIO_PG_NOARGS, batch, &st));
+        cio_pg_result *res;
+        int n, rows = 0;
+        {
+            CIO_TIMEOUT(limit, 0.15);
+            while ((n = cio_pg_stream_next(st, &res)) > 0)
+                rows += n;
+        }
+        task_check_eq(n, -ETIMEDOUT);
+        task_check(rows < 1000);
+        int64_t t0 = now_ns();
+        PG_OK(c, cio_pg_stream_close(st));
+        task_check(now_ns() - t0 < 3000000000LL);
+        int64_t v;
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 9", CIO_PG_NOARGS, &v));
+        task_check_eq(v, 9);
+        task_check(!cio_pg_in_transaction(c));
+    }
     cio_pg_close(c);
     return 0;
 }
