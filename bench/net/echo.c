@@ -153,7 +153,15 @@ static const char *impls[] = {"cio", "libuv", "asyncio-streams", "uvloop-streams
 struct server {
     pid_t pid;
     int port;
+    int pipe; /* kept open until the server stops: a late write must not fail it */
 };
+
+static void stop_server(struct server *sv)
+{
+    kill(sv->pid, SIGKILL);
+    waitpid(sv->pid, NULL, 0);
+    close(sv->pipe);
+}
 
 static int start_server(const char *impl, struct server *sv)
 {
@@ -178,22 +186,21 @@ static int start_server(const char *impl, struct server *sv)
     }
     close(p[1]);
     char line[32] = {0};
-    ssize_t n = read(p[0], line, sizeof line - 1);
-    close(p[0]);
+    size_t got = 0;
+    while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
+        ssize_t n = read(p[0], line + got, sizeof line - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
     sv->pid = pid;
-    sv->port = n > 0 ? atoi(line) : 0;
+    sv->pipe = p[0];
+    sv->port = memchr(line, '\n', got) ? atoi(line) : 0;
     if (sv->port <= 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        stop_server(sv);
         return -1;
     }
     return 0;
-}
-
-static void stop_server(struct server *sv)
-{
-    kill(sv->pid, SIGKILL);
-    waitpid(sv->pid, NULL, 0);
 }
 
 /* The process's CPU time in ns, from the scheduler's own accounting. */
@@ -303,28 +310,39 @@ int main(int argc, char **argv)
         const char *name;
     } cells[] = {
         {64, 1, "64B.c1"}, {64, 100, "64B.c100"}, {4096, 1, "4KiB.c1"}, {4096, 100, "4KiB.c100"}};
-    double table[4][5] = {{0}};
-    for (size_t k = 0; k < sizeof impls / sizeof impls[0]; k++) {
+    /* Every server runs for the whole program, and each run measures them
+     * one after the other: drift in the machine's load (it is shared) then
+     * hits every implementation alike instead of whichever ran last. */
+    struct server sv[5];
+    bool up[5] = {false};
+    for (size_t k = 0; k < 5; k++) {
         if (only && strcmp(only, impls[k]) != 0)
             continue;
-        struct server sv;
-        if (start_server(impls[k], &sv) < 0) {
+        up[k] = start_server(impls[k], &sv[k]) == 0;
+        if (!up[k])
             fprintf(stderr, "echo: could not start the %s server: skipped\n", impls[k]);
-            continue;
-        }
-        for (size_t c = 0; c < 4; c++) {
-            double ops[15], cpu[15];
-            for (int r = 0; r < runs; r++)
-                ops[r] = run_load(&sv, cells[c].conns, cells[c].size, secs, &cpu[r]);
+    }
+    double table[4][5] = {{0}};
+    for (size_t c = 0; c < 4; c++) {
+        double ops[5][15], cpu[5][15];
+        for (int r = 0; r < runs; r++)
+            for (size_t k = 0; k < 5; k++)
+                if (up[k])
+                    ops[k][r] = run_load(&sv[k], cells[c].conns, cells[c].size, secs, &cpu[k][r]);
+        for (size_t k = 0; k < 5; k++) {
+            if (!up[k])
+                continue;
             char w[64];
             snprintf(w, sizeof w, "net.echo.%s", cells[c].name);
-            table[c][k] = bench_median(ops, runs);
+            table[c][k] = bench_median(ops[k], runs);
             bench_emit(w, impls[k], table[c][k], "ops/s", "higher");
             snprintf(w, sizeof w, "net.echo.%s.server_cpu", cells[c].name);
-            bench_emit(w, impls[k], bench_median(cpu, runs) / 1000, "us", "lower");
+            bench_emit(w, impls[k], bench_median(cpu[k], runs) / 1000, "us", "lower");
         }
-        stop_server(&sv);
     }
+    for (size_t k = 0; k < 5; k++)
+        if (up[k])
+            stop_server(&sv[k]);
     /* The ratios, for humans, on stderr. */
     fprintf(stderr, "%-10s", "round trips/s");
     for (size_t k = 0; k < 5; k++)

@@ -39,7 +39,8 @@ async def main(mode):
         server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
     else:
         server = await loop.create_server(Echo, "127.0.0.1", 0, backlog=1024)
-    print(server.sockets[0].getsockname()[1], flush=True)
+    sys.stdout.write(f"{server.sockets[0].getsockname()[1]}\n")
+    sys.stdout.flush()
     async with server:
         await server.serve_forever()
 
