@@ -77,13 +77,21 @@ static double hw_ratio(unsigned n, long work)
     return one / (double)(bench_now_ns() - t0);
 }
 
+static double best(const double *v, int n)
+{
+    double b = v[0];
+    for (int i = 1; i < n; i++)
+        b = v[i] > b ? v[i] : b;
+    return b;
+}
+
 int main(int argc, char **argv)
 {
     long total = bench_size(argc, argv, 40000000, 2000000);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned n = cpus > 1 ? (unsigned)cpus : 1;
-    int reps = bench_quick(argc, argv) ? 1 : 3;
-    double one[3], many[3], hw[3];
+    int reps = bench_quick(argc, argv) ? 1 : 5;
+    double one[5], many[5], hw[5];
     for (int i = 0; i < reps; i++) {
         hw[i] = hw_ratio(n, total * 10);
         /* The same total work each way. */
@@ -92,10 +100,13 @@ int main(int argc, char **argv)
         per_task = total / TASKS / n;
         many[i] = measure(n);
     }
-    double o = bench_median(one, reps), m = bench_median(many, reps);
+    /* Best of the runs, not the median: other processes come and go on a
+     * shared machine, and the question is what the loops do when the
+     * cores are free. The bare-thread figure is taken the same way. */
+    double o = best(one, reps), m = best(many, reps);
     bench_emit("threads.loops_one", "cio", o, "ops/s", "higher");
     bench_emit("threads.loops_n", "cio", m, "ops/s", "higher");
     bench_emit("threads.loops_ratio", "cio", m / o, "x", "higher");
-    bench_emit("threads.loops_hw_ratio", "cio", bench_median(hw, reps), "x", "higher");
+    bench_emit("threads.loops_hw_ratio", "cio", best(hw, reps), "x", "higher");
     return 0;
 }
