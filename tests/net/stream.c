@@ -92,6 +92,52 @@ static void test_echo_unix(void **state)
     assert_int_equal(access(path, F_OK), -1); /* shutdown removed the file */
 }
 
+/* ---- half-close ---------------------------------------------------------- */
+
+/* Reads everything until the client's end of stream, then answers: the
+ * sending side of the client is shut, its receiving side still works. */
+static int count_then_answer(cio_stream *s, void *arg)
+{
+    (void)arg;
+    char buf[4096];
+    size_t total = 0;
+    ssize_t n;
+    while ((n = cio_stream_read(s, buf, sizeof buf)) > 0)
+        total += (size_t)n;
+    if (n < 0)
+        return (int)n;
+    int len = snprintf(buf, sizeof buf, "got %zu bytes\n", total);
+    return cio_stream_send(s, buf, (size_t)len);
+}
+
+static int half_close(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, count_then_answer, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    task_check(cio_stream_can_write_eof(s));
+    static char data[300000];
+    task_check_eq(cio_stream_write(s, data, sizeof data), 0);
+    /* The FIN goes after the buffered data, not before. */
+    task_check_eq(cio_stream_write_eof(s), 0);
+    task_check_eq(cio_stream_write_eof(s), -EPIPE);
+    char line[64];
+    task_check_eq(cio_stream_readline(s, line, sizeof line), 17);
+    task_check(memcmp(line, "got 300000 bytes\n", 17) == 0);
+    task_check_eq(cio_stream_read(s, line, sizeof line), 0);
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_half_close(void **state)
+{
+    (void)state;
+    assert_ok(run_real(half_close, NULL));
+}
+
 /* ---- reader limits and end of stream ------------------------------------ */
 
 static int send_then_close(cio_stream *s, void *arg)
@@ -274,13 +320,10 @@ static void test_connect_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_ipv4),
-        cmocka_unit_test(test_echo_ipv6),
-        cmocka_unit_test(test_echo_unix),
-        cmocka_unit_test(test_reader_limits),
-        cmocka_unit_test(test_timeouts_and_cancellation),
-        cmocka_unit_test(test_connect_refused),
-        cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_echo_ipv4),       cmocka_unit_test(test_echo_ipv6),
+        cmocka_unit_test(test_echo_unix),       cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_reader_limits),   cmocka_unit_test(test_timeouts_and_cancellation),
+        cmocka_unit_test(test_connect_refused), cmocka_unit_test(test_connect_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
