@@ -63,7 +63,10 @@ typedef struct cio_run_options {
  * the task's result once it finishes. Tasks still alive then are reported
  * and cancelled, and the loop runs until they have unwound; tasks that
  * failed and whose result nobody read are reported; then the loop is closed
- * and every resource it owns released.
+ * and every resource it owns released. On the process's main thread, the
+ * first SIGINT or SIGTERM cancels the main task and a second one forces the
+ * exit (graceful shutdown, cio/signal.h; return cio_exit_status(rc) from
+ * main for the conventional 130/143).
  * Errors (instead of main's result): -EINVAL if main is NULL, -EBUSY if this
  * thread already runs a loop, -ENOMEM or another -errno if the loop could
  * not be made. */
