@@ -571,6 +571,15 @@ static int barrier_body(void *arg)
     task_check_eq(cio_barrier_reset(&s.bar), 0); /* reset breaks the waiter */
     task_check_eq(cio_join(t[5]), CIO_EBROKEN);
     task_check_eq(cio_barrier_parties(&s.bar), 3);
+
+    /* The last arrival does not wait: it completes even when cancelled. */
+    task_check_eq(cio_barrier_init(&s.bar, 2), 0);
+    t[6] = cio_spawn(bar_worker, &w[6]);
+    task_check_eq(cio_yield(), 0);
+    cio_cancel(cio_current());
+    task_check_eq(cio_barrier_wait(&s.bar), 1);
+    task_check_eq(cio_join(t[6]), -ECANCELED); /* we are cancelled: join says so */
+    task_check_eq(s.results[6], 0);
     return 0;
 }
 

@@ -79,9 +79,11 @@ typedef struct cio_limiter {
  * burst = N). Returns 0 or -EINVAL (rate not positive, burst < 1). */
 int cio_limiter_init(cio_limiter *l, double rate, double burst);
 
-/* Takes a token, sleeping until one is due. Callers are served in the order
- * they arrive. Returns 0, -ECANCELED, -ETIMEDOUT (the token is given back
- * if no later caller has reserved one), CIO_ENOTTASK, -EINVAL. */
+/* Takes a token, sleeping until one is due (at once, even outside a task or
+ * in a cancelled one, if a token is available now). Callers are served in
+ * the order they arrive. Returns 0, -ECANCELED, -ETIMEDOUT (the token is
+ * given back if no later caller has reserved one), CIO_ENOTTASK, CIO_ENOLOOP,
+ * -EINVAL. */
 int cio_limiter_acquire(cio_limiter *l);
 
 /* Takes a token only if one is available now. Returns 0, -EAGAIN, -EINVAL,

@@ -223,8 +223,9 @@ typedef struct cio_barrier {
  * -EINVAL (b NULL or parties 0). */
 int cio_barrier_init(cio_barrier *b, unsigned parties);
 
-/* Waits until `parties` tasks are waiting, then releases them all. Returns
- * the caller's arrival index, 0 .. parties-1 (>= 0), or CIO_EBROKEN (the
+/* Waits until `parties` tasks are waiting, then releases them all (the last
+ * to arrive does not wait). Returns the caller's arrival index,
+ * 0 .. parties-1 (>= 0), or CIO_EBROKEN (the
  * barrier was aborted or reset while waiting, or is broken),
  * -ECANCELED, -ETIMEDOUT (the caller leaves; the barrier is not broken and
  * still needs `parties` others), CIO_ENOTTASK, -EINVAL. */

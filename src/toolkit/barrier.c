@@ -35,18 +35,21 @@ int cio_barrier_wait(cio_barrier *b)
         return -EINVAL;
     if (b->broken_)
         return CIO_EBROKEN;
-    struct cio__task *t;
-    int rc = cio__enter(&t);
-    if (rc)
-        return rc;
     prune(b);
     if (b->count_ + 1 >= b->parties_) {
+        /* The last arrival completes the cycle without waiting, so it
+         * succeeds even in a cancelled task, like every call that can
+         * complete at once. */
         int index = 0;
         while (cio__wq_wake_one(&b->waiters_, index))
             index++;
         b->count_ = 0;
         return index;
     }
+    struct cio__task *t;
+    int rc = cio__enter(&t);
+    if (rc)
+        return rc;
     b->count_++;
     struct cio__wnode n = {.task = t};
     cio__wq_push(&b->waiters_, &n);

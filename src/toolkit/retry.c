@@ -109,6 +109,8 @@ int cio_limiter_acquire(cio_limiter *l)
 {
     if (!l || l->interval_ns <= 0)
         return -EINVAL;
+    if (cio_limiter_try_acquire(l) == 0)
+        return 0; /* a token is there: no wait, so no cancellation check */
     struct cio__task *t;
     int rc = cio__enter(&t);
     if (rc)
