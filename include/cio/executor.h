@@ -55,8 +55,9 @@ typedef struct cio_executor_options {
     /* How long an idle worker, and a task that waits on a job when the
      * loop has nothing else to run, spin before going to sleep, in
      * microseconds. Spinning turns the two cross-thread wake-ups of a round
-     * trip into memory reads. 0 means the default (50); negative disables
-     * spinning. */
+     * trip into memory reads. A task spins only while the pool's recent
+     * jobs took less than this on average. 0 means the default (50);
+     * negative disables spinning. */
     int spin_usec;
     /* Stack size of each worker thread; 0 means the system default. */
     size_t stack_size;

@@ -54,8 +54,9 @@ struct cio_executor {
     atomic_uint spinners;  /* workers polling the queue */
     atomic_bool stop_flag; /* the same as stopping, for spinners */
     int64_t spin_ns;
-    atomic_long refs; /* the owner's and one per job: a waiter may still
-                       * touch the queue after shutdown has returned */
+    atomic_llong avg_job_ns; /* moving average of job run times */
+    atomic_long refs;        /* the owner's and one per job: a waiter may still
+                              * touch the queue after shutdown has returned */
     unsigned nthreads;
     pthread_t *threads;
 };
@@ -164,9 +165,14 @@ static void *worker(void *arg)
     cio_executor *ex = arg;
     struct job *j;
     while ((j = next_job(ex))) {
+        int64_t t0 = mono_ns();
         j->result = j->fn(j->arg);
         j->ran = true;
+        int64_t dt = mono_ns() - t0;
         job_finish(j);
+        /* A racy update is fine: it only steers whether waiters spin. */
+        long long avg = atomic_load_explicit(&ex->avg_job_ns, memory_order_relaxed);
+        atomic_store_explicit(&ex->avg_job_ns, avg + (dt - avg) / 8, memory_order_relaxed);
     }
     return NULL;
 }
@@ -197,6 +203,7 @@ int cio_executor_new(cio_executor **out, const cio_executor_options *opts)
     atomic_init(&ex->spinners, 0);
     atomic_init(&ex->stop_flag, false);
     atomic_init(&ex->refs, 1);
+    atomic_init(&ex->avg_job_ns, 0);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -364,9 +371,11 @@ int cio_run_in_executor(const cio_job_options *opts, cio_job_fn fn, void *arg)
         job_free(j);
         return rc;
     }
-    /* Nothing else to run: poll the job for a while before parking, so a
-     * short job costs no wake-up of the loop. */
-    if (ex->spin_ns > 0 && !loop->ready.head) {
+    /* Nothing else to run and the pool's jobs are short: poll the job for
+     * a while before parking, so a short job costs no wake-up of the loop
+     * (and a long one no wasted spinning). */
+    if (ex->spin_ns > 0 && !loop->ready.head &&
+        atomic_load_explicit(&ex->avg_job_ns, memory_order_relaxed) < ex->spin_ns) {
         int64_t until = mono_ns() + ex->spin_ns;
         for (unsigned i = 1; !(atomic_load_explicit(&j->state, memory_order_acquire) & DONE); i++) {
             cpu_relax();
