@@ -22,8 +22,10 @@
  *
  *     int main(void) { return cio_exit_status(cio_run(main_task, NULL)); }
  *
- * Loops on other threads (cio_run_loops) leave signals to the thread that
- * started them.
+ * A SIGINT or SIGTERM whose disposition was not the default when the loop
+ * started (ignored by a background job, or handled by the program) is left
+ * alone. Loops on other threads (cio_run_loops) leave signals to the thread
+ * that started them.
  */
 #ifndef CIO_SIGNAL_H
 #define CIO_SIGNAL_H
