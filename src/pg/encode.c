@@ -9,8 +9,6 @@
 #include "pg/internal.h"
 
 /* PostgreSQL's epoch (2000-01-01) from the Unix epoch. */
-#define PG_EPOCH_DAYS 10957
-#define PG_EPOCH_USEC (INT64_C(946684800) * 1000000)
 
 static void be16(char *p, uint16_t v)
 {
@@ -32,14 +30,14 @@ static int64_t to_pg_usec(int64_t us)
 {
     if (us == INT64_MAX || us == INT64_MIN)
         return us;
-    return us - PG_EPOCH_USEC;
+    return us - CIO__PG_EPOCH_USEC;
 }
 
 static int32_t to_pg_days(int64_t d)
 {
     if (d == INT32_MAX || d == INT32_MIN)
         return (int32_t)d;
-    return (int32_t)(d - PG_EPOCH_DAYS);
+    return (int32_t)(d - CIO__PG_EPOCH_DAYS);
 }
 
 int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)

@@ -29,6 +29,7 @@ struct cio_pg_conn {
     bool broken;              /* unusable: dropped on release */
     bool streaming;           /* a stream or copy owns the connection */
     bool no_cache;
+    bool listening; /* LISTEN was used: released connections UNLISTEN */
     unsigned next_savepoint;
     /* statement cache */
     struct cio__pg_stmt **buckets;
@@ -147,6 +148,31 @@ cio_pg_result *cio__pg_result_wrap(PGresult *res);
 /* Reuses an existing wrapper for a new PGresult (streams). */
 void cio__pg_result_rewrap(cio_pg_result *r, PGresult *res);
 void cio__pg_result_release(cio_pg_result *r);
+
+/* Cell access shared by the getters (result.c). */
+struct cio__pg_cell {
+    const char *v;
+    int len;
+    bool bin;
+    uint32_t oid;
+};
+/* Checks arguments and NULL (-EINVAL, CIO_PG_ENULL) and fills *c. */
+int cio__pg_cell(const cio_pg_result *r, int row, int col, const void *out, struct cio__pg_cell *c);
+uint64_t cio__pg_rd_be(const char *p, int n);
+/* Copies n bytes (NUL-terminated) into storage freed with the result. */
+char *cio__pg_arena_put(const cio_pg_result *r, const char *s, size_t n);
+/* Binary numeric to its text form (decode.c). */
+int cio__pg_numeric_text(const cio_pg_result *r, const struct cio__pg_cell *c, const char **out);
+
+/* Dates (encode.c): PostgreSQL's epoch is 2000-01-01. */
+#define CIO__PG_EPOCH_DAYS 10957
+#define CIO__PG_EPOCH_USEC (INT64_C(946684800) * 1000000)
+#define CIO__PG_USEC_PER_DAY INT64_C(86400000000)
+#define CIO__PG_NAMEOID 19
+#define CIO__PG_CHAROID 18
+#define CIO__PG_UNKNOWNOID 705
+void cio__pg_civil(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+size_t cio__pg_fmt_datetime(char *out, int64_t days, int64_t usec_of_day, bool with_time, bool utc);
 
 /* Whether a column type decodes from the binary format. */
 bool cio__pg_binary_ok(uint32_t oid);

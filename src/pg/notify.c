@@ -40,6 +40,10 @@ static int listen_cmd(cio_pg_conn *c, const char *verb, const char *channel)
     free(q);
     int rc = cio_pg_execute(c, sql, CIO_PG_NOARGS);
     free(sql);
+    if (rc >= 0 && verb[0] == 'L')
+        c->listening = true;
+    else if (rc >= 0 && !channel)
+        c->listening = false;
     return rc < 0 ? rc : 0;
 }
 

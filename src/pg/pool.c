@@ -338,16 +338,25 @@ int cio_pg_pool_release(cio_pg_conn *c)
     if (c->user && c->user != cio__self())
         keep = false; /* another task is mid-operation on it: give up on it */
     PGTransactionStatusType ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
-    if (keep && ts != PQTRANS_IDLE) {
+    if (keep && (ts != PQTRANS_IDLE || c->listening)) {
         if (ts == PQTRANS_ACTIVE || !cio__self()) {
             keep = false;
         } else {
-            /* Roll back what the user left open, even in a cancelled task. */
+            /* Roll back what the user left open and stop listening (so the
+             * next user gets no stray notifications), even in a cancelled
+             * task. */
             cio_scope shield = {0}, limit = {0};
             cio_shield_enter(&shield);
             cio_timeout_enter(&limit, ROLLBACK_WAIT);
-            keep = cio_pg_execute(c, "ROLLBACK", CIO_PG_NOARGS) >= 0 &&
-                   PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+            if (ts != PQTRANS_IDLE)
+                keep = cio_pg_execute(c, "ROLLBACK", CIO_PG_NOARGS) >= 0 &&
+                       PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+            if (keep && c->listening) {
+                keep = cio_pg_unlisten(c, NULL) == 0;
+                PGnotify *n;
+                while ((n = PQnotifies(c->pg)))
+                    PQfreemem(n);
+            }
             cio_scope_exit(&limit);
             cio_scope_exit(&shield);
         }

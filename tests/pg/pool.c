@@ -320,6 +320,19 @@ static int lifecycle(void *arg)
     task_check_eq(cio_pg_pool_release(b), 0);
     PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM p_tx", CIO_PG_NOARGS, &v));
     task_check_eq(v, 0);
+
+    /* A listening connection stops listening when released. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    PG_OK(b, cio_pg_listen(b, "pool_chan"));
+    PG_OK(b, cio_pg_notify(b, "pool_chan", "x"));
+    task_check_eq(cio_pg_pool_release(b), 0);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    PG_OK(b, cio_pg_fetchval_int64(b, "SELECT count(*) FROM pg_listening_channels()", CIO_PG_NOARGS,
+                                   &v));
+    task_check_eq(v, 0);
+    cio_pg_notification *note;
+    task_check_eq(cio_pg_wait_notification(b, 0.05, &note), -ETIMEDOUT);
+    task_check_eq(cio_pg_pool_release(b), 0);
     task_check_eq(cio_pg_pool_release(a), 0);
     task_check_eq(cio_pg_pool_close(p), 0);
 

@@ -1,0 +1,274 @@
+/* Typed getters for dates, timestamps, uuid, bytea, numeric and JSON, in
+ * both the binary and the text format. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+/* ---- dates and times ----------------------------------------------------------------- */
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+/* Parses ISO "YYYY-MM-DD[ HH:MM:SS[.ffffff][+-hh[:mm[:ss]]]][ BC]"; sets
+ * *days and *usec (of the day, offset applied). */
+static int parse_iso(const char *s, bool with_time, int64_t *days, int64_t *usec)
+{
+    long long y;
+    unsigned mo, d;
+    int n = 0;
+    if (sscanf(s, "%lld-%u-%u%n", &y, &mo, &d, &n) != 3)
+        return CIO_PG_EPROTO;
+    s += n;
+    int64_t us = 0;
+    if (with_time && *s == ' ' && s[1] >= '0' && s[1] <= '9') {
+        unsigned hh, mm, ss;
+        if (sscanf(s, " %u:%u:%u%n", &hh, &mm, &ss, &n) != 3)
+            return CIO_PG_EPROTO;
+        s += n;
+        us = ((int64_t)hh * 3600 + mm * 60 + ss) * 1000000;
+        if (*s == '.') {
+            int64_t scale = 100000;
+            for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
+                us += (*s - '0') * scale;
+        }
+        if (*s == '+' || *s == '-') {
+            int sign = *s == '-' ? -1 : 1;
+            unsigned oh = 0, om = 0, os = 0;
+            sscanf(s + 1, "%u:%u:%u", &oh, &om, &os);
+            us -= sign * ((int64_t)oh * 3600 + om * 60 + os) * 1000000;
+            while (*s && *s != ' ')
+                s++;
+        }
+    }
+    if (strcmp(s, " BC") == 0)
+        y = 1 - y;
+    else if (*s)
+        return CIO_PG_EPROTO;
+    *days = days_from_civil(y, mo, d);
+    *usec = us;
+    return 0;
+}
+
+int cio_pg_get_date(const cio_pg_result *r, int row, int col, int32_t *out)
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_DATEOID)
+        return CIO_PG_ETYPE;
+    int64_t d;
+    if (c.bin) {
+        if (c.len != 4)
+            return CIO_PG_EPROTO;
+        d = (int32_t)cio__pg_rd_be(c.v, 4);
+        if (d == INT32_MAX || d == INT32_MIN) {
+            *out = (int32_t)d;
+            return 0;
+        }
+        d += CIO__PG_EPOCH_DAYS;
+    } else if (strcmp(c.v, "infinity") == 0 || strcmp(c.v, "-infinity") == 0) {
+        *out = c.v[0] == '-' ? INT32_MIN : INT32_MAX;
+        return 0;
+    } else {
+        int64_t us;
+        if ((rc = parse_iso(c.v, false, &d, &us)) != 0)
+            return rc;
+    }
+    if (d <= INT32_MIN || d >= INT32_MAX)
+        return CIO_PG_ETYPE;
+    *out = (int32_t)d;
+    return 0;
+}
+
+int cio_pg_get_timestamp(const cio_pg_result *r, int row, int col, int64_t *out)
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_TIMESTAMPOID && c.oid != CIO_PG_TIMESTAMPTZOID)
+        return CIO_PG_ETYPE;
+    if (c.bin) {
+        if (c.len != 8)
+            return CIO_PG_EPROTO;
+        int64_t v = (int64_t)cio__pg_rd_be(c.v, 8);
+        *out = v == INT64_MAX || v == INT64_MIN ? v : v + CIO__PG_EPOCH_USEC;
+        return 0;
+    }
+    if (strcmp(c.v, "infinity") == 0 || strcmp(c.v, "-infinity") == 0) {
+        *out = c.v[0] == '-' ? INT64_MIN : INT64_MAX;
+        return 0;
+    }
+    int64_t d, us;
+    if ((rc = parse_iso(c.v, true, &d, &us)) != 0)
+        return rc;
+    *out = d * CIO__PG_USEC_PER_DAY + us;
+    return 0;
+}
+
+/* ---- uuid, bytea, numeric, json ---------------------------------------------------------- */
+
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+int cio_pg_get_uuid(const cio_pg_result *r, int row, int col, uint8_t out[16])
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_UUIDOID)
+        return CIO_PG_ETYPE;
+    if (c.bin) {
+        if (c.len != 16)
+            return CIO_PG_EPROTO;
+        memcpy(out, c.v, 16);
+        return 0;
+    }
+    int k = 0;
+    for (const char *s = c.v; *s && k < 32; s++) {
+        if (*s == '-')
+            continue;
+        int h = hexval(*s);
+        if (h < 0)
+            return CIO_PG_EPROTO;
+        if (k % 2 == 0)
+            out[k / 2] = (uint8_t)(h << 4);
+        else
+            out[k / 2] |= (uint8_t)h;
+        k++;
+    }
+    return k == 32 ? 0 : CIO_PG_EPROTO;
+}
+
+int cio_pg_get_bytea(const cio_pg_result *r, int row, int col, const uint8_t **out, size_t *len)
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_BYTEAOID)
+        return CIO_PG_ETYPE;
+    if (c.bin) {
+        *out = (const uint8_t *)c.v;
+        if (len)
+            *len = (size_t)c.len;
+        return 0;
+    }
+    size_t n;
+    unsigned char *u = PQunescapeBytea((const unsigned char *)c.v, &n);
+    if (!u)
+        return -ENOMEM;
+    char *copy = cio__pg_arena_put(r, (const char *)u, n);
+    PQfreemem(u);
+    if (!copy)
+        return -ENOMEM;
+    *out = (const uint8_t *)copy;
+    if (len)
+        *len = n;
+    return 0;
+}
+
+/* Binary numeric to its text form, as PostgreSQL's numeric_out. */
+int cio__pg_numeric_text(const cio_pg_result *r, const struct cio__pg_cell *c, const char **out)
+{
+    if (c->len < 8)
+        return CIO_PG_EPROTO;
+    int nd = (int16_t)cio__pg_rd_be(c->v, 2), weight = (int16_t)cio__pg_rd_be(c->v + 2, 2);
+    unsigned sign = (unsigned)cio__pg_rd_be(c->v + 4, 2);
+    int dscale = (int16_t)cio__pg_rd_be(c->v + 6, 2);
+    if (nd < 0 || dscale < 0 || c->len != 8 + 2 * nd)
+        return CIO_PG_EPROTO;
+    const char *special = sign == 0xC000   ? "NaN"
+                          : sign == 0xD000 ? "Infinity"
+                          : sign == 0xF000 ? "-Infinity"
+                                           : NULL;
+    if (special) {
+        *out = cio__pg_arena_put(r, special, strlen(special));
+        return *out ? 0 : -ENOMEM;
+    }
+    size_t cap = (size_t)(weight > 0 ? weight + 1 : 1) * 4 + (size_t)dscale + 8;
+    char *buf = malloc(cap), *p = buf;
+    if (!buf)
+        return -ENOMEM;
+    if (sign == 0x4000)
+        *p++ = '-';
+    if (weight < 0) {
+        *p++ = '0';
+    } else {
+        for (int d = 0; d <= weight; d++) {
+            int dig = d < nd ? (int)cio__pg_rd_be(c->v + 8 + 2 * d, 2) : 0;
+            p += d == 0 ? sprintf(p, "%d", dig) : sprintf(p, "%04d", dig);
+        }
+    }
+    if (dscale > 0) {
+        *p++ = '.';
+        int emitted = 0;
+        for (int d = weight + 1; emitted < dscale; d++) {
+            int dig = d >= 0 && d < nd ? (int)cio__pg_rd_be(c->v + 8 + 2 * d, 2) : 0;
+            char g[8];
+            sprintf(g, "%04d", dig);
+            for (int k = 0; k < 4 && emitted < dscale; k++, emitted++)
+                *p++ = g[k];
+        }
+    }
+    *out = cio__pg_arena_put(r, buf, (size_t)(p - buf));
+    free(buf);
+    return *out ? 0 : -ENOMEM;
+}
+
+int cio_pg_get_numeric(const cio_pg_result *r, int row, int col, const char **out)
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_NUMERICOID)
+        return CIO_PG_ETYPE;
+    if (!c.bin) {
+        *out = c.v;
+        return 0;
+    }
+    return cio__pg_numeric_text(r, &c, out);
+}
+
+int cio_pg_get_json(const cio_pg_result *r, int row, int col, const char **out, size_t *len)
+{
+    struct cio__pg_cell c;
+    int rc = cio__pg_cell(r, row, col, out, &c);
+    if (rc)
+        return rc;
+    if (c.oid != CIO_PG_JSONOID && c.oid != CIO_PG_JSONBOID)
+        return CIO_PG_ETYPE;
+    if (c.bin && c.oid == CIO_PG_JSONBOID) {
+        if (c.len < 1 || c.v[0] != 1)
+            return CIO_PG_EPROTO;
+        c.v++;
+        c.len--;
+    }
+    *out = c.v;
+    if (len)
+        *len = (size_t)c.len;
+    return 0;
+}
