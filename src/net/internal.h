@@ -87,6 +87,10 @@ int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool s
 ssize_t cio__tls_recv(cio_stream *s, void *buf, size_t n);
 ssize_t cio__tls_send(cio_stream *s, const void *buf, size_t n);
 
+/* Whether OpenSSL holds received bytes not yet returned (so the socket's
+ * readiness says nothing about them). */
+bool cio__tls_pending(const cio_stream *s);
+
 /* Sends close_notify and, if wait, waits for the peer's (callers bound it
  * with a timeout scope). */
 int cio__tls_shutdown(cio_stream *s, bool wait);

@@ -195,7 +195,7 @@ static ssize_t recv_wait(cio_stream *s, void *buf, size_t n)
         if (!s->rdrained) {
             ssize_t r = io_recv(s, buf, n);
             if (r > 0) {
-                s->rdrained = !s->ssl && (size_t)r < n;
+                s->rdrained = (size_t)r < n && (!s->ssl || !cio__tls_pending(s));
                 return r;
             }
             if (r == 0) {

@@ -133,6 +133,9 @@ static int ctx_new(cio_tls_ctx **out, const cio_tls_options *o, bool server)
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     SSL_CTX_set_mode(c->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
+    /* Read whole socket buffers, not a record header and then its body:
+     * one recv() per burst instead of two per record. */
+    SSL_CTX_set_read_ahead(c->ctx, 1);
     rc = 0;
     if (c->verify) {
         SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
@@ -355,6 +358,12 @@ ssize_t cio__tls_recv(cio_stream *s, void *buf, size_t n)
     if (r == 1)
         return (ssize_t)got;
     return ssl_error(s, t, r, false);
+}
+
+bool cio__tls_pending(const cio_stream *s)
+{
+    const struct tls *t = s->ssl;
+    return SSL_has_pending(t->ssl);
 }
 
 ssize_t cio__tls_send(cio_stream *s, const void *buf, size_t n)
