@@ -159,6 +159,104 @@ static void test_slow_reader_bounded_memory(void **state)
     assert_true(sl.max_buffered <= CIO_STREAM_HIGH_WATER + SLOW_CHUNK);
 }
 
+/* ---- a reader that never reads: drain obeys timeouts and cancellation ---- */
+
+static int never_reads(cio_stream *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    cio_sleep(30);
+    return 0;
+}
+
+struct drainer {
+    cio_stream *s;
+    int rc;
+};
+
+static int drain_forever(void *arg)
+{
+    struct drainer *d = arg;
+    static char chunk[65536];
+    do
+        d->rc = cio_stream_send(d->s, chunk, sizeof chunk);
+    while (d->rc == 0);
+    return 0;
+}
+
+static int stuck_writer(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, never_reads, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    static char chunk[65536];
+    int rc = 0;
+    double t0 = cio_time();
+    {
+        CIO_TIMEOUT(t, 0.2);
+        while (rc == 0)
+            rc = cio_stream_send(s, chunk, sizeof chunk);
+    }
+    task_check_eq(rc, -ETIMEDOUT);
+    task_check(cio_time() - t0 < 1.0);
+    task_check(cio_stream_write_buffer_size(s) <= CIO_STREAM_HIGH_WATER + sizeof chunk);
+    /* Cancelling a task blocked in drain. */
+    struct drainer d = {.s = s};
+    cio_task t = cio_spawn(drain_forever, &d);
+    task_check_eq(cio_sleep(0.05), 0);
+    task_check_eq(cio_cancel(t), 0);
+    task_check_eq(cio_join(t), 0);
+    task_check_eq(d.rc, -ECANCELED);
+    /* A close that cannot flush gives up after the close timeout. */
+    cio_stream_set_close_timeout(s, 0.1);
+    t0 = cio_time();
+    task_check_eq(cio_stream_close(s), -ETIMEDOUT);
+    double el = cio_time() - t0;
+    task_check(el >= 0.09 && el < 1.0);
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    return 0;
+}
+
+static void test_drain_timeout_and_cancel(void **state)
+{
+    (void)state;
+    assert_ok(run_real(stuck_writer, NULL));
+}
+
+static int cancelled_close(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, never_reads, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    static char chunk[1 << 20];
+    int rc = 0;
+    for (int i = 0; i < 64 && cio_stream_write_buffer_size(s) == 0; i++)
+        rc = cio_stream_write(s, chunk, sizeof chunk);
+    task_check_eq(rc, 0);
+    task_check(cio_stream_write_buffer_size(s) > 0);
+    /* A cancelled task does not wait in close: level-triggered. */
+    cio_cancel(cio_current());
+    double t0 = cio_time();
+    rc = cio_stream_close(s);
+    task_check(cio_time() - t0 < 0.05);
+    task_check_eq(rc, -ETIMEDOUT); /* data was left unsent */
+    {
+        CIO_SHIELD(sh);
+        task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    }
+    return 0;
+}
+
+static void test_close_when_cancelled(void **state)
+{
+    (void)state;
+    assert_ok(run_real(cancelled_close, NULL));
+}
+
 /* ---- fd exhaustion ------------------------------------------------------ */
 
 static double cpu_seconds(void)
@@ -238,6 +336,8 @@ int main(void)
         cmocka_unit_test(test_reset_mid_read),
         cmocka_unit_test(test_reset_mid_write),
         cmocka_unit_test(test_slow_reader_bounded_memory),
+        cmocka_unit_test(test_drain_timeout_and_cancel),
+        cmocka_unit_test(test_close_when_cancelled),
         cmocka_unit_test(test_accept_emfile_backs_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
