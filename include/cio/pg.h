@@ -299,6 +299,10 @@ bool cio_pg_in_transaction(const cio_pg_conn *conn);
  * connected. */
 int cio_pg_backend_pid(const cio_pg_conn *conn);
 
+/* The server's version as an integer (150004 for 15.4), 0 if not
+ * connected. */
+int cio_pg_server_version(const cio_pg_conn *conn);
+
 /* ---- queries ------------------------------------------------------------------ */
 
 /* Runs a command and returns the number of rows it affected (INSERT,
@@ -409,6 +413,12 @@ typedef struct cio_pg_pool_options {
     double max_lifetime;
     /* Options of each connection (connect timeout, statement cache). */
     cio_pg_options conn;
+    /* Called in the acquiring task on every new connection before it is
+     * used (asyncpg's init=): SET search_path, LISTEN, prepare... A negative
+     * return closes the connection and fails the acquire (or create) with
+     * that code. NULL: none. */
+    int (*init)(cio_pg_conn *conn, void *arg);
+    void *init_arg;
 } cio_pg_pool_options;
 
 /* Makes a pool of connections to dsn and opens min_size of them (in
@@ -442,6 +452,20 @@ int cio_pg_pool_release(cio_pg_conn *conn);
  * connections still in use are closed as they are released, and the pool
  * is freed by the last release. */
 int cio_pg_pool_close(cio_pg_pool *pool);
+
+/* asyncpg's Pool.execute/fetch/fetchrow/fetchval/executemany: acquire a
+ * connection (waiting without limit; use a CIO_TIMEOUT scope to bound the
+ * whole call), run the query, release. Same results and errors as the
+ * connection functions, plus those of cio_pg_pool_acquire(). */
+int cio_pg_pool_execute(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs);
+int cio_pg_pool_fetch(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
+                      cio_pg_result **out);
+int cio_pg_pool_fetchrow(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
+                         cio_pg_result **out);
+int cio_pg_pool_fetchval_int64(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args,
+                               int nargs, int64_t *out);
+int cio_pg_pool_executemany(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
+                            int nrows);
 
 /* Why the last new connection of the pool failed ("" if none did); owned by
  * the pool. */

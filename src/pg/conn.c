@@ -114,6 +114,11 @@ int cio_pg_backend_pid(const cio_pg_conn *c)
     return c && c->pg ? PQbackendPID(c->pg) : 0;
 }
 
+int cio_pg_server_version(const cio_pg_conn *c)
+{
+    return c && c->pg ? PQserverVersion(c->pg) : 0;
+}
+
 /* ---- the operation bracket and the waits ---------------------------------- */
 
 int cio__pg_begin(cio_pg_conn *c)

@@ -113,6 +113,11 @@ static int open_conn(cio_pg_pool *p, cio_pg_conn **out)
         cio_pg_close(c);
         return rc;
     }
+    if (p->o.init && (rc = p->o.init(c, p->o.init_arg)) < 0) {
+        set_pool_error(p, cio_pg_conn_error(c)->message);
+        cio_pg_close(c);
+        return rc;
+    }
     c->pool = p;
     *out = c;
     return 0;

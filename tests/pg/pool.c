@@ -284,6 +284,15 @@ static int sleeper(void *arg)
     return cio_pg_execute(conn, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
 }
 
+static int init_conn(cio_pg_conn *conn, void *arg)
+{
+    int *inits = arg;
+    if (*inits < 0)
+        return cio_pg_execute(conn, "SELECT 1/0", CIO_PG_NOARGS);
+    ++*inits;
+    return cio_pg_execute(conn, "SET application_name = 'cio-test'", CIO_PG_NOARGS);
+}
+
 static int lifecycle(void *arg)
 {
     (void)arg;
@@ -358,6 +367,43 @@ static int lifecycle(void *arg)
     task_check(cio_time() - t0 < 3.0);
     task_check_eq(cio_pg_pool_size(p), 1);
     task_check_eq(query_one(p, 9), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* max_lifetime: an old connection is replaced when released. */
+    cio_pg_pool_options lo = {.max_size = 2, .max_lifetime = 0.1};
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &lo, &p), 0);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    cio_sleep(0.15);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_size(p), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* init runs on every new connection; its failure fails the acquire. */
+    int inits = 0;
+    cio_pg_pool_options io = {.max_size = 2, .init = init_conn, .init_arg = &inits};
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &io, &p), 0);
+    char *path;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    PG_OK(a, cio_pg_fetchval_text(a, "SHOW application_name", CIO_PG_NOARGS, &path));
+    task_check(strcmp(path, "cio-test") == 0);
+    free(path);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(inits, 1);
+    inits = -1;                                        /* the next init fails */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0); /* the idle one: no init */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), CIO_PG_ESERVER);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    /* The shortcuts. */
+    task_check_eq(
+        cio_pg_pool_fetchval_int64(p, "SELECT $1::int8 + 1", CIO_PG_ARGS(cio_pg_int8(41)), &v), 0);
+    task_check_eq(v, 42);
+    cio_pg_result *res;
+    task_check_eq(cio_pg_pool_fetch(p, "SELECT generate_series(1, 3)", CIO_PG_NOARGS, &res), 3);
+    cio_pg_result_free(res);
+    task_check_eq(cio_pg_pool_fetchrow(p, "SELECT 1 WHERE false", CIO_PG_NOARGS, &res), 0);
+    task_check_eq(cio_pg_pool_execute(p, "SELECT 1", CIO_PG_NOARGS), 1);
+    task_check_eq(cio_pg_pool_executemany(p, "SELECT $1::int", CIO_PG_ARGS(cio_pg_int4(1)), 1), 1);
     task_check_eq(cio_pg_pool_close(p), 0);
 
     /* PgBouncer mode: no statement cache, through the pool. */
