@@ -3,6 +3,7 @@
  * close their stream themselves, and streams made from an fd. */
 #include "net_helpers.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -144,6 +145,87 @@ static void test_reuse_port(void **state)
     assert_ok(run_real(reuse_port, NULL));
 }
 
+/* One loop per thread, each with its own server on the same port: the
+ * kernel spreads the connections over them (SO_REUSEPORT). */
+struct loop_ctx {
+    int port; /* in: 0 for the first; out: the port bound */
+    int ready;
+    int stop_fd;
+    int served;
+    int rc;
+};
+
+static int count_echo(cio_stream *s, void *arg)
+{
+    struct loop_ctx *c = arg;
+    c->served++;
+    return echo_handler(s, NULL);
+}
+
+static int per_core_server(void *arg)
+{
+    struct loop_ctx *c = arg;
+    cio_server *srv;
+    cio_server_options o = {.reuse_port = true};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", c->port, count_echo, c, &o), 0);
+    c->port = cio_server_port(srv);
+    __atomic_store_n(&c->ready, 1, __ATOMIC_RELEASE);
+    task_check(cio_wait_readable(c->stop_fd, -1) > 0);
+    return cio_server_shutdown(srv, 1);
+}
+
+static void *loop_thread(void *arg)
+{
+    struct loop_ctx *c = arg;
+    c->rc = cio_run(per_core_server, c);
+    return NULL;
+}
+
+static int wait_port(struct loop_ctx *c)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE))
+            return c->port;
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void test_loop_per_thread_reuse_port(void **state)
+{
+    (void)state;
+    int stop[2];
+    assert_int_equal(pipe(stop), 0);
+    struct loop_ctx a = {.stop_fd = stop[0]}, b = {.stop_fd = stop[0]};
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, loop_thread, &a), 0);
+    int port = wait_port(&a);
+    assert_true(port > 0);
+    b.port = port;
+    assert_int_equal(pthread_create(&tb, NULL, loop_thread, &b), 0);
+    assert_int_equal(wait_port(&b), port);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int i = 0; i < 40; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(send(fd, "x", 1, 0), 1);
+        char c;
+        assert_int_equal(recv(fd, &c, 1, 0), 1);
+        close(fd);
+    }
+    assert_int_equal(write(stop[1], "q", 1), 1);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    close(stop[0]);
+    close(stop[1]);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    assert_int_equal(a.served + b.served, 40);
+    assert_true(a.served > 0 && b.served > 0);
+}
+
 static int closes_itself(cio_stream *s, void *arg)
 {
     (void)arg;
@@ -229,9 +311,13 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_connections), cmocka_unit_test(test_shutdown_grace),
-        cmocka_unit_test(test_reuse_port),      cmocka_unit_test(test_handler_closes_stream),
-        cmocka_unit_test(test_stream_from_fd),  cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_max_connections),
+        cmocka_unit_test(test_shutdown_grace),
+        cmocka_unit_test(test_reuse_port),
+        cmocka_unit_test(test_loop_per_thread_reuse_port),
+        cmocka_unit_test(test_handler_closes_stream),
+        cmocka_unit_test(test_stream_from_fd),
+        cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
