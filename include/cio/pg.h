@@ -495,6 +495,27 @@ void cio__pg_release_cleanup(cio_pg_conn **conn);
     cio_pg_conn *conn __attribute__((cleanup(cio__pg_release_cleanup))) = NULL;                    \
     (rc) = cio_pg_pool_acquire((pool), (timeout), &conn)
 
+#define CIO__PG_CAT2(a, b) a##b
+#define CIO__PG_CAT(a, b) CIO__PG_CAT2(a, b)
+#define CIO__PG_UNIQ(name) CIO__PG_CAT(name, __LINE__)
+
+/* The block form, as the toolkit's CIO_WITH_* (sync.h): runs the block that
+ * follows with `conn` acquired, and releases it on every way out of the
+ * block (its end, break, continue, return, goto, cancellation). rc (an int
+ * lvalue) receives the acquire's result; a failed acquire skips the block.
+ *
+ *     int rc;
+ *     CIO_PG_WITH_CONN(rc, conn, pool, 5.0) {
+ *         rc = cio_pg_fetch(conn, ...);
+ *     }
+ *     if (rc < 0) ...                 // the acquire's or the fetch's error
+ */
+#define CIO_PG_WITH_CONN(rc, conn, pool, timeout)                                                  \
+    for (cio_pg_conn * conn __attribute__((cleanup(cio__pg_release_cleanup))) = NULL,              \
+                            *CIO__PG_UNIQ(cio__pg_once_) =                                         \
+                                ((rc) = cio_pg_pool_acquire((pool), (timeout), &conn), conn);      \
+         CIO__PG_UNIQ(cio__pg_once_); CIO__PG_UNIQ(cio__pg_once_) = NULL)
+
 /* ---- transactions -------------------------------------------------------------- */
 
 /* A transaction or, inside one, a savepoint. Lives in the caller's storage;
@@ -536,6 +557,25 @@ void cio__pg_tx_cleanup(cio_pg_tx *tx);
 #define CIO_PG_TRANSACTION(tx, conn, rc)                                                           \
     cio_pg_tx tx __attribute__((cleanup(cio__pg_tx_cleanup))) = {0};                               \
     (rc) = cio_pg_tx_begin((conn), &tx, NULL)
+
+int cio__pg_tx_loop(cio_pg_tx *tx, cio_pg_conn *conn, int *rc);
+
+/* The block form, with asyncpg's exact semantics: the block runs inside a
+ * transaction (a savepoint if one is open) that is COMMITTED when the block
+ * ends normally (or by continue) and ROLLED BACK when it is left early
+ * (break, return, goto) or the task is cancelled. rc receives the begin's
+ * result (the block is skipped if it failed), then the commit's.
+ *
+ *     CIO_PG_WITH_TRANSACTION(rc, conn) {
+ *         if ((rc = cio_pg_execute(conn, "UPDATE a ...", CIO_PG_NOARGS)) < 0)
+ *             break;                  // rolled back, rc is the error
+ *         if ((rc = cio_pg_execute(conn, "UPDATE b ...", CIO_PG_NOARGS)) < 0)
+ *             break;
+ *     }                               // committed: rc is 0 or the commit's error
+ */
+#define CIO_PG_WITH_TRANSACTION(rc, conn)                                                          \
+    for (cio_pg_tx CIO__PG_UNIQ(cio__pg_tx_) __attribute__((cleanup(cio__pg_tx_cleanup))) = {0};   \
+         cio__pg_tx_loop(&CIO__PG_UNIQ(cio__pg_tx_), (conn), &(rc));)
 
 /* ---- streaming ------------------------------------------------------------------ */
 

@@ -107,6 +107,19 @@ int cio_pg_tx_commit(cio_pg_tx *tx)
     return rc;
 }
 
+int cio__pg_tx_loop(cio_pg_tx *tx, cio_pg_conn *conn, int *rc)
+{
+    if (!tx->conn_) {
+        /* First pass: begin, and run the block if that worked. */
+        *rc = cio_pg_tx_begin(conn, tx, NULL);
+        return *rc == 0;
+    }
+    /* The block ended normally: commit. */
+    if (tx->active_)
+        *rc = cio_pg_tx_commit(tx);
+    return 0;
+}
+
 void cio__pg_tx_cleanup(cio_pg_tx *tx)
 {
     if (tx->active_ && tx->conn_)

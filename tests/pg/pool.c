@@ -28,6 +28,19 @@ static int query_one(cio_pg_pool *pool, int v)
     return rc;
 }
 
+static int with_conn(cio_pg_pool *pool, int v)
+{
+    int rc;
+    int64_t out = 0;
+    CIO_PG_WITH_CONN(rc, conn, pool, 5.0)
+    {
+        rc = cio_pg_fetchval_int64(conn, "SELECT $1::int", CIO_PG_ARGS(cio_pg_int4(v)), &out);
+        if (rc < 0)
+            break;
+    }
+    return rc < 0 ? rc : (int)out;
+}
+
 static int basics(void *arg)
 {
     (void)arg;
@@ -36,6 +49,8 @@ static int basics(void *arg)
     task_check_eq(cio_pg_pool_size(p), 5);
     task_check_eq(cio_pg_pool_idle(p), 5);
     task_check_eq(query_one(p, 3), 0);
+    task_check_eq(cio_pg_pool_idle(p), 5);
+    task_check_eq(with_conn(p, 77), 77);
     task_check_eq(cio_pg_pool_idle(p), 5);
     cio_pg_conn *a, *b;
     task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);

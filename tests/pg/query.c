@@ -310,6 +310,27 @@ static int tx_main(void *arg)
         task_check_eq(cio_pg_tx_commit(&tx), CIO_PG_ESERVER);
         task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "25P02") == 0);
     }
+    /* The block form: committed at the end, rolled back on break. */
+    CIO_PG_WITH_TRANSACTION(rc, c)
+    {
+        if ((rc = cio_pg_execute(c, "INSERT INTO q_tx VALUES (4)", CIO_PG_NOARGS)) < 0)
+            break;
+    }
+    task_check_eq(rc, 0);
+    CIO_PG_WITH_TRANSACTION(rc, c)
+    {
+        if ((rc = cio_pg_execute(c, "INSERT INTO q_tx VALUES (5)", CIO_PG_NOARGS)) < 0)
+            break;
+        if ((rc = cio_pg_execute(c, "INSERT INTO q_tx VALUES (1/0)", CIO_PG_NOARGS)) < 0)
+            break;
+    }
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check(!cio_pg_in_transaction(c));
+    int64_t four;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_tx WHERE v IN (4, 5)", CIO_PG_NOARGS,
+                                   &four));
+    task_check_eq(four, 1);
+    PG_OK(c, cio_pg_execute(c, "DELETE FROM q_tx WHERE v = 4", CIO_PG_NOARGS));
     cio_pg_tx tx;
     PG_OK(c, cio_pg_tx_begin(c, &tx, "BEGIN ISOLATION LEVEL SERIALIZABLE"));
     char *iso;
