@@ -40,6 +40,7 @@ free_port() {
 }
 
 server_start() { # dir port
+    cd "$1" # the server's user may not be allowed into the caller's directory
     run_as "$pgbin/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 -s \
         -o "-p $2 -k $1 -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
             -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB" start
@@ -51,6 +52,7 @@ start)
     dir=$(mktemp -d /tmp/cio-pg.XXXXXX)
     chmod 755 "$dir"
     chown "$osuser" "$dir" 2>/dev/null || true
+    cd "$dir"
     run_as "$pgbin/initdb" -D "$dir/data" -U cio --auth=trust -E UTF8 --no-locale \
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     ok=""
