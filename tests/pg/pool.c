@@ -299,6 +299,18 @@ static int sleeper(void *arg)
     return cio_pg_execute(conn, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
 }
 
+static int tx_sleeper(void *arg)
+{
+    int rc;
+    CIO_PG_ACQUIRE(conn, (cio_pg_pool *)arg, 5.0, rc);
+    if (rc < 0)
+        return rc;
+    rc = cio_pg_execute(conn, "BEGIN; INSERT INTO p_tx VALUES (7)", CIO_PG_NOARGS);
+    if (rc < 0)
+        return rc;
+    return cio_pg_execute(conn, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
+}
+
 static int init_conn(cio_pg_conn *conn, void *arg)
 {
     int *inits = arg;
@@ -382,6 +394,18 @@ static int lifecycle(void *arg)
     task_check(cio_time() - t0 < 3.0);
     task_check_eq(cio_pg_pool_size(p), 1);
     task_check_eq(query_one(p, 9), 0);
+    /* Cancelled inside a transaction it left open: the release (from the
+     * guard's cleanup, in the cancelled task) rolls it back. */
+    t = cio_spawn(tx_sleeper, p);
+    cio_sleep(0.1);
+    cio_cancel(t);
+    task_check_eq(cio_join(t), -ECANCELED);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check(!cio_pg_in_transaction(a));
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM p_tx", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
     task_check_eq(cio_pg_pool_close(p), 0);
 
     /* max_lifetime: an old connection is replaced when released. */
