@@ -5,6 +5,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -190,6 +192,14 @@ int nginx_start(struct nginx *n, bool access_log)
     }
     pid_t pid = fork();
     if (pid == 0) {
+        /* nginx must not outlive the test, nor hold its output open. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
         char err[300];
         snprintf(err, sizeof err, "%s/error.log", n->dir);
         execlp("nginx", "nginx", "-p", n->dir, "-c", conf, "-e", err, (char *)NULL);
