@@ -246,8 +246,18 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
     c->cache_cap = o.statement_cache_size > 0 ? o.statement_cache_size : DEFAULT_CACHE;
     cio__list_init(&c->link);
     cio__pg_clear_error(c);
-    c->pg = PQconnectStart(dsn);
+    c->pg = cio__pg_start(dsn, c);
     if (!c->pg) {
+        if (c->lookup_error) {
+            /* The lookup failed or was interrupted: a connection object
+             * that says why, as for the other failures. */
+            *out = c;
+            c->broken = true;
+            if (c->lookup_error != CIO_PG_ECONN)
+                cio__pg_set_error(c, NULL, "FATAL", cio_strerror(c->lookup_error), NULL, NULL);
+            return c->lookup_error;
+        }
+        free(c->err_buf);
         free(c);
         return -ENOMEM;
     }

@@ -29,7 +29,8 @@ struct cio_pg_conn {
     bool broken;              /* unusable: dropped on release */
     bool streaming;           /* a stream or copy owns the connection */
     bool no_cache;
-    bool listening; /* LISTEN was used: released connections UNLISTEN */
+    bool listening;   /* LISTEN was used: released connections UNLISTEN */
+    int lookup_error; /* why cio__pg_start() failed without a PGconn */
     unsigned next_savepoint;
     /* statement cache */
     struct cio__pg_stmt **buckets;
@@ -179,6 +180,12 @@ bool cio__pg_binary_ok(uint32_t oid);
 
 /* Quotes an identifier ("a""b") into a malloc'd string, NULL on ENOMEM. */
 char *cio__pg_quote_ident(const char *s);
+
+/* PQconnectStart(dsn), with a host name resolved on the executor first
+ * (resolve.c). NULL with c->lookup_error set (and the message recorded)
+ * when the lookup failed or was interrupted; NULL with lookup_error 0 when
+ * memory ran out. */
+PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c);
 
 /* Closes and frees a connection (pool.c unlinks it first). */
 void cio__pg_conn_destroy(cio_pg_conn *c);

@@ -22,6 +22,23 @@ static int connect_errors(void *arg)
     task_check_eq(rc, CIO_PG_ECONN);
     task_check(strstr(cio_pg_conn_error(c)->message, "no_such_db") != NULL);
     cio_pg_close(c);
+    /* A host name is resolved off the loop thread, every address tried. */
+    const char *at = strstr(pg_dsn(), "host=127.0.0.1");
+    task_check(at != NULL);
+    snprintf(dsn, sizeof dsn, "%.*shost=localhost%s", (int)(at - pg_dsn()), pg_dsn(),
+             at + strlen("host=127.0.0.1"));
+    rc = cio_pg_connect(dsn, NULL, &c);
+    if (rc)
+        print_error("localhost: %s\n", cio_pg_conn_error(c)->message);
+    task_check_eq(rc, 0);
+    int64_t one;
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 1", CIO_PG_NOARGS, &one), 0);
+    task_check(cio_pg_server_version(c) >= 140000);
+    cio_pg_close(c);
+    rc = cio_pg_connect("host=no-such-host.invalid user=cio", NULL, &c);
+    task_check_eq(rc, CIO_PG_ECONN);
+    task_check(strstr(cio_pg_conn_error(c)->message, "no-such-host.invalid") != NULL);
+    cio_pg_close(c);
     task_check_eq(cio_pg_connect(NULL, NULL, &c), -EINVAL);
     task_check(c == NULL);
     task_check_eq(cio_pg_execute(NULL, "SELECT 1", CIO_PG_NOARGS), -EINVAL);
