@@ -1,10 +1,12 @@
 /* Thread-safe calls, loop references, the thread-safe channel and
  * cio_run_loops(). */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -439,9 +441,60 @@ static void test_run_loops_signal(void **state)
     assert_true(now_ns() - t0 < 2000000000);
 }
 
+static int sync_fd = -1;
+
+static int stuck_in_cleanup(void *arg)
+{
+    (void)arg;
+    ssize_t n = write(sync_fd, "r", 1);
+    int rc = cio_sleep(3600);
+    CIO_SHIELD(s);
+    n = write(sync_fd, "c", 1);
+    (void)n;
+    cio_sleep(30);
+    return rc;
+}
+
+/* A second signal forces the exit of every loop, in a child process. */
+static void test_run_loops_second_signal(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sync_fd = p[1];
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        cio_loops_options o = {.shutdown_timeout = -1};
+        cio_run_loops(2, &o, stuck_in_cleanup, NULL, NULL);
+        _exit(99);
+    }
+    close(p[1]);
+    char c[2];
+    assert_int_equal(read(p[0], c, 1), 1);
+    assert_int_equal(read(p[0], c + 1, 1), 1);
+    assert_int_equal(c[0] + c[1], 'r' + 'r');
+    int64_t t0 = now_ns();
+    kill(pid, SIGTERM);
+    assert_int_equal(read(p[0], c, 1), 1);
+    assert_int_equal(read(p[0], c + 1, 1), 1);
+    assert_int_equal(c[0] + c[1], 'c' + 'c');
+    kill(pid, SIGINT);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(p[0]);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    assert_true(now_ns() - t0 < 5000000000LL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_loops_second_signal), /* forks: first */
         cmocka_unit_test(test_call_soon_threadsafe),
         cmocka_unit_test(test_ref_outlives_loop),
         cmocka_unit_test(test_wake_from_thread),
