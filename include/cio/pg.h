@@ -352,7 +352,13 @@ int cio_pg_executemany(cio_pg_conn *conn, const char *sql, const cio_pg_arg *arg
 
 /* ---- results ------------------------------------------------------------------- */
 
-void cio_pg_result_free(cio_pg_result *res); /* NULL is ignored */
+/* A result owns its rows: every pointer a getter returns into it (text,
+ * bytea, JSON) stays valid until the result is freed, and no longer. */
+
+/* Frees a result from cio_pg_fetch()/fetchrow() (not one lent by a
+ * stream). NULL is ignored. */
+void cio_pg_result_free(cio_pg_result *res);
+/* Number of rows and of columns; 0 for NULL. */
 int cio_pg_nrows(const cio_pg_result *res);
 int cio_pg_ncols(const cio_pg_result *res);
 /* Column name ("" if col is out of range); owned by res. */
@@ -471,7 +477,8 @@ int cio_pg_pool_executemany(cio_pg_pool *pool, const char *sql, const cio_pg_arg
  * the pool. */
 const char *cio_pg_pool_error(const cio_pg_pool *pool);
 
-/* Counts for monitoring: connections open, idle, and tasks waiting. */
+/* Counts for monitoring: connections open (or being opened), idle, and
+ * tasks waiting in acquire; 0 for NULL. */
 int cio_pg_pool_size(const cio_pg_pool *pool);
 int cio_pg_pool_idle(const cio_pg_pool *pool);
 int cio_pg_pool_waiting(const cio_pg_pool *pool);
@@ -641,11 +648,15 @@ typedef struct cio_pg_notification {
     int sender_pid;
 } cio_pg_notification;
 
-/* LISTEN channel (quoted as an identifier). Errors: those of execute. */
+/* LISTEN channel (quoted as an identifier, so any name is safe). A pooled
+ * connection that listens is UNLISTENed when released. Returns 0, or the
+ * errors of cio_pg_execute() and -EINVAL (conn or channel NULL). */
 int cio_pg_listen(cio_pg_conn *conn, const char *channel);
-/* UNLISTEN channel, or every channel when channel is NULL. */
+/* UNLISTEN channel, or every channel when channel is NULL. Errors as
+ * cio_pg_listen(). */
 int cio_pg_unlisten(cio_pg_conn *conn, const char *channel);
-/* NOTIFY channel, payload (pg_notify(), so any payload text is safe). */
+/* NOTIFY channel with payload (NULL: empty), through pg_notify() so any
+ * payload text is safe. Errors as cio_pg_listen(). */
 int cio_pg_notify(cio_pg_conn *conn, const char *channel, const char *payload);
 
 /* Waits up to timeout seconds (negative: no limit) for a notification on a
