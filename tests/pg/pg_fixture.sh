@@ -55,6 +55,15 @@ start)
     cd "$dir"
     run_as "$pgbin/initdb" -D "$dir/data" -U cio --auth=trust -E UTF8 --no-locale \
         --no-sync >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    # TLS with a throwaway self-signed certificate, so that tests can use
+    # sslmode=require (plain connections keep working).
+    if command -v openssl >/dev/null 2>&1 &&
+        openssl req -new -x509 -days 2 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$dir/data/server.key" -out "$dir/data/server.crt" >/dev/null 2>&1; then
+        chmod 600 "$dir/data/server.key"
+        chown "$osuser" "$dir/data/server.key" "$dir/data/server.crt" 2>/dev/null || true
+        echo "ssl = on" >>"$dir/data/postgresql.conf"
+    fi
     ok=""
     for attempt in 1 2 3 4 5; do
         port=$(free_port)

@@ -736,6 +736,64 @@ static void test_cancel(void **state)
     assert_int_equal(run_real(cancel_main, NULL), 0);
 }
 
+/* Everything over TLS (the fixture turns ssl on): libpq's non-blocking
+ * TLS reads and writes driven by the loop, large results, a pipeline, COPY
+ * and a server-side cancel. */
+static int tls_main(void *arg)
+{
+    (void)arg;
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s sslmode=require", pg_dsn());
+    cio_pg_conn *c;
+    int rc = cio_pg_connect(dsn, NULL, &c);
+    if (rc == CIO_PG_ECONN && strstr(cio_pg_conn_error(c)->message, "SSL")) {
+        print_message("server without TLS: skipped\n");
+        cio_pg_close(c);
+        return 0;
+    }
+    task_check_eq(rc, 0);
+    bool ssl;
+    PG_OK(c, cio_pg_fetchval_bool(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                                  CIO_PG_NOARGS, &ssl));
+    task_check(ssl);
+    cio_pg_result *r;
+    rc = cio_pg_fetch(c, "SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g",
+                      CIO_PG_NOARGS, &r);
+    task_check_eq(rc, 100000);
+    cio_pg_result_free(r);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_tls; CREATE TABLE q_tls (a int, b text)",
+                            CIO_PG_NOARGS));
+    enum { N = 20000 };
+    cio_pg_arg *args = calloc(2 * N, sizeof *args);
+    for (int i = 0; i < N; i++) {
+        args[2 * i] = cio_pg_int4(i);
+        args[2 * i + 1] = cio_pg_text("some text that makes the rows a little longer");
+    }
+    task_check_eq(cio_pg_executemany(c, "INSERT INTO q_tls VALUES ($1, $2)", args, 2, N), N);
+    task_check_eq(cio_pg_executemany(c, "UPDATE q_tls SET b = $2 WHERE a = $1", args, 2, 2000),
+                  2000);
+    static const char *const cols[] = {"a", "b"};
+    task_check_eq(cio_pg_copy_records(c, "q_tls", cols, 2, args, N), N);
+    free(args);
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_tls", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 2 * N);
+    {
+        CIO_TIMEOUT(limit, 0.2);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_sleep(30)", CIO_PG_NOARGS), -ETIMEDOUT);
+    }
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 3", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 3);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_tls(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(tls_main, NULL), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -743,11 +801,17 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connect_errors), cmocka_unit_test(test_basics),
-        cmocka_unit_test(test_busy),           cmocka_unit_test(test_statement_cache),
-        cmocka_unit_test(test_executemany),    cmocka_unit_test(test_transactions),
-        cmocka_unit_test(test_stream),         cmocka_unit_test(test_copy),
-        cmocka_unit_test(test_listen),         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_busy),
+        cmocka_unit_test(test_statement_cache),
+        cmocka_unit_test(test_executemany),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_copy),
+        cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
