@@ -280,7 +280,9 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
 
 /* Closes a connection from cio_pg_connect() and frees it (a pooled
  * connection must be released to its pool instead: -EINVAL). Never
- * suspends: the session ends when the socket closes. NULL is ignored. */
+ * suspends: the session ends when the socket closes. NULL is ignored.
+ * CIO_PG_EBUSY (nothing done) while another task runs an operation on it
+ * or a stream or COPY owns it: end those first. */
 int cio_pg_close(cio_pg_conn *conn);
 
 /* The last failure on conn (see cio_pg_error). Never NULL for a non-NULL
@@ -446,8 +448,10 @@ int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_conn **out);
 /* Gives a connection back to its pool. A connection left inside a
  * transaction is rolled back first (in a shield, so even a cancelled task
  * cleans up); a lost, broken or too old connection is closed and its slot
- * freed. The connection must not be used afterwards. Returns 0, or -EINVAL
- * (conn NULL or not from a pool). May suspend (the rollback); callable
+ * freed. The connection must not be used afterwards. Returns 0, -EINVAL
+ * (conn NULL or not from a pool), or CIO_PG_EBUSY when another task is in
+ * the middle of an operation on it (nothing is done: it stays checked
+ * out). May suspend (the rollback); callable
  * outside a task only for connections that need no rollback. */
 int cio_pg_pool_release(cio_pg_conn *conn);
 

@@ -293,6 +293,8 @@ int cio_pg_close(cio_pg_conn *c)
         return 0;
     if (c->pool)
         return -EINVAL;
+    if (c->user || c->streaming)
+        return CIO_PG_EBUSY; /* freeing it would pull it from under its user */
     conn_free(c);
     return 0;
 }

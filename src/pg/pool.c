@@ -338,10 +338,10 @@ int cio_pg_pool_release(cio_pg_conn *c)
     if (!c || !c->pool)
         return -EINVAL;
     cio_pg_pool *p = c->pool;
+    if (c->user && c->user != cio__self())
+        return CIO_PG_EBUSY; /* another task is mid-operation on it */
     bool keep =
         !c->broken && !c->streaming && c->pg && PQstatus(c->pg) == CONNECTION_OK && !p->closing;
-    if (c->user && c->user != cio__self())
-        keep = false; /* another task is mid-operation on it: give up on it */
     PGTransactionStatusType ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
     if (keep && (ts != PQTRANS_IDLE || c->listening)) {
         if (ts == PQTRANS_ACTIVE || !cio__self()) {

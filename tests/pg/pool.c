@@ -299,6 +299,11 @@ static int sleeper(void *arg)
     return cio_pg_execute(conn, "SELECT pg_sleep(30)", CIO_PG_NOARGS);
 }
 
+static int busy_query(void *arg)
+{
+    return cio_pg_execute(arg, "SELECT pg_sleep(0.2)", CIO_PG_NOARGS) == 1 ? 0 : -1;
+}
+
 static int tx_sleeper(void *arg)
 {
     int rc;
@@ -394,6 +399,13 @@ static int lifecycle(void *arg)
     task_check(cio_time() - t0 < 3.0);
     task_check_eq(cio_pg_pool_size(p), 1);
     task_check_eq(query_one(p, 9), 0);
+    /* Releasing a connection another task is using is refused. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    cio_task busy = cio_spawn(busy_query, a);
+    cio_sleep(0.05);
+    task_check_eq(cio_pg_pool_release(a), CIO_PG_EBUSY);
+    task_check_eq(cio_join(busy), 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
     /* Cancelled inside a transaction it left open: the release (from the
      * guard's cleanup, in the cancelled task) rolls it back. */
     t = cio_spawn(tx_sleeper, p);

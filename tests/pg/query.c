@@ -159,6 +159,7 @@ static int busy_main(void *arg)
     task_check_eq(cio_pg_execute(c, "SELECT 1", CIO_PG_ARGS(cio_pg_int4(1))), CIO_PG_EBUSY);
     int64_t v;
     task_check_eq(cio_pg_fetchval_int64(c, "SELECT 1", CIO_PG_NOARGS, &v), CIO_PG_EBUSY);
+    task_check_eq(cio_pg_close(c), CIO_PG_EBUSY); /* not from under its user */
     task_check(cio_join(t) >= 0);
     PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 41 + 1", CIO_PG_NOARGS, &v));
     task_check_eq(v, 42);
