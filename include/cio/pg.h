@@ -609,8 +609,10 @@ int cio_pg_stream_open(cio_pg_conn *conn, const char *sql, const cio_pg_arg *arg
 int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows);
 
 /* Ends the stream, cancelling the query on the server if rows remain, and
- * frees it. Returns 0, or the error that left the connection unusable.
- * NULL is ignored. */
+ * frees it (in a shield: it cleans up in a cancelled task too). Returns 0,
+ * the error that left the connection unusable, or CIO_PG_EBUSY (nothing
+ * done) while another task is inside cio_pg_stream_next(). NULL is
+ * ignored. */
 int cio_pg_stream_close(cio_pg_stream *st);
 
 /* ---- COPY ------------------------------------------------------------------------ */

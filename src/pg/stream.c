@@ -191,6 +191,8 @@ int cio_pg_stream_close(cio_pg_stream *st)
     if (!st)
         return 0;
     cio_pg_conn *c = st->c;
+    if (c->user && c->user != cio__self())
+        return CIO_PG_EBUSY; /* another task is inside cio_pg_stream_next() */
     cio__pg_result_release(&st->rows);
     int rc = 0;
     struct cio__task *t = cio__self();
