@@ -279,6 +279,43 @@ static void test_params_text(void **state)
     assert_int_equal(run_real(round_trip, &o), 0);
 }
 
+/* timestamptz in a session whose TimeZone is not UTC: the text form
+ * carries the offset (+05:30, -03:30), the value is the same instant. */
+static int time_zones(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    const char *zones[] = {"Asia/Kolkata", "America/St_Johns", "UTC"};
+    for (int i = 0; i < 3; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SET TimeZone = '%s'", zones[i]);
+        PG_OK(c, cio_pg_execute(c, sql, CIO_PG_NOARGS));
+        cio_pg_result *r;
+        PG_OK(c, cio_pg_fetch(c,
+                              "SELECT '2024-01-31 12:00:00.5+00'::timestamptz, "
+                              "'1900-06-01 00:00:00+00'::timestamptz, $1::timestamptz",
+                              CIO_PG_ARGS(cio_pg_timestamptz(INT64_C(86400000000))), &r));
+        int64_t us;
+        task_check_eq(cio_pg_get_timestamp(r, 0, 0, &us), 0);
+        task_check_eq(us, INT64_C(1706702400500000));
+        task_check_eq(cio_pg_get_timestamp(r, 0, 1, &us), 0);
+        task_check_eq(us, INT64_C(-2195942400000000));
+        task_check_eq(cio_pg_get_timestamp(r, 0, 2, &us), 0);
+        task_check_eq(us, INT64_C(86400000000));
+        cio_pg_result_free(r);
+    }
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_time_zones(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(time_zones, NULL), 0);
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(time_zones, &o), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -286,10 +323,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types_binary),
-        cmocka_unit_test(test_types_text),
-        cmocka_unit_test(test_params_binary),
-        cmocka_unit_test(test_params_text),
+        cmocka_unit_test(test_types_binary),  cmocka_unit_test(test_types_text),
+        cmocka_unit_test(test_params_binary), cmocka_unit_test(test_params_text),
+        cmocka_unit_test(test_time_zones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
