@@ -2,6 +2,7 @@
  * and the CIO_WITH idiom. */
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 #include "helpers.h"
 
@@ -589,6 +590,28 @@ static void test_barrier(void **state)
     assert_ok(run_virtual(barrier_body, NULL));
 }
 
+/* Waiting on something nobody will ever set is a deadlock the loop detects:
+ * the wait returns CIO_EDEADLOCK and the waiter leaves the queue. */
+static int deadlock_body(void *arg)
+{
+    (void)arg;
+    cio_event e = CIO_EVENT_INIT;
+    int rc = cio_event_wait(&e);
+    if (e.waiters_.head)
+        return -1000; /* the node must be gone */
+    return rc;
+}
+
+static void test_deadlock_detected(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    assert_int_equal(run_capture(deadlock_body, NULL, &report), CIO_EDEADLOCK);
+    assert_non_null(strstr(report, "deadlock"));
+    assert_non_null(strstr(report, "event"));
+    free(report);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_event),
         cmocka_unit_test(test_condition),
         cmocka_unit_test(test_barrier),
+        cmocka_unit_test(test_deadlock_detected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
