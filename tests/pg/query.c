@@ -789,10 +789,17 @@ static int tls_main(void *arg)
     return 0;
 }
 
+/* On a 64 KiB stack: libpq and OpenSSL fit (docs/pg.md). */
+static int small_stack(void *arg)
+{
+    cio_spawn_options o = {.name = "pg-64k", .stack_size = 64 * 1024};
+    return cio_join(cio_spawn_with(&o, (cio_task_fn)arg, NULL));
+}
+
 static void test_tls(void **state)
 {
     (void)state;
-    assert_int_equal(run_real(tls_main, NULL), 0);
+    assert_int_equal(run_real(small_stack, (void *)tls_main), 0);
 }
 
 int main(void)
