@@ -1,1 +1,1 @@
-Fetched 10 users in 0\.1[0-4]s\\n
+Fetched 10 users in 0\.1[0-9]s\\n
