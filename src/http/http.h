@@ -24,6 +24,13 @@ struct cio__http_buf {
 int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n);
 void cio__http_buf_free(struct cio__http_buf *b);
 
+/* A pooled easy handle and what its options are (see request.c). */
+enum { CIO__EASY_FRESH, CIO__EASY_PLAIN, CIO__EASY_DIRTY };
+struct cio__http_easy {
+    CURL *e;
+    uint8_t state;
+};
+
 /* A task queued for a pool slot; lives on the task's stack. */
 struct cio__http_slot_waiter {
     struct cio__list link;
@@ -59,9 +66,9 @@ struct cio_http_session {
     struct cio__list waiters; /* struct cio__http_slot_waiter, FIFO */
     struct cio__list hosts;   /* struct cio__http_host */
 
-    struct cio__list live;    /* every response not yet freed */
-    struct cio__list sockets; /* struct cio__http_sock */
-    CURL **easy_free;         /* reusable easy handles */
+    struct cio__list live;            /* every response not yet freed */
+    struct cio__list sockets;         /* struct cio__http_sock */
+    struct cio__http_easy *easy_free; /* reusable easy handles */
     int neasy_free, easy_cap;
     int inflight; /* tasks inside a call on this session */
     int refs;     /* 1 until closed, plus one per live response */
@@ -84,6 +91,7 @@ struct cio_http_response {
     struct cio__list link; /* in session->live */
     cio_http_session *s;
     CURL *easy;
+    uint8_t easy_state; /* CIO__EASY_*: options the handle carries */
     struct curl_slist *req_headers;
     char *req_body; /* owned copy: JSON or form text */
     char *url;      /* owned copy: URL with query parameters */
@@ -138,8 +146,8 @@ struct cio_http_response {
 int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio__task *t,
                            const char *url);
 void cio__http_slot_release(cio_http_response *r);
-CURL *cio__http_easy_get(cio_http_session *s);
-void cio__http_easy_put(cio_http_session *s, CURL *easy);
+struct cio__http_easy cio__http_easy_get(cio_http_session *s);
+void cio__http_easy_put(cio_http_session *s, struct cio__http_easy e);
 /* Marks a task as inside a call on s / leaving it (wakes a closer). */
 void cio__http_enter(cio_http_session *s);
 void cio__http_leave(cio_http_session *s);
@@ -158,7 +166,8 @@ void cio__http_kick(cio_http_session *s);
 
 /* response.c */
 cio_http_response *cio__http_response_new(cio_http_session *s);
-void cio__http_response_setup(cio_http_response *r); /* callbacks on r->easy */
+/* Points r->easy's callbacks at r; `defaults`: sets the callbacks too. */
+void cio__http_response_setup(cio_http_response *r, bool defaults);
 /* Waits (the task t) until r has news; returns 0 or an interruption. */
 int cio__http_wait(cio_http_response *r, struct cio__task *t);
 void cio__http_wake(cio_http_response *r);

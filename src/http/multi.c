@@ -195,7 +195,8 @@ void cio__http_finish(cio_http_response *r, int err)
         if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &reused) == CURLE_OK)
             r->reused = r->status ? reused == 0 : -1;
         char *u = NULL;
-        if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u) {
+        if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u &&
+            (!r->url || strcmp(u, r->url))) {
             free(r->eff_url);
             r->eff_url = strdup(u);
         }

@@ -262,7 +262,9 @@ cio_http_response *cio__http_response_new(cio_http_session *s)
     cio_http_response *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->easy = cio__http_easy_get(s);
+    struct cio__http_easy e = cio__http_easy_get(s);
+    r->easy = e.e;
+    r->easy_state = e.state;
     if (!r->easy) {
         free(r);
         return NULL;
@@ -276,21 +278,21 @@ cio_http_response *cio__http_response_new(cio_http_session *s)
     return r;
 }
 
-void cio__http_response_setup(cio_http_response *r)
+void cio__http_response_setup(cio_http_response *r, bool defaults)
 {
     CURL *e = r->easy;
+    if (defaults) {
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
+    }
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
-    if (r->reader) {
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
-        curl_easy_setopt(e, CURLOPT_READDATA, r);
-    }
+    curl_easy_setopt(e, CURLOPT_READDATA, r);
 }
 
 void cio_http_response_free(cio_http_response *r)
@@ -304,7 +306,7 @@ void cio_http_response_free(cio_http_response *r)
     }
     cio__list_unlink(&r->link);
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
-    cio__http_easy_put(s, r->easy);
+    cio__http_easy_put(s, (struct cio__http_easy){r->easy, r->easy_state});
     curl_slist_free_all(r->req_headers);
     free(r->req_body);
     free(r->url);

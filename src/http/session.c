@@ -129,33 +129,33 @@ void cio__http_slot_release(cio_http_response *r)
 
 /* ---- easy handles ------------------------------------------------------- */
 
-CURL *cio__http_easy_get(cio_http_session *s)
+/* Handles keep their connections' TLS sessions and DNS entries, and the
+ * options of their last request: a plain GET reuses them as they are
+ * (request.c). */
+struct cio__http_easy cio__http_easy_get(cio_http_session *s)
 {
-    if (s->neasy_free) {
-        CURL *e = s->easy_free[--s->neasy_free];
-        curl_easy_reset(e);
-        return e;
-    }
-    return curl_easy_init();
+    if (s->neasy_free)
+        return s->easy_free[--s->neasy_free];
+    return (struct cio__http_easy){curl_easy_init(), CIO__EASY_FRESH};
 }
 
-void cio__http_easy_put(cio_http_session *s, CURL *easy)
+void cio__http_easy_put(cio_http_session *s, struct cio__http_easy e)
 {
     if (!s->closed && s->neasy_free < 256) {
         if (s->neasy_free == s->easy_cap) {
             int cap = s->easy_cap ? s->easy_cap * 2 : 16;
-            CURL **a = realloc(s->easy_free, (size_t)cap * sizeof *a);
+            struct cio__http_easy *a = realloc(s->easy_free, (size_t)cap * sizeof *a);
             if (a) {
                 s->easy_free = a;
                 s->easy_cap = cap;
             }
         }
         if (s->neasy_free < s->easy_cap) {
-            s->easy_free[s->neasy_free++] = easy;
+            s->easy_free[s->neasy_free++] = e;
             return;
         }
     }
-    curl_easy_cleanup(easy);
+    curl_easy_cleanup(e.e);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */
@@ -177,7 +177,7 @@ static void session_free(cio_http_session *s)
     while ((n = cio__list_shift(&s->hosts)))
         free(cio__container_of(n, struct cio__http_host, link));
     for (int i = 0; i < s->neasy_free; i++)
-        curl_easy_cleanup(s->easy_free[i]);
+        curl_easy_cleanup(s->easy_free[i].e);
     free(s->easy_free);
     curl_slist_free_all(s->headers);
     if (s->share)
@@ -224,7 +224,7 @@ static int close_session(cio_http_session *s)
     }
     cio__http_multi_fini(s);
     for (int i = 0; i < s->neasy_free; i++)
-        curl_easy_cleanup(s->easy_free[i]);
+        curl_easy_cleanup(s->easy_free[i].e);
     s->neasy_free = 0;
     return 0;
 }

@@ -422,6 +422,16 @@ static int bodies_out_task(void *arg)
     task_check(strstr(t, "part|part|part|") != NULL);
     cio_http_response_free(r);
 
+    /* A handle reused after a PUT with a body sends a plain GET. */
+    for (int i = 0; i < 3; i++) {
+        task_check_eq(cio_http_get(s, "/plain", &r), 0);
+        t = cio_http_response_text(r);
+        task_check(!strncmp(t, "GET /plain HTTP/1.1", 19));
+        task_check(strstr(t, "Content-Length") == NULL);
+        task_check(strstr(t, "X-Replaced: session") != NULL);
+        cio_http_response_free(r);
+    }
+
     q.body_reader = failing_reader;
     task_check_eq(cio_http_request_send(s, &q, &r), -EIO);
     cio_http_response_free(r);
