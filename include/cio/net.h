@@ -15,6 +15,7 @@
 #ifndef CIO_NET_H
 #define CIO_NET_H
 
+#include <errno.h> /* the codes these functions return */
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
