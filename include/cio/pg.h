@@ -263,6 +263,12 @@ typedef struct cio_pg_options {
     /* Prepared statements kept per connection (least recently used are
      * deallocated); 0 means 100, as asyncpg. */
     int statement_cache_size;
+    /* asyncpg's command_timeout: when positive, every operation on the
+     * connection (a query, a fetch, a batch, one stream step, a
+     * notification wait) that takes longer than this many seconds fails
+     * with -ETIMEDOUT and is cancelled on the server, as if wrapped in a
+     * CIO_TIMEOUT scope. 0: no limit. */
+    double command_timeout;
 } cio_pg_options;
 
 /* Opens a connection to dsn (a libpq connection string or URI:

@@ -138,7 +138,20 @@ int cio__pg_begin(cio_pg_conn *c)
         return CIO_PG_ECONN;
     }
     c->user = t;
+    if (c->command_timeout > 0) {
+        c->op_scope = (cio_scope){0};
+        c->op_scoped = cio_timeout_enter(&c->op_scope, c->command_timeout) == 0;
+    }
     return 0;
+}
+
+void cio__pg_end(cio_pg_conn *c)
+{
+    if (c->op_scoped) {
+        cio_scope_exit(&c->op_scope);
+        c->op_scoped = false;
+    }
+    c->user = NULL;
 }
 
 int cio__pg_pump(cio_pg_conn *c)
@@ -243,6 +256,7 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
         return -ENOMEM;
     c->fd = -1;
     c->no_cache = o.no_statement_cache;
+    c->command_timeout = o.command_timeout > 0 ? o.command_timeout : 0;
     c->cache_cap = o.statement_cache_size > 0 ? o.statement_cache_size : DEFAULT_CACHE;
     cio__list_init(&c->link);
     cio__pg_clear_error(c);

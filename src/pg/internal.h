@@ -29,8 +29,11 @@ struct cio_pg_conn {
     bool broken;              /* unusable: dropped on release */
     bool streaming;           /* a stream or copy owns the connection */
     bool no_cache;
-    bool listening;   /* LISTEN was used: released connections UNLISTEN */
-    int lookup_error; /* why cio__pg_start() failed without a PGconn */
+    bool listening;         /* LISTEN was used: released connections UNLISTEN */
+    int lookup_error;       /* why cio__pg_start() failed without a PGconn */
+    double command_timeout; /* seconds; 0: none */
+    bool op_scoped;         /* op_scope is entered (an operation runs) */
+    cio_scope op_scope;     /* command_timeout's deadline */
     unsigned next_savepoint;
     /* statement cache */
     struct cio__pg_stmt **buckets;
@@ -48,10 +51,7 @@ struct cio_pg_conn {
 /* Operation bracket: checks that the caller is a task, is not interrupted,
  * and that nobody else uses conn; claims it. Returns 0 or an error. */
 int cio__pg_begin(cio_pg_conn *c);
-static inline void cio__pg_end(cio_pg_conn *c)
-{
-    c->user = NULL;
-}
+void cio__pg_end(cio_pg_conn *c);
 
 /* Error bookkeeping. */
 void cio__pg_clear_error(cio_pg_conn *c);

@@ -27,9 +27,14 @@ static int step_begin(cio_pg_stream *st)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    if (st->c->user)
+    cio_pg_conn *c = st->c;
+    if (c->user)
         return CIO_PG_EBUSY;
-    st->c->user = t;
+    c->user = t;
+    if (c->command_timeout > 0) {
+        c->op_scope = (cio_scope){0};
+        c->op_scoped = cio_timeout_enter(&c->op_scope, c->command_timeout) == 0;
+    }
     return 0;
 }
 

@@ -731,6 +731,40 @@ static int cancel_main(void *arg)
     return 0;
 }
 
+/* asyncpg's command_timeout: every operation gets a deadline. */
+static int command_timeout_main(void *arg)
+{
+    (void)arg;
+    cio_pg_options o = {.command_timeout = 0.2};
+    PG_CONNECT(c, &o);
+    int64_t t0 = now_ns(), v;
+    task_check_eq(cio_pg_execute(c, "SELECT pg_sleep(5)", CIO_PG_NOARGS), -ETIMEDOUT);
+    task_check(now_ns() - t0 < 2000000000LL);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 4", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 4);
+    cio_pg_notification *n;
+    task_check_eq(cio_pg_wait_notification(c, 5.0, &n), -ETIMEDOUT);
+    /* A stream: each step has its own deadline. */
+    cio_pg_stream *st;
+    PG_OK(c, cio_pg_stream_open(c, "SELECT g, pg_sleep(0.05) FROM generate_series(1, 3) g",
+                                CIO_PG_NOARGS, 0, &st));
+    cio_pg_result *rows;
+    int k, total = 0;
+    while ((k = cio_pg_stream_next(st, &rows)) > 0)
+        total += k;
+    task_check_eq(k, 0);
+    task_check_eq(total, 3);
+    PG_OK(c, cio_pg_stream_close(st));
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_command_timeout(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(command_timeout_main, NULL), 0);
+}
+
 static void test_cancel(void **state)
 {
     (void)state;
@@ -820,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_command_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
