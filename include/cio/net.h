@@ -204,7 +204,8 @@ int cio_stream_close(cio_stream *s);
  * and releases the stream. Never suspends. NULL is ignored. */
 void cio_stream_abort(cio_stream *s);
 
-/* Sets the time cio_stream_close() may wait (negative: for ever). */
+/* Sets the time cio_stream_close() may wait: 0 means not at all (unsent
+ * data is dropped), negative means for ever. */
 void cio_stream_set_close_timeout(cio_stream *s, double seconds);
 
 /* ---- information -------------------------------------------------------- */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <errno.h>
 #include <sys/socket.h>
 
 #include "cio/dns.h"
@@ -101,6 +102,64 @@ void cio__tls_ctx_unref(cio_tls_ctx *ctx);
 
 /* Releases the SSL object. */
 void cio__tls_free(cio_stream *s);
+
+/* ---- shared by stream.c, reader.c and writer.c --------------------------- */
+
+/* The transport: > 0 bytes, 0 at end of stream, -EAGAIN with s->want set,
+ * or an error. Inline: they are the hot path of every read and write. */
+static inline ssize_t cio__stream_recv(cio_stream *s, void *buf, size_t n)
+{
+    if (s->ssl)
+        return cio__tls_recv(s, buf, n);
+    ssize_t r = recv(s->fd, buf, n, 0);
+    if (r >= 0)
+        return r;
+    s->want = CIO_READABLE;
+    return errno == EWOULDBLOCK ? -EAGAIN : errno == EINTR ? -EAGAIN : -errno;
+}
+
+static inline ssize_t cio__stream_send(cio_stream *s, const void *buf, size_t n)
+{
+    if (s->ssl)
+        return cio__tls_send(s, buf, n);
+    ssize_t r = send(s->fd, buf, n, MSG_NOSIGNAL);
+    if (r >= 0)
+        return r;
+    s->want = CIO_WRITABLE;
+    return errno == EWOULDBLOCK ? -EAGAIN : errno == EINTR ? -EAGAIN : -errno;
+}
+
+/* Every suspending call checks for interruption on entry, even when the
+ * data is already there: with level-triggered cancellation a cancelled
+ * task's read loop must end. */
+static inline int cio__stream_enter(cio_stream *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->closing)
+        return -EBADF;
+    struct cio__task *t = cio__self();
+    if (t) {
+        int rc = cio__interrupted(t);
+        if (rc)
+            return rc;
+    }
+    s->users++;
+    return 0;
+}
+
+static inline ssize_t cio__stream_leave(cio_stream *s, ssize_t rc)
+{
+    if (--s->users == 0 && s->closer)
+        cio__wake(s->closer, 0);
+    return rc;
+}
+
+/* Writer side helpers used by close (writer.c). */
+void cio__stream_flush_some(cio_stream *s);
+void cio__stream_disarm_writer(cio_stream *s);
+void cio__stream_wake_drainers(cio_stream *s, int code);
+int cio__stream_wait_buffer(cio_stream *s, size_t target);
 
 /* ---- sockets (tcp.c) ---------------------------------------------------- */
 
