@@ -92,6 +92,45 @@ static void test_echo_unix(void **state)
     assert_int_equal(access(path, F_OK), -1); /* shutdown removed the file */
 }
 
+/* ---- a separator split across packets ----------------------------------- */
+
+static int dribble(cio_stream *s, void *arg)
+{
+    (void)arg;
+    static const char *parts[] = {"HEAD", "ER\r", "\n\r", "\nbody"};
+    for (int i = 0; i < 4; i++) {
+        int rc = cio_stream_send(s, parts[i], strlen(parts[i]));
+        if (!rc)
+            rc = cio_sleep(0.02); /* each part its own segment */
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int split_separator(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, dribble, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    char buf[64];
+    task_check_eq(cio_stream_readuntil(s, "\r\n\r\n", 4, buf, sizeof buf), 10);
+    task_check(memcmp(buf, "HEADER\r\n\r\n", 10) == 0);
+    task_check_eq(cio_stream_readexactly(s, buf, 4), 4);
+    task_check(memcmp(buf, "body", 4) == 0);
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_separator_split_across_packets(void **state)
+{
+    (void)state;
+    assert_ok(run_real(split_separator, NULL));
+}
+
 /* ---- half-close ---------------------------------------------------------- */
 
 /* Reads everything until the client's end of stream, then answers: the
