@@ -23,6 +23,7 @@ struct waiter {
     struct cio__list link;
     struct cio__task *task;
     cio_pg_conn *conn; /* set by the releaser that woke us */
+    bool slot;         /* or: woken to open a connection in a freed slot */
 };
 
 struct cio_pg_pool {
@@ -73,24 +74,30 @@ static void pool_free(cio_pg_pool *p)
     free(p);
 }
 
-/* A slot was freed: let one waiter use it, and the closer see progress. */
-static void slot_freed(cio_pg_pool *p)
+/* A slot (one of the max_size places) is given up. It goes to the first
+ * waiter whose wake-up succeeds, which then opens a connection in it: the
+ * slot is never up for grabs between the wake-up and the waiter running,
+ * so FIFO order holds. Without a taker, the pool shrinks, and a closing
+ * pool sees its progress. */
+static void slot_release(cio_pg_pool *p)
 {
-    if (p->closing) {
-        if (p->size == 0) {
-            if (p->closer)
-                cio__wake(p->closer, 0);
-            else if (p->orphaned)
-                pool_free(p);
+    if (!p->closing) {
+        struct cio__list *n;
+        while ((n = cio__list_shift(&p->waiters))) {
+            p->nwaiting--;
+            struct waiter *w = cio__container_of(n, struct waiter, link);
+            if (cio__wake(w->task, 0)) {
+                w->slot = true;
+                return;
+            }
         }
-        return;
     }
-    struct cio__list *n;
-    while ((n = cio__list_shift(&p->waiters))) {
-        p->nwaiting--;
-        struct waiter *w = cio__container_of(n, struct waiter, link);
-        if (cio__wake(w->task, 0))
-            return;
+    p->size--;
+    if (p->closing && p->size == 0) {
+        if (p->closer)
+            cio__wake(p->closer, 0);
+        else if (p->orphaned)
+            pool_free(p);
     }
 }
 
@@ -99,8 +106,7 @@ static void drop(cio_pg_pool *p, cio_pg_conn *c)
     cio__list_unlink(&c->link);
     c->pool = NULL;
     cio__pg_conn_destroy(c);
-    p->size--;
-    slot_freed(p);
+    slot_release(p);
 }
 
 static int open_conn(cio_pg_pool *p, cio_pg_conn **out)
@@ -247,6 +253,31 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
 
 /* ---- acquire and release ------------------------------------------------------ */
 
+/* Opens a connection in a slot already counted in size. */
+static int open_in_slot(cio_pg_pool *p, int64_t deadline, cio_pg_conn **out)
+{
+    cio_pg_conn *c = NULL;
+    /* The acquire's timeout bounds the connect too. */
+    cio_scope limit = {0};
+    if (deadline != CIO__NEVER)
+        cio_timeout_enter_at(&limit, (double)deadline / 1e9);
+    int rc = open_conn(p, &c);
+    if (deadline != CIO__NEVER)
+        cio_scope_exit(&limit);
+    if (rc == 0 && p->closing) {
+        c->pool = NULL;
+        cio__pg_conn_destroy(c);
+        rc = CIO_PG_ECLOSED;
+    }
+    if (rc) {
+        slot_release(p);
+        return rc;
+    }
+    p->in_use++;
+    *out = c;
+    return 0;
+}
+
 int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
 {
     if (!out)
@@ -278,28 +309,8 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
             return 0;
         }
         if (p->size < p->o.max_size) {
-            cio_pg_conn *c = NULL;
             p->size++;
-            /* The acquire's timeout bounds the connect too. */
-            cio_scope limit = {0};
-            if (deadline != CIO__NEVER)
-                cio_timeout_enter_at(&limit, (double)deadline / 1e9);
-            rc = open_conn(p, &c);
-            if (deadline != CIO__NEVER)
-                cio_scope_exit(&limit);
-            if (rc == 0 && p->closing) {
-                c->pool = NULL;
-                cio__pg_conn_destroy(c);
-                rc = CIO_PG_ECLOSED;
-            }
-            if (rc) {
-                p->size--;
-                slot_freed(p);
-                return rc;
-            }
-            p->in_use++;
-            *out = c;
-            return 0;
+            return open_in_slot(p, deadline, out);
         }
         if ((rc = cio__interrupted(t)) != 0)
             return rc;
@@ -327,9 +338,10 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
             *out = w.conn;
             return 0;
         }
+        if (w.slot)
+            return open_in_slot(p, deadline, out);
         if (rc)
             return rc; /* -ETIMEDOUT, -ECANCELED, CIO_PG_ECLOSED */
-        /* Woken for a free slot: go round and open a connection. */
     }
 }
 

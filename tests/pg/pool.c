@@ -127,6 +127,60 @@ static int exhaustion(void *arg)
     return 0;
 }
 
+/* A slot freed by a dropped connection goes to the first waiter (which
+ * opens a new connection in it), not to whoever asks next. */
+struct order {
+    cio_pg_pool *pool;
+    int seq[4], n;
+};
+
+static int ordered(void *arg)
+{
+    struct order *o = arg;
+    int rc, me = cio_task_name(cio_current())[0] - '0';
+    CIO_PG_ACQUIRE(conn, o->pool, 5.0, rc);
+    if (rc < 0)
+        return rc;
+    o->seq[o->n++] = me;
+    int64_t v;
+    return cio_pg_fetchval_int64(conn, "SELECT 1", CIO_PG_NOARGS, &v);
+}
+
+static int slot_fifo(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(1, 1, 0);
+    task_check(p != NULL);
+    cio_pg_conn *a;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    struct order o = {.pool = p};
+    cio_task w1 = cio_spawn_with(&(cio_spawn_options){.name = "1"}, ordered, &o);
+    cio_sleep(0.01);
+    cio_task w2 = cio_spawn_with(&(cio_spawn_options){.name = "2"}, ordered, &o);
+    cio_sleep(0.01);
+    task_check_eq(cio_pg_pool_waiting(p), 2);
+    /* a breaks: its release frees the slot, which goes to w1. */
+    task_check_eq(cio_pg_execute(a, "SELECT pg_terminate_backend(pg_backend_pid())", CIO_PG_NOARGS),
+                  CIO_PG_ECONN);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_size(p), 1); /* reserved for w1 */
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_pool_acquire(p, 0, &c), -ETIMEDOUT); /* no stealing */
+    task_check_eq(cio_join(w1), 0);
+    task_check_eq(cio_join(w2), 0);
+    task_check_eq(o.n, 2);
+    task_check_eq(o.seq[0], 1);
+    task_check_eq(o.seq[1], 2);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_slot_fifo(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(slot_fifo, NULL), 0);
+}
+
 static void test_exhaustion(void **state)
 {
     (void)state;
@@ -483,11 +537,9 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),
-        cmocka_unit_test(test_exhaustion),
-        cmocka_unit_test(test_timeout_races_release),
-        cmocka_unit_test(test_close),
-        cmocka_unit_test(test_1000_tasks_20_connections),
+        cmocka_unit_test(test_basics),    cmocka_unit_test(test_exhaustion),
+        cmocka_unit_test(test_slot_fifo), cmocka_unit_test(test_timeout_races_release),
+        cmocka_unit_test(test_close),     cmocka_unit_test(test_1000_tasks_20_connections),
         cmocka_unit_test(test_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
