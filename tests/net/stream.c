@@ -359,10 +359,15 @@ static void test_connect_timeout(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_echo_ipv4),       cmocka_unit_test(test_echo_ipv6),
-        cmocka_unit_test(test_echo_unix),       cmocka_unit_test(test_half_close),
-        cmocka_unit_test(test_reader_limits),   cmocka_unit_test(test_timeouts_and_cancellation),
-        cmocka_unit_test(test_connect_refused), cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_echo_ipv4),
+        cmocka_unit_test(test_echo_ipv6),
+        cmocka_unit_test(test_echo_unix),
+        cmocka_unit_test(test_separator_split_across_packets),
+        cmocka_unit_test(test_half_close),
+        cmocka_unit_test(test_reader_limits),
+        cmocka_unit_test(test_timeouts_and_cancellation),
+        cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_connect_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
