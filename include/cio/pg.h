@@ -329,7 +329,9 @@ int cio_pg_fetch(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int
 
 /* As cio_pg_fetch(), for the first row only: returns 1 and stores a result
  * whose row 0 is that row, or returns 0 and stores NULL when the query
- * returned no row (asyncpg's fetchrow returning None). */
+ * returned no row (asyncpg's fetchrow returning None). As in asyncpg, the
+ * server still sends every row the query yields: add LIMIT 1 to a query
+ * that may return many. */
 int cio_pg_fetchrow(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
                     cio_pg_result **out);
 
