@@ -109,7 +109,7 @@ static int exhaustion(void *arg)
     task_check_eq(cio_pg_pool_acquire(p, 0.1, &c), -ETIMEDOUT);
     task_check(c == NULL);
     double waited = cio_time() - t0;
-    task_check(waited >= 0.09 && waited < 0.25);
+    task_check(waited >= 0.09 && waited < 1.0); /* a loaded machine runs late */
     task_check_eq(cio_pg_pool_acquire(p, 0, &c), -ETIMEDOUT);
     /* An enclosing timeout scope applies too. */
     {
