@@ -34,15 +34,26 @@ class Nginx:
         self.port2 = free_port()
         while self.port2 == self.port:
             self.port2 = free_port()
+        self.port3 = free_port()
+        while self.port3 in (self.port, self.port2):
+            self.port3 = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         www = os.path.join(self.dir, "www")
         os.mkdir(www)
         with open(os.path.join(www, "user.json"), "w") as f:
             f.write(USER_JSON)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", os.path.join(self.dir, "key.pem"),
+             "-out", os.path.join(self.dir, "cert.pem"), "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost"],
+            check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
         with open(CONF) as f:
             conf = f.read()
         for k, v in (("@PREFIX@", self.dir), ("@ROOT@", www), ("@PORT@", str(self.port)),
-                     ("@PORT2@", str(self.port2)), ("@ACCESS_LOG@", "off")):
+                     ("@PORT2@", str(self.port2)),
+                     ("@PORT3@", str(self.port3)), ("@ACCESS_LOG@", "off")):
             conf = conf.replace(k, v)
         path = os.path.join(self.dir, "nginx.conf")
         with open(path, "w") as f:

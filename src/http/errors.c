@@ -2,6 +2,7 @@
  * errno the socket layer gave libcurl, so a refused connection is
  * -ECONNREFUSED whatever libcurl calls it. */
 #include <errno.h>
+#include <string.h>
 
 #include "http/http.h"
 
@@ -18,6 +19,10 @@ static int tls_verify_error(cio_http_response *r)
 {
     long v = 0;
     curl_easy_getinfo(r->easy, CURLINFO_SSL_VERIFYRESULT, &v);
+    /* libcurl checks the host name itself once the chain has verified, and
+     * then leaves the verify result as it was. */
+    if (strstr(r->errbuf, "target host name"))
+        return CIO_ETLS_HOST_MISMATCH;
     switch (v) {
     case 0: /* verified: libcurl's own host name check failed */
         return CIO_ETLS_HOST_MISMATCH;
@@ -25,6 +30,7 @@ static int tls_verify_error(cio_http_response *r)
     case 10: /* X509_V_ERR_CERT_HAS_EXPIRED */
         return CIO_ETLS_CERT_EXPIRED;
     case 62: /* X509_V_ERR_HOSTNAME_MISMATCH */
+    case 64: /* X509_V_ERR_IP_ADDRESS_MISMATCH */
         return CIO_ETLS_HOST_MISMATCH;
     case 2:  /* X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT */
     case 18: /* X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT */

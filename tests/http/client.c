@@ -492,6 +492,68 @@ static void test_refused(void **state)
     assert_int_equal(cio_http_session_new(NULL, &s), CIO_ENOLOOP);
 }
 
+/* ---- TLS and cookies ---------------------------------------------------- */
+
+static int tls_task(void *arg)
+{
+    struct peer *p = arg;
+    char u[160];
+    snprintf(u, sizeof u, "%s/user.json", ng.base3);
+    cio_http_session *s;
+    cio_http_response *r;
+    /* Verification is on by default: a self-signed certificate fails. */
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    task_check_eq(cio_http_get(s, u, &r), CIO_ETLS_UNKNOWN_CA);
+    task_check(cio_http_response_error(r)[0] != 0);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    /* Trusting it: HTTP/2 by ALPN; by address: the name does not match. */
+    cio_http_session_options o = {.ca_file = ng.cert, .cookies = true};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    task_check_eq(cio_http_response_version(r), 20);
+    cio_http_response_free(r);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/user.json", ng.port3);
+    int tlsrc = cio_http_get(s, u, &r);
+    if (tlsrc != CIO_ETLS_HOST_MISMATCH)
+        print_error("%s\n", cio_http_response_error(r));
+    task_check_eq(tlsrc, CIO_ETLS_HOST_MISMATCH);
+    cio_http_response_free(r);
+
+    /* Cookies: set by one response, sent back on the next request to the
+     * same host (cookies ignore ports). */
+    snprintf(u, sizeof u, "%s/set-cookie", ng.base3);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    cio_http_response_free(r);
+    snprintf(u, sizeof u, "http://localhost:%d/after", p->port);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    task_check(strstr(cio_http_response_text(r), "Cookie: sid=s3cr3t") != NULL);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    o = (cio_http_session_options){.insecure = true};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    task_check(strstr(cio_http_response_text(r), "Cookie:") == NULL); /* off by default */
+    cio_http_response_free(r);
+    snprintf(u, sizeof u, "https://127.0.0.1:%d/user.json", ng.port3);
+    task_check_eq(cio_http_get(s, u, &r), 0);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_tls_and_cookies(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(tls_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,7 +561,7 @@ int main(void)
         cmocka_unit_test(test_redirects), cmocka_unit_test(test_bodies),
         cmocka_unit_test(test_stream),    cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }

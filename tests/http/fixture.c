@@ -112,8 +112,9 @@ static char *read_all(const char *path, size_t *len)
 /* Appends `s` to out, replacing @NAME@ placeholders. */
 static int render(const char *tpl, FILE *out, const struct nginx *n, bool access_log)
 {
-    char port[16], port2[16], root[300], log[300];
+    char port[16], port2[16], port3[16], root[300], log[300];
     snprintf(port, sizeof port, "%d", n->port);
+    snprintf(port3, sizeof port3, "%d", n->port3);
     snprintf(port2, sizeof port2, "%d", n->port2);
     snprintf(root, sizeof root, "%s/www", n->dir);
     if (access_log)
@@ -122,11 +123,8 @@ static int render(const char *tpl, FILE *out, const struct nginx *n, bool access
         snprintf(log, sizeof log, "off");
     const struct {
         const char *key, *val;
-    } vars[] = {{"@PREFIX@", n->dir},
-                {"@ROOT@", root},
-                {"@PORT@", port},
-                {"@PORT2@", port2},
-                {"@ACCESS_LOG@", log}};
+    } vars[] = {{"@PREFIX@", n->dir}, {"@ROOT@", root},   {"@PORT@", port},
+                {"@PORT2@", port2},   {"@PORT3@", port3}, {"@ACCESS_LOG@", log}};
     for (const char *p = tpl; *p;) {
         bool done = false;
         for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !done; i++) {
@@ -141,6 +139,32 @@ static int render(const char *tpl, FILE *out, const struct nginx *n, bool access
             fputc(*p++, out);
     }
     return ferror(out) ? -1 : 0;
+}
+
+/* A self-signed P-256 certificate for localhost (not 127.0.0.1, so that a
+ * request by address fails the host name check). */
+static int make_cert(const struct nginx *n)
+{
+    char key[300];
+    snprintf(key, sizeof key, "%s/key.pem", n->dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        execlp("openssl", "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+               "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", n->cert, "-days",
+               "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+               (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 static bool accepts(int port)
@@ -168,12 +192,22 @@ int nginx_start(struct nginx *n, bool access_log)
     n->port2 = free_port();
     while (n->port2 == n->port)
         n->port2 = free_port();
+    n->port3 = free_port();
+    while (n->port3 == n->port || n->port3 == n->port2)
+        n->port3 = free_port();
     snprintf(n->base, sizeof n->base, "http://127.0.0.1:%d", n->port);
     snprintf(n->base2, sizeof n->base2, "http://127.0.0.1:%d", n->port2);
+    snprintf(n->base3, sizeof n->base3, "https://localhost:%d", n->port3);
+    snprintf(n->cert, sizeof n->cert, "%s/cert.pem", n->dir);
     char path[300], conf[300];
     snprintf(path, sizeof path, "%s/www", n->dir);
     if (make_docroot(path)) {
         fprintf(stderr, "nginx fixture: cannot write the document root\n");
+        nginx_stop(n);
+        return -1;
+    }
+    if (make_cert(n)) {
+        fprintf(stderr, "nginx fixture: openssl could not make a certificate\n");
         nginx_stop(n);
         return -1;
     }
@@ -213,7 +247,7 @@ int nginx_start(struct nginx *n, bool access_log)
     }
     n->pid = pid;
     for (int i = 0; i < 500; i++) {
-        if (accepts(n->port) && accepts(n->port2))
+        if (accepts(n->port) && accepts(n->port2) && accepts(n->port3))
             return 0;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {

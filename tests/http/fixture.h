@@ -11,9 +11,12 @@ struct nginx {
     pid_t pid;
     int port;  /* HTTP/1.1 */
     int port2; /* HTTP/2, prior knowledge */
+    int port3; /* HTTPS (HTTP/2 by ALPN) */
     char dir[256];
     char base[64];  /* "http://127.0.0.1:<port>" */
     char base2[64]; /* the HTTP/2 one */
+    char base3[64]; /* "https://localhost:<port3>" */
+    char cert[300]; /* the self-signed certificate of localhost (PEM) */
 };
 
 /* The ~200-byte JSON document served as /user.json. */
