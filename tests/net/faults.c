@@ -90,6 +90,80 @@ static void test_reset_mid_write(void **state)
     assert_ok(run_real(reset_mid_write, NULL));
 }
 
+/* ---- a reader task and a writer task on one stream, then a reset -------- */
+
+struct duplex {
+    cio_stream *s;
+    int read_rc, write_rc;
+    long read_bytes;
+};
+
+static int duplex_writer(void *arg)
+{
+    struct duplex *d = arg;
+    static char chunk[32768];
+    do
+        d->write_rc = cio_stream_send(d->s, chunk, sizeof chunk);
+    while (d->write_rc == 0);
+    return 0;
+}
+
+static int duplex_reader(void *arg)
+{
+    struct duplex *d = arg;
+    char buf[8192];
+    ssize_t n;
+    while ((n = cio_stream_read(d->s, buf, sizeof buf)) > 0)
+        d->read_bytes += n;
+    d->read_rc = (int)n;
+    return 0;
+}
+
+/* Reads and writes at once, then resets in the middle of both. */
+static int flood_then_reset(cio_stream *s, void *arg)
+{
+    (void)arg;
+    static char chunk[32768];
+    char buf[8192];
+    for (int i = 0; i < 8; i++) {
+        if (cio_stream_write(s, chunk, sizeof chunk) || cio_stream_read(s, buf, sizeof buf) <= 0)
+            return -1;
+    }
+    cio_stream_abort(s);
+    return 0;
+}
+
+static int duplex_reset(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, flood_then_reset, NULL, NULL), 0);
+    for (int round = 0; round < 5; round++) {
+        struct duplex d = {0};
+        task_check_eq(cio_open_connection(&d.s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+        cio_task r = cio_spawn(duplex_reader, &d);
+        cio_task w = cio_spawn(duplex_writer, &d);
+        {
+            CIO_TIMEOUT(t, 5);
+            task_check_eq(cio_join(r), 0);
+            task_check_eq(cio_join(w), 0);
+        }
+        /* Both sides saw the reset, as an error, not a hang or a crash. */
+        task_check(d.read_rc == -ECONNRESET || d.read_rc == 0);
+        task_check(d.write_rc == -ECONNRESET || d.write_rc == -EPIPE);
+        task_check(d.read_bytes > 0);
+        cio_stream_close(d.s);
+    }
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_reader_and_writer_tasks_reset(void **state)
+{
+    (void)state;
+    assert_ok(run_real(duplex_reset, NULL));
+}
+
 /* ---- a slow reader ------------------------------------------------------ */
 
 #define SLOW_TOTAL (2 << 20)
@@ -335,6 +409,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_mid_read),
         cmocka_unit_test(test_reset_mid_write),
+        cmocka_unit_test(test_reader_and_writer_tasks_reset),
         cmocka_unit_test(test_slow_reader_bounded_memory),
         cmocka_unit_test(test_drain_timeout_and_cancel),
         cmocka_unit_test(test_close_when_cancelled),
