@@ -341,6 +341,64 @@ static void test_shutdown_timeout(void **state)
     assert_ok(run_real(stalled_shutdown, NULL));
 }
 
+/* Many TLS connections at once on one loop: each handshake, read and
+ * write interleaves with the others' (OpenSSL's per-thread error queue
+ * must not leak between them). */
+struct tls_many {
+    cio_tls_ctx *ctx;
+    int port;
+    int ok;
+};
+
+static int tls_many_client(void *arg)
+{
+    struct tls_many *m = arg;
+    cio_stream *s;
+    cio_connect_options o = {.tls = m->ctx, .server_hostname = "localhost", .timeout = 20};
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", m->port, &o), 0);
+    static char out[10000];
+    char in[10000];
+    task_check_eq(cio_stream_send(s, out, sizeof out), 0);
+    task_check_eq(cio_stream_readexactly(s, in, sizeof in), (long long)sizeof in);
+    task_check_eq(cio_stream_close(s), 0);
+    m->ok++;
+    return 0;
+}
+
+static int tls_many(void *arg)
+{
+    (void)arg;
+    cio_tls_ctx *sctx;
+    struct tls_many m = {0};
+    task_check_eq(cio_tls_server_ctx_new(
+                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
+                  0);
+    task_check_eq(cio_tls_client_ctx_new(&m.ctx, &(cio_tls_options){.ca_file = ca}), 0);
+    cio_server *srv;
+    cio_server_options so = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, tls_echo, NULL, &so), 0);
+    m.port = cio_server_port(srv);
+    enum { N = 100 };
+    cio_task t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = cio_spawn(tls_many_client, &m);
+    int failed = 0;
+    for (int i = 0; i < N; i++)
+        failed += cio_join(t[i]) != 0;
+    task_check_eq(failed, 0);
+    task_check_eq(m.ok, N);
+    task_check_eq(cio_server_shutdown(srv, 2), 0);
+    cio_tls_ctx_free(sctx);
+    cio_tls_ctx_free(m.ctx);
+    return 0;
+}
+
+static void test_many_concurrent_connections(void **state)
+{
+    (void)state;
+    assert_ok(run_real(tls_many, NULL));
+}
+
 static void test_context_errors(void **state)
 {
     (void)state;
@@ -371,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_start_tls),
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_shutdown_timeout),
+        cmocka_unit_test(test_many_concurrent_connections),
         cmocka_unit_test(test_context_errors),
     };
     return cmocka_run_group_tests(tests, make_certs, remove_certs);
