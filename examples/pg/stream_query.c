@@ -11,58 +11,37 @@
 
 #include "pg_example.h"
 
-/* An async generator of rows, driven by a plain C loop. */
-struct row_stream {
-    cio_pg_stream *st;
-    cio_pg_result *batch;
-    int n, i, batches;
-};
-
+/* The async generator: the rows of query, batch_size at a time from the
+ * server, one at a time to the consumer's plain C loop. */
 static int stream_large_query(cio_pg_conn *conn, const char *query, int batch_size,
-                              struct row_stream *s)
+                              cio_pg_stream **st)
 {
-    *s = (struct row_stream){0};
-    return cio_pg_stream_open(conn, query, CIO_PG_NOARGS, batch_size, &s->st);
-}
-
-/* Next row: returns 1 with (*rows, *row) naming it, 0 at the end, < 0 on
- * error. */
-static int next_row(struct row_stream *s, cio_pg_result **rows, int *row)
-{
-    if (s->i == s->n) {
-        s->n = cio_pg_stream_next(s->st, &s->batch);
-        s->i = 0;
-        if (s->n <= 0)
-            return s->n;
-        s->batches++;
-    }
-    *rows = s->batch;
-    *row = s->i++;
-    return 1;
+    return cio_pg_stream_open(conn, query, CIO_PG_NOARGS, batch_size, st);
 }
 
 static int consume(cio_pg_conn *conn, int batch_size)
 {
-    struct row_stream s;
-    int rc = stream_large_query(conn, "SELECT id, amount FROM events ORDER BY id", batch_size, &s);
+    cio_pg_stream *st;
+    int rc = stream_large_query(conn, "SELECT id, amount FROM events ORDER BY id", batch_size, &st);
     if (rc < 0)
         return rc;
     cio_pg_result *rows;
     int row;
     int64_t count = 0, total = 0;
-    while ((rc = next_row(&s, &rows, &row)) > 0) {
+    /* async for row in stream_large_query(...): */
+    while ((rc = cio_pg_stream_row(st, &rows, &row)) > 0) {
         int64_t amount;
         if ((rc = cio_pg_get_int64(rows, row, 1, &amount)) < 0)
             break;
         total += amount;
         count++;
     }
-    int crc = cio_pg_stream_close(s.st);
+    int crc = cio_pg_stream_close(st);
     if (rc == 0)
         rc = crc;
     if (rc == 0)
-        printf("Streamed %lld rows in %d batches of up to %d, total amount %lld\n",
-               (long long)count, s.batches, batch_size > 1 ? batch_size : 1, (long long)total);
+        printf("Streamed %lld rows, %d at a time from the server, total amount %lld\n",
+               (long long)count, batch_size > 1 ? batch_size : 1, (long long)total);
     return rc;
 }
 

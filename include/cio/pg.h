@@ -616,6 +616,18 @@ int cio_pg_stream_open(cio_pg_conn *conn, const char *sql, const cio_pg_arg *arg
  * end of the rows, or an error (the stream is finished then). */
 int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows);
 
+/* Row by row (asyncpg's `async for record in cursor`): returns 1 and names
+ * the next row as (*rows, *row), fetching the next chunk when needed; 0 at
+ * the end; an error as cio_pg_stream_next(). Do not mix with
+ * cio_pg_stream_next() on one stream.
+ *
+ *     cio_pg_result *rows;
+ *     int row;
+ *     while ((rc = cio_pg_stream_row(st, &rows, &row)) > 0)
+ *         cio_pg_get_int64(rows, row, 0, &id) ...
+ */
+int cio_pg_stream_row(cio_pg_stream *st, cio_pg_result **rows, int *row);
+
 /* Ends the stream, cancelling the query on the server if rows remain, and
  * frees it (in a shield: it cleans up in a cancelled task too). Returns 0,
  * the error that left the connection unusable, or CIO_PG_EBUSY (nothing

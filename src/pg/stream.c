@@ -13,10 +13,11 @@ struct cio_pg_stream {
     cio_pg_conn *c;
     cio_pg_result rows;
     int batch;
-    bool cursor;  /* server-side cursor mode */
-    bool own_tx;  /* the stream opened the transaction the cursor lives in */
-    bool done;    /* no more rows (or failed) */
-    bool pending; /* single-row mode: results still to read */
+    bool cursor;              /* server-side cursor mode */
+    bool own_tx;              /* the stream opened the transaction the cursor lives in */
+    bool done;                /* no more rows (or failed) */
+    bool pending;             /* single-row mode: results still to read */
+    int chunk_rows, next_row; /* cio_pg_stream_row()'s place in the chunk */
     char name[32];
 };
 
@@ -189,6 +190,22 @@ int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows)
     rc = st->cursor ? next_cursor(st, rows) : next_single(st, rows);
     cio__pg_end(st->c);
     return rc;
+}
+
+int cio_pg_stream_row(cio_pg_stream *st, cio_pg_result **rows, int *row)
+{
+    if (!st || !rows || !row)
+        return -EINVAL;
+    if (st->next_row >= st->chunk_rows) {
+        int n = cio_pg_stream_next(st, rows);
+        st->chunk_rows = n > 0 ? n : 0;
+        st->next_row = 0;
+        if (n <= 0)
+            return n;
+    }
+    *rows = &st->rows;
+    *row = st->next_row++;
+    return 1;
 }
 
 int cio_pg_stream_close(cio_pg_stream *st)

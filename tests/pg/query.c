@@ -432,6 +432,24 @@ static int stream_main(void *arg)
         PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 8", CIO_PG_NOARGS, &v));
         task_check(!cio_pg_in_transaction(c));
     }
+    /* Row by row across chunks. */
+    for (int batch = 0; batch <= 100; batch += 100) {
+        cio_pg_stream *st;
+        PG_OK(c, cio_pg_stream_open(c, "SELECT g FROM generate_series(1, 250) g", CIO_PG_NOARGS,
+                                    batch, &st));
+        cio_pg_result *rows;
+        int row, n, count = 0;
+        int64_t sum = 0, g;
+        while ((n = cio_pg_stream_row(st, &rows, &row)) > 0) {
+            task_check_eq(cio_pg_get_int64(rows, row, 0, &g), 0);
+            sum += g;
+            count++;
+        }
+        task_check_eq(n, 0);
+        task_check_eq(count, 250);
+        task_check_eq(sum, 250 * 251 / 2);
+        PG_OK(c, cio_pg_stream_close(st));
+    }
     /* A timeout while the consumer waits for rows: the query is cancelled,
      * close cleans up, the connection is reused. */
     for (int batch = 0; batch <= 10; batch += 10) {
