@@ -9,7 +9,7 @@
  * argument), -ENOMEM, -ECANCELED, -ETIMEDOUT (the task was cancelled or an
  * enclosing CIO_TIMEOUT expired: the query is then cancelled on the server
  * too, and the connection stays usable if it could be cleaned up), CIO_ENOTTASK,
- * and the CIO_PG_E* codes below. After a CIO_PG_ESERVER the server's
+ * and the CIO_PG_E* codes of error.h. After a CIO_PG_ESERVER the server's
  * SQLSTATE, message, detail and hint are read with cio_pg_conn_error().
  *
  * Values: query parameters are cio_pg_arg values built by the cio_pg_int4(),
@@ -273,8 +273,9 @@ typedef struct cio_pg_options {
 
 /* Opens a connection to dsn (a libpq connection string or URI:
  * "host=127.0.0.1 port=5432 user=app dbname=app", "postgresql://...") without
- * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop). opts may be
- * NULL for the defaults.
+ * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop; a host name
+ * is looked up on the executor, every address tried). opts may be NULL for
+ * the defaults.
  * Like libpq's PQconnectdb, *out receives a connection even when the attempt
  * fails (except with -EINVAL and -ENOMEM, where it is NULL), so that
  * cio_pg_conn_error() can say why; the caller owns it and must pass it to
