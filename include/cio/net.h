@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "task.h"
 
@@ -158,6 +159,12 @@ int cio_stream_set_limit(cio_stream *s, size_t limit);
  * connection's error if it already failed (-ECONNRESET, -EPIPE, CIO_ETLS),
  * -ENOMEM, -EINVAL. */
 int cio_stream_write(cio_stream *s, const void *buf, size_t n);
+
+/* As cio_stream_write() for several pieces at once (asyncio's
+ * writelines): on a plain socket with nothing buffered they go out in one
+ * sendmsg(), without being copied together. Errors as cio_stream_write(),
+ * and -EINVAL for iovcnt < 0 or > IOV_MAX. */
+int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt);
 
 /* Backpressure: if more than the high water mark is buffered, suspends
  * until at most the low water mark is. Returns 0, the connection's error

@@ -2,9 +2,11 @@
  * does not take at once is buffered and flushed by a writer callback of
  * the loop; drain is the backpressure point (high and low water marks). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "net/internal.h"
@@ -81,6 +83,15 @@ static int append(cio_stream *s, const char *p, size_t n)
     return 0;
 }
 
+/* Registers the flush callback. If the writable direction is taken (a
+ * task waits on it during a TLS handshake), drain and flush send the data
+ * themselves. */
+static void arm_writer(cio_stream *s)
+{
+    if (!s->writer_armed && s->wlen && cio_add_writer(s->fd, on_writable, s) == 0)
+        s->writer_armed = true;
+}
+
 int cio_stream_write(cio_stream *s, const void *buf, size_t n)
 {
     if (!s || (!buf && n))
@@ -106,10 +117,61 @@ int cio_stream_write(cio_stream *s, const void *buf, size_t n)
     int rc = append(s, (const char *)buf + off, n - off);
     if (rc)
         return rc;
-    /* If the writable direction is taken (a task waits on it during a TLS
-     * handshake), drain and flush send the data themselves. */
-    if (!s->writer_armed && cio_add_writer(s->fd, on_writable, s) == 0)
-        s->writer_armed = true;
+    arm_writer(s);
+    return 0;
+}
+
+int cio_stream_writev(cio_stream *s, const struct iovec *iov, int iovcnt)
+{
+    if (!s || iovcnt < 0 || iovcnt > IOV_MAX || (!iov && iovcnt))
+        return -EINVAL;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (!iov[i].iov_base && iov[i].iov_len)
+            return -EINVAL;
+        total += iov[i].iov_len;
+    }
+    if (s->closing || s->eof_pending || s->wr_shut)
+        return -EPIPE;
+    if (s->werr)
+        return s->werr;
+    if (!total)
+        return 0;
+    size_t sent = 0;
+    if (!s->wlen && !s->ssl) {
+        /* One sendmsg() for all the pieces: a header and a body go out in
+         * one segment, without copying them together first. */
+        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t r = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+        if (r >= 0)
+            sent = (size_t)r;
+        else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return s->werr = -errno;
+        if (sent == total)
+            return 0;
+    } else if (!s->wlen) {
+        /* TLS has no gather write: one record per piece would cost more
+         * than copying them into the buffer and sending that. */
+        for (int i = 0; i < iovcnt; i++) {
+            int rc = append(s, iov[i].iov_base, iov[i].iov_len);
+            if (rc)
+                return rc;
+        }
+        cio__stream_flush_some(s);
+        if (s->werr)
+            return s->werr;
+        if (s->wlen)
+            arm_writer(s);
+        return 0;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len, skip = sent < len ? sent : len;
+        sent -= skip;
+        int rc = append(s, (const char *)iov[i].iov_base + skip, len - skip);
+        if (rc)
+            return rc;
+    }
+    arm_writer(s);
     return 0;
 }
 

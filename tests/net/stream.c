@@ -45,6 +45,13 @@ static int echo_client(void *arg)
     task_check(memcmp(buf, "a\r\n\r\n", 5) == 0);
     task_check_eq(cio_stream_readexactly(s, buf, 4), 4);
     task_check(memcmp(buf, "rest", 4) == 0);
+    /* Gathered writes: pieces arrive in order, as one. */
+    struct iovec iov[3] = {{"GET / ", 6}, {"HTTP/1.1", 8}, {"\r\n", 2}};
+    task_check_eq(cio_stream_writev(s, iov, 3), 0);
+    task_check_eq(cio_stream_readline(s, buf, sizeof buf), 16);
+    task_check(memcmp(buf, "GET / HTTP/1.1\r\n", 16) == 0);
+    task_check_eq(cio_stream_writev(s, iov, -1), -EINVAL);
+    task_check_eq(cio_stream_writev(s, NULL, 0), 0);
     /* A large message goes through whole. */
     size_t big = 1 << 20;
     char *out = malloc(big), *in = malloc(big);

@@ -133,6 +133,10 @@ static int tls_client(void *arg)
         char line[32];
         task_check_eq(cio_stream_readline(s, line, sizeof line), 10);
         task_check(memcmp(line, "hello tls\n", 10) == 0);
+        struct iovec iov[2] = {{"abc", 3}, {"def\n", 4}};
+        task_check_eq(cio_stream_writev(s, iov, 2), 0);
+        task_check_eq(cio_stream_readline(s, line, sizeof line), 7);
+        task_check(memcmp(line, "abcdef\n", 7) == 0);
         task_check_eq(cio_stream_write(s, big, sizeof big), 0);
         task_check_eq(cio_stream_readexactly(s, back, sizeof back), (long long)sizeof back);
         task_check(memcmp(big, back, sizeof big) == 0);
