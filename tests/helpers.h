@@ -33,6 +33,15 @@ static inline int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Slack for comparing times computed as differences of doubles. */
+#define EPS 1e-9
+
+/* lo <= x < hi, give or take the rounding of a difference of doubles. */
+static inline int between(double x, double lo, double hi)
+{
+    return x >= lo - EPS && x < hi;
+}
+
 /* Asserts that an int expression is 0, printing its error name if not. */
 #define assert_ok(expr)                                                                            \
     do {                                                                                           \

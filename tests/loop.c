@@ -55,7 +55,7 @@ static int later_order(void *arg)
     task_check_eq(cio_handle_cancel(h), 0);
     task_check_eq(cio_sleep(1.0), 0);
     double elapsed = cio_time() - t0;
-    task_check(elapsed >= 1.0 && elapsed < 1.01);
+    task_check(between(elapsed, 1.0, 1.01));
     return 0;
 }
 
@@ -104,7 +104,7 @@ static int virtual_hour(void *arg)
     task_check(t0 < 1.0); /* virtual time starts at 0 */
     task_check_eq(cio_sleep(3600), 0);
     double t1 = cio_time();
-    task_check(t1 - t0 >= 3600.0 && t1 - t0 < 3600.01);
+    task_check(between(t1 - t0, 3600.0, 3600.01));
     return 0;
 }
 
@@ -123,7 +123,7 @@ static int real_sleep(void *arg)
     double t0 = cio_time();
     task_check_eq(cio_sleep(0.05), 0);
     double dt = cio_time() - t0;
-    task_check(dt >= 0.05 && dt < 0.08);
+    task_check(between(dt, 0.05, 0.08));
     return 0;
 }
 

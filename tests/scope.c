@@ -18,7 +18,7 @@ static int simple_timeout(void *arg)
     task_check_eq(cio_scope_exit(&s), 1);
     task_check(cio_scope_expired(&s));
     double dt = cio_time() - t0;
-    task_check(dt >= 0.5 && dt < 0.51);
+    task_check(between(dt, 0.5, 0.51));
     task_check_eq(cio_sleep(1), 0); /* outside, life goes on */
     /* A scope whose deadline never comes. */
     cio_scope n = {0};
@@ -65,7 +65,7 @@ static int inner_first(void *arg)
     task_check_eq(cio_sleep(1.0), -ETIMEDOUT); /* outer expires at 2.0 */
     task_check_eq(cio_scope_exit(&outer), 1);
     double dt = cio_time() - t0;
-    task_check(dt >= 2.0 && dt < 2.01);
+    task_check(between(dt, 2.0, 2.01));
     return 0;
 }
 
@@ -91,7 +91,7 @@ static int shield_hides_outer_timeout(void *arg)
             task_check(cio_scope_expired(&inner));
         }
     }
-    task_check(cio_time() - t0 >= 2.5);
+    task_check(cio_time() - t0 >= 2.5 - EPS);
     task_check_eq(cio_sleep(1.0), -ETIMEDOUT); /* the shield is gone */
     task_check(cio_scope_expired(&outer));
     return 0;
@@ -135,7 +135,7 @@ static int reschedule(void *arg)
     task_check_eq(cio_timeout_reschedule(&s, t0 + 2.0), 0);
     task_check_eq(cio_sleep(1.0), 0);
     task_check_eq(cio_sleep(5.0), -ETIMEDOUT);
-    task_check(cio_time() - t0 >= 2.0 && cio_time() - t0 < 2.01);
+    task_check(between(cio_time() - t0, 2.0, 2.01));
     task_check_eq(cio_timeout_reschedule(&s, t0 + 10), CIO_ESTATE);
     task_check_eq(cio_scope_exit(&s), 1);
     /* Already past: expired at once; INFINITY: never. */

@@ -30,10 +30,6 @@ void cio__report(struct cio__loop *loop, const char *fmt, ...)
     va_end(ap);
 }
 
-static void update_now(struct cio__loop *loop)
-{
-    loop->now = cio__mono_ns() + loop->clock_offset;
-}
 
 int64_t cio__abs_to_ns(double when)
 {
@@ -69,9 +65,7 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     loop->virtual_clock = opts && opts->virtual_clock;
     if (opts && opts->slow_task_warning > 0)
         loop->slow_ns = cio__sec_to_ns(opts->slow_task_warning);
-    if (loop->virtual_clock)
-        loop->clock_offset = -cio__mono_ns(); /* virtual time starts at 0 */
-    update_now(loop);
+    loop->now = loop->virtual_clock ? 0 : cio__mono_ns(); /* virtual time starts at 0 */
     cio__timers_init(&loop->timers, loop->now);
     find_sched_stack(loop);
 
@@ -153,14 +147,28 @@ int cio__loop_iterate(struct cio__loop *loop)
             return deadlock(loop);
         if (loop->virtual_clock) {
             /* Only timers can wake anything: jump to the next deadline. */
-            loop->clock_offset += timeout;
+            loop->now += timeout;
             timeout = 0;
         }
     }
+    if (loop->virtual_clock && timeout != 0)
+        loop->real_mark = cio__mono_ns();
     int rc = loop->ops->poll(loop, timeout);
     if (rc < 0)
         cio__report(loop, "polling for I/O failed: %s", cio_strerror(rc));
-    update_now(loop);
+    if (loop->virtual_clock) {
+        /* Virtual time moves by jumps, by the real time spent waiting for
+         * I/O, and by a fixed quantum per iteration while tasks stay ready
+         * (one that spins on cio_yield() must still see time pass), never
+         * by the CPU time tasks take: code that sleeps sees exactly the
+         * times it asked for, however slow or loaded the machine. */
+        if (timeout != 0)
+            loop->now += cio__mono_ns() - loop->real_mark;
+        else if (loop->ready.head)
+            loop->now += CIO__VIRTUAL_QUANTUM;
+    } else {
+        loop->now = cio__mono_ns();
+    }
 
     struct cio__timer *tm;
     while ((tm = cio__timers_pop_due(&loop->timers, loop->now)))

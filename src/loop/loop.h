@@ -36,6 +36,10 @@ struct cio__readyq {
  * batch instead of one per switch. */
 #define CIO__DISPATCH_BATCH 64
 
+/* Virtual clock: how far time moves in an iteration that polls without
+ * waiting because tasks are still ready. */
+#define CIO__VIRTUAL_QUANTUM 1000
+
 struct cio__task;
 
 /* What watches one fd: at most one reader and one writer, each either a
@@ -58,7 +62,7 @@ struct cio__loop {
     /* Time. */
     int64_t now;
     bool virtual_clock;
-    int64_t clock_offset; /* virtual: added to monotonic time */
+    int64_t real_mark; /* virtual: the monotonic clock when a real wait began */
     struct cio__timers timers;
 
     /* I/O. */
