@@ -139,6 +139,14 @@ ssize_t cio_stream_readuntil(cio_stream *s, const void *sep, size_t seplen, void
  * of cio_stream_read(). */
 ssize_t cio_stream_readline(cio_stream *s, void *buf, size_t size);
 
+/* Reads until the end of the stream (asyncio's read() without a size)
+ * and gives the caller the data in *out: malloc'd, terminated by a NUL
+ * byte that is not counted; free() it. Returns the length. Errors:
+ * CIO_ELIMIT if more than max bytes arrive before the end (they stay
+ * buffered, for cio_stream_read()), -EINVAL (out NULL, max 0), -ENOMEM,
+ * and those of cio_stream_read() (the data read so far stays buffered). */
+ssize_t cio_stream_read_all(cio_stream *s, char **out, size_t max);
+
 /* How many bytes the last failed cio_stream_readexactly() stored. */
 size_t cio_stream_partial(const cio_stream *s);
 

@@ -222,6 +222,36 @@ ssize_t cio_stream_readline(cio_stream *s, void *buf, size_t size)
     return leave_read(s, until(s, "\n", 1, buf, size, true));
 }
 
+ssize_t cio_stream_read_all(cio_stream *s, char **out, size_t max)
+{
+    if (!out || !max)
+        return -EINVAL;
+    *out = NULL;
+    int rc = enter_read(s);
+    if (rc)
+        return rc;
+    /* Accumulate in the read buffer itself, so that on a limit overrun or
+     * an error the data stays where cio_stream_read() finds it. */
+    ssize_t r = 1;
+    while (r > 0) {
+        if (s->rlen > max)
+            return leave_read(s, CIO_ELIMIT);
+        r = fill(s, max + 1);
+    }
+    if (r < 0)
+        return leave_read(s, r == CIO_ELIMIT ? CIO_ELIMIT : r);
+    char *p = malloc(s->rlen + 1);
+    if (!p)
+        return leave_read(s, -ENOMEM);
+    size_t n = s->rlen;
+    if (n)
+        memcpy(p, s->rbuf + s->roff, n);
+    p[n] = 0;
+    consume(s, n);
+    *out = p;
+    return leave_read(s, (ssize_t)n);
+}
+
 size_t cio_stream_partial(const cio_stream *s)
 {
     return s ? s->partial : 0;

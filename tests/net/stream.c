@@ -222,6 +222,20 @@ static int limits(void *arg)
     task_check_eq(cio_stream_readline(s, buf, sizeof buf), 0);
     task_check_eq(cio_stream_close(s), 0);
 
+    /* read_all: everything up to the end, or a limit overrun that keeps
+     * the data. */
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    char *all;
+    task_check_eq(cio_stream_read_all(s, &all, 10), CIO_ELIMIT);
+    task_check(all == NULL);
+    task_check_eq(cio_stream_read_all(s, &all, 1000), 24);
+    task_check(strcmp(all, msg) == 0);
+    free(all);
+    task_check_eq(cio_stream_read_all(s, &all, 1000), 0); /* at the end: empty */
+    task_check(all && all[0] == 0);
+    free(all);
+    task_check_eq(cio_stream_close(s), 0);
+
     /* readline returns an unterminated last line at end of stream. */
     task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
     task_check_eq(cio_stream_readline(s, buf, sizeof buf), 21);
