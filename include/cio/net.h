@@ -316,7 +316,9 @@ void cio_server_close(cio_server *srv);
  * to return, cancels those still running and waits for them to unwind,
  * then releases the server. Returns 0, or -ETIMEDOUT if handlers had to be
  * cancelled. Interruption of the caller shortens the grace period but the
- * handlers are still waited for. NULL is ignored. */
+ * handlers are still waited for. Must be called from a task: elsewhere it
+ * only closes the server and returns CIO_ENOTTASK (or CIO_ENOLOOP), and
+ * the server is not released. NULL is ignored. */
 int cio_server_shutdown(cio_server *srv, double grace);
 
 /* ---- UDP (datagram endpoints) ------------------------------------------- */

@@ -148,6 +148,7 @@ static int accept_main(void *arg)
     struct cio_server *srv = l->srv;
     struct cio__task *self = cio__self();
     double backoff = 0;
+    unsigned batch = 0;
     while (!srv->closing) {
         if (srv->opts.max_connections && srv->nconns >= srv->opts.max_connections) {
             l->parked = self;
@@ -163,6 +164,11 @@ static int accept_main(void *arg)
         if (fd >= 0) {
             backoff = 0;
             start_conn(srv, fd, &ss, len);
+            /* Under a connection storm, let the handlers (and the other
+             * listeners) run between batches instead of accepting
+             * thousands in one go. */
+            if (++batch % 64 == 0 && cio_yield() < 0)
+                break;
             continue;
         }
         int e = errno;
