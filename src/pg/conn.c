@@ -239,6 +239,21 @@ static int connect_poll(cio_pg_conn *c)
     }
 }
 
+/* Starts the connection (a host name looked up first) and drives it to
+ * the end of the handshake. */
+static int start_and_poll(cio_pg_conn *c, const char *dsn)
+{
+    c->pg = cio__pg_start(dsn, c);
+    if (!c->pg)
+        return c->lookup_error ? c->lookup_error : -ENOMEM;
+    /* NOTICEs (DROP ... IF EXISTS) are not errors: libpq would print them
+     * on stderr. */
+    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
+    if (PQstatus(c->pg) == CONNECTION_BAD)
+        return cio__pg_conn_lost(c);
+    return connect_poll(c);
+}
+
 int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **out)
 {
     if (!out)
@@ -260,40 +275,26 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
     c->cache_cap = o.statement_cache_size > 0 ? o.statement_cache_size : DEFAULT_CACHE;
     cio__list_init(&c->link);
     cio__pg_clear_error(c);
-    c->pg = cio__pg_start(dsn, c);
-    if (!c->pg) {
-        if (c->lookup_error) {
-            /* The lookup failed or was interrupted: a connection object
-             * that says why, as for the other failures. */
-            *out = c;
-            c->broken = true;
-            if (c->lookup_error != CIO_PG_ECONN)
-                cio__pg_set_error(c, NULL, "FATAL", cio_strerror(c->lookup_error), NULL, NULL);
-            return c->lookup_error;
-        }
+    /* One deadline for the lookup, TCP, TLS and authentication. */
+    double limit = o.connect_timeout == 0 ? DEFAULT_CONNECT_TIMEOUT : o.connect_timeout;
+    {
+        CIO_TIMEOUT(deadline, limit < 0 ? INFINITY : limit);
+        rc = start_and_poll(c, dsn);
+    }
+    if (rc == -ENOMEM && !c->pg) {
         free(c->err_buf);
         free(c);
         return -ENOMEM;
     }
     *out = c;
-    /* NOTICEs (DROP ... IF EXISTS) are not errors: libpq would print them
-     * on stderr. */
-    PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
-    if (PQstatus(c->pg) == CONNECTION_BAD)
-        return cio__pg_conn_lost(c);
-    double limit = o.connect_timeout == 0 ? DEFAULT_CONNECT_TIMEOUT : o.connect_timeout;
-    {
-        CIO_TIMEOUT(deadline, limit < 0 ? INFINITY : limit);
-        rc = connect_poll(c);
-    }
-    if (rc == -ETIMEDOUT || rc == -ECANCELED) {
-        c->broken = true;
+    if (rc == -ETIMEDOUT || rc == -ECANCELED)
         cio__pg_set_error(c, NULL, "FATAL",
                           rc == -ETIMEDOUT ? "timed out while connecting" : "connect cancelled",
                           NULL, NULL);
-    }
-    if (rc)
+    if (rc) {
+        c->broken = true;
         return rc;
+    }
     if (PQsetnonblocking(c->pg, 1) != 0)
         return cio__pg_conn_lost(c);
     c->fd = PQsocket(c->pg);
