@@ -256,6 +256,10 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
 /* Opens a connection in a slot already counted in size. */
 static int open_in_slot(cio_pg_pool *p, int64_t deadline, cio_pg_conn **out)
 {
+    if (p->closing) {
+        slot_release(p);
+        return CIO_PG_ECLOSED;
+    }
     cio_pg_conn *c = NULL;
     /* The acquire's timeout bounds the connect too. */
     cio_scope limit = {0};
