@@ -94,12 +94,16 @@ int cio_stream_from_fd(cio_stream **out, int fd)
 
 int cio__stream_wait(cio_stream *s, int events)
 {
+    /* A task that resumes after a close began must not wait again: the
+     * close is waiting for it to leave. */
+    if (s->closing)
+        return -EBADF;
     if ((events & CIO_WRITABLE) && s->writer_armed) {
         /* The writable direction belongs to our own flush callback (only
          * TLS gets here: a read that must first write). Its progress is
          * what we wait for; poll gently rather than steal the fd. */
         int rc = cio_sleep(0.001);
-        return rc < 0 ? rc : CIO_WRITABLE;
+        return rc < 0 ? rc : s->closing ? -EBADF : CIO_WRITABLE;
     }
     int rc = cio_wait_fd(s->fd, events, -1);
     if (rc >= 0 && s->closing)
