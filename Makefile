@@ -7,6 +7,7 @@
 #   make examples   build the examples into build/examples/
 #   make valgrind   the core tests under Valgrind
 #   make tsan       the threaded tests under ThreadSanitizer
+#   make check-aarch64  the AArch64 context switch, cross-built, under qemu-user
 #   make install    install the library, headers and cio.pc (PREFIX=/usr/local)
 #   make format     clang-format every C file
 
@@ -15,7 +16,7 @@ PREFIX ?= /usr/local
 CMAKE  := cmake -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 .PHONY: all setup build demo check check-release check-asan check-ucontext bench examples \
-        valgrind tsan install format format-check clean
+        valgrind tsan check-aarch64 install format format-check clean
 
 all: build
 
@@ -65,6 +66,9 @@ tsan: setup
 	    -DCIO_SANITIZE=thread -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && ctest --output-on-failure -L threads
+
+check-aarch64:
+	@sh scripts/check-aarch64.sh
 
 bench: build
 	@/usr/bin/python3 bench/run.py --build build
