@@ -230,7 +230,7 @@ static int resolve(struct resolve *r, const char *host, int family)
     reschedule(r);
     int rc = 0;
     while (!r->done) {
-        rc = cio__suspend(r->task, "dns resolve");
+        rc = cio__net_suspend(r->task, "dns resolve");
         if (rc < 0)
             break;
     }

@@ -145,7 +145,7 @@ int cio__happy_eyeballs(const cio_addrinfo *list, double delay, const cio_addrin
         int fails_before = 0;
         for (int i = 0; i < started; i++)
             fails_before += a[i].done && a[i].fd < 0;
-        int w = cio__suspend(self, "happy eyeballs");
+        int w = cio__net_suspend(self, "happy eyeballs");
         he.waiter = NULL;
         if (timed)
             cio__timer_stop(loop, &he.timer);

@@ -58,6 +58,16 @@ struct cio_stream {
     char detail[256];
 };
 
+/* cio__suspend() for the net layer's own waits: a cancellation or an
+ * expired timeout that arrived while the task was not parked (it was
+ * ready, woken by something else) must still end the wait at once, as
+ * cancellation is level-triggered. */
+static inline int cio__net_suspend(struct cio__task *t, const char *what)
+{
+    int rc = cio__interrupted(t);
+    return rc ? rc : cio__suspend(t, what);
+}
+
 /* Makes a stream for a connected, non-blocking socket; takes fd (closed on
  * failure). Returns 0 or -ENOMEM. */
 int cio__stream_new(cio_stream **out, int fd);

@@ -152,7 +152,7 @@ static int accept_main(void *arg)
     while (!srv->closing) {
         if (srv->opts.max_connections && srv->nconns >= srv->opts.max_connections) {
             l->parked = self;
-            int rc = cio__suspend(self, "server full");
+            int rc = cio__net_suspend(self, "server full");
             l->parked = NULL;
             if (rc < 0)
                 break;
@@ -435,7 +435,7 @@ int cio_server_serve(cio_server *srv)
     while (!srv->closing && !rc) {
         struct cio__waiter w = {.task = t};
         cio__list_push(&srv->serving, &w.link);
-        rc = cio__suspend(t, "server serve");
+        rc = cio__net_suspend(t, "server serve");
         cio__list_unlink(&w.link);
     }
     return rc;
@@ -465,7 +465,7 @@ static int wait_tasks(cio_server *srv, struct cio__task *t, bool interruptible)
 {
     while (srv->nconns || srv->naccept) {
         srv->waiter = t;
-        int rc = interruptible ? cio__suspend(t, "server shutdown")
+        int rc = interruptible ? cio__net_suspend(t, "server shutdown")
                                : cio__suspend_nointr(t, "server shutdown (cancelling)");
         srv->waiter = NULL;
         if (rc < 0)

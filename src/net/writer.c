@@ -195,7 +195,7 @@ int cio__stream_wait_buffer(cio_stream *s, size_t target)
         }
         struct cio__waiter w = {.task = t};
         cio__list_push(&s->drainers, &w.link);
-        rc = cio__suspend(t, "stream drain");
+        rc = cio__net_suspend(t, "stream drain");
         cio__list_unlink(&w.link);
     }
     if (!rc && s->werr)
