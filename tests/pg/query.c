@@ -253,6 +253,31 @@ static int many_main(void *arg)
     rc = cio_pg_executemany(c, "UPDATE q_many SET label = $2 WHERE id = $1", args, 2, 10);
     task_check_eq(rc, 0);
     task_check_eq(cio_pg_executemany(c, "SELECT $1", args, 1, 0), 0);
+    /* A batch interrupted half-way (a timeout, then a cancellation while
+     * rows are still being sent): the pipeline is cancelled and drained,
+     * nothing is inserted, the connection is reused. Both the multi-row
+     * form and the row-per-statement form. */
+    enum { BIG = 100000 };
+    cio_pg_arg *big = calloc(2 * BIG, sizeof *big);
+    for (int i = 0; i < BIG; i++) {
+        big[2 * i] = cio_pg_int4(10 * N + i);
+        big[2 * i + 1] = cio_pg_text("interrupted");
+    }
+    const char *forms[] = {"INSERT INTO q_many VALUES ($1, $2)",
+                           "INSERT INTO q_many VALUES ($1, $2) RETURNING id"};
+    for (int f = 0; f < 2; f++) {
+        {
+            CIO_TIMEOUT(limit, 0.02);
+            rc = cio_pg_executemany(c, forms[f], big, 2, BIG);
+        }
+        task_check_eq(rc, -ETIMEDOUT);
+        task_check(cio_pg_conn_ok(c));
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_many WHERE label = 'interrupted'",
+                                       CIO_PG_NOARGS, &n));
+        task_check_eq(n, 0);
+        task_check(!cio_pg_in_transaction(c));
+    }
+    free(big);
     /* Mixed types in one column are refused before anything is sent. */
     cio_pg_arg mixed[2] = {cio_pg_int4(1), cio_pg_int8(2)};
     task_check_eq(cio_pg_executemany(c, "SELECT $1", mixed, 1, 2), -EINVAL);
