@@ -66,8 +66,10 @@ struct cio_http_session {
     struct cio__list waiters; /* struct cio__http_slot_waiter, FIFO */
     struct cio__list hosts;   /* struct cio__http_host */
 
-    struct cio__list live;            /* every response not yet freed */
-    struct cio__list sockets;         /* struct cio__http_sock */
+    struct cio__list live;         /* every response not yet freed */
+    struct cio__list sockets;      /* struct cio__http_sock */
+    struct cio__http_sock **by_fd; /* the same, by fd */
+    int nby_fd;
     struct cio__http_easy *easy_free; /* reusable easy handles */
     int neasy_free, easy_cap;
     int inflight; /* tasks inside a call on this session */
@@ -79,12 +81,19 @@ struct cio_http_session {
     int line;
 };
 
-/* One socket libcurl asked the loop to watch. */
+/* One socket of libcurl's. A connection's socket (opened through our
+ * CURLOPT_OPENSOCKETFUNCTION, closed through CURLOPT_CLOSESOCKETFUNCTION)
+ * keeps its read interest in the loop while its connection idles in the
+ * pool: libcurl drops its interest after every transfer and asks for it
+ * again at the next, and keeping it saves two epoll_ctl calls per request.
+ * Sockets libcurl closes by other means (the resolver's) are never kept. */
 struct cio__http_sock {
     struct cio__list link;
     cio_http_session *s;
     curl_socket_t fd;
-    int what; /* CURL_POLL_* currently watched */
+    int want;  /* CURL_POLL_* libcurl wants now */
+    int reg;   /* CURL_POLL_* watched in the loop */
+    bool conn; /* a connection's socket: we see it closed */
 };
 
 struct cio_http_response {
@@ -157,6 +166,8 @@ void cio__http_session_unref(cio_http_session *s);
 int cio__http_multi_init(cio_http_session *s);
 void cio__http_multi_fini(cio_http_session *s);
 int cio__http_attach(cio_http_response *r);
+/* Routes the sockets of an easy handle's connections through the session. */
+void cio__http_sockets(cio_http_session *s, CURL *easy);
 /* Ends r's transfer with code `err` (0: finished normally): detaches it
  * from the multi, stops its timers, frees its slot, wakes its waiter. */
 void cio__http_finish(cio_http_response *r, int err);

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "http/http.h"
 
@@ -40,9 +42,79 @@ void cio__http_kick(cio_http_session *s)
     collect_done(s);
 }
 
+static struct cio__http_sock **slot_of(cio_http_session *s, curl_socket_t fd)
+{
+    if (fd < 0)
+        return NULL;
+    if (fd >= s->nby_fd) {
+        int n = s->nby_fd ? s->nby_fd : 64;
+        while (n <= fd)
+            n *= 2;
+        struct cio__http_sock **a = realloc(s->by_fd, (size_t)n * sizeof *a);
+        if (!a)
+            return NULL;
+        memset(a + s->nby_fd, 0, (size_t)(n - s->nby_fd) * sizeof *a);
+        s->by_fd = a;
+        s->nby_fd = n;
+    }
+    return &s->by_fd[fd];
+}
+
+static struct cio__http_sock *sock_new(cio_http_session *s, curl_socket_t fd, bool conn)
+{
+    struct cio__http_sock **slot = slot_of(s, fd);
+    struct cio__http_sock *k = slot ? calloc(1, sizeof *k) : NULL;
+    if (!k)
+        return NULL;
+    k->s = s;
+    k->fd = fd;
+    k->conn = conn;
+    *slot = k;
+    cio__list_push(&s->sockets, &k->link);
+    /* A number libcurl closed without telling us may still be registered
+     * in the loop: start from a clean slate. */
+    cio_forget_fd(fd);
+    return k;
+}
+
+static void on_readable(void *arg);
+static void on_writable(void *arg);
+
+/* Makes the loop's interest in k's socket `reg`. */
+static int sock_watch(struct cio__http_sock *k, int reg)
+{
+    int rc = 0;
+    if ((reg & CURL_POLL_IN) && !(k->reg & CURL_POLL_IN))
+        rc |= cio_add_reader(k->fd, on_readable, k);
+    if (!(reg & CURL_POLL_IN) && (k->reg & CURL_POLL_IN))
+        cio_remove_reader(k->fd);
+    if ((reg & CURL_POLL_OUT) && !(k->reg & CURL_POLL_OUT))
+        rc |= cio_add_writer(k->fd, on_writable, k);
+    if (!(reg & CURL_POLL_OUT) && (k->reg & CURL_POLL_OUT))
+        cio_remove_writer(k->fd);
+    k->reg = reg;
+    return rc ? -1 : 0;
+}
+
+static void sock_free(struct cio__http_sock *k)
+{
+    sock_watch(k, 0);
+    cio__list_unlink(&k->link);
+    if (k->fd < k->s->nby_fd && k->s->by_fd[k->fd] == k)
+        k->s->by_fd[k->fd] = NULL;
+    free(k);
+}
+
 static void on_readable(void *arg)
 {
     struct cio__http_sock *k = arg;
+    if (!(k->want & CURL_POLL_IN)) {
+        /* An idle pooled connection became readable: the peer closed it or
+         * sent something unasked. libcurl checks it before reuse; stop
+         * watching it so the loop does not spin. */
+        sock_watch(k, k->reg & ~CURL_POLL_IN);
+        return;
+    }
     socket_action(k->s, k->fd, CURL_CSELECT_IN);
 }
 
@@ -52,53 +124,63 @@ static void on_writable(void *arg)
     socket_action(k->s, k->fd, CURL_CSELECT_OUT);
 }
 
-static void unwatch(struct cio__http_sock *k)
-{
-    if (k->what & CURL_POLL_IN)
-        cio_remove_reader(k->fd);
-    if (k->what & CURL_POLL_OUT)
-        cio_remove_writer(k->fd);
-    k->what = 0;
-}
-
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
     cio_http_session *s = userp;
     struct cio__http_sock *k = socketp;
+    if (!k && fd >= 0 && fd < s->nby_fd)
+        k = s->by_fd[fd]; /* a pooled connection's socket, back in use */
     if (what == CURL_POLL_REMOVE) {
-        if (k) {
-            unwatch(k);
-            cio__list_unlink(&k->link);
-            curl_multi_assign(s->multi, fd, NULL);
-            free(k);
-        }
+        if (!k)
+            return 0;
+        curl_multi_assign(s->multi, fd, NULL);
+        k->want = 0;
+        if (k->conn) /* kept: only writability must go */
+            return sock_watch(k, k->reg & CURL_POLL_IN);
+        sock_free(k);
         return 0;
     }
     if (!k) {
-        k = calloc(1, sizeof *k);
+        k = sock_new(s, fd, false);
         if (!k)
             return -1;
-        k->s = s;
-        k->fd = fd;
-        cio__list_push(&s->sockets, &k->link);
-        curl_multi_assign(s->multi, fd, k);
-        /* A socket number libcurl closed without telling us may still be
-         * registered in the loop; start from a clean slate. */
-        cio_forget_fd(fd);
     }
-    int want = what & (CURL_POLL_IN | CURL_POLL_OUT);
-    int rc = 0;
-    if ((want & CURL_POLL_IN) && !(k->what & CURL_POLL_IN))
-        rc |= cio_add_reader(fd, on_readable, k);
-    if (!(want & CURL_POLL_IN) && (k->what & CURL_POLL_IN))
-        cio_remove_reader(fd);
-    if ((want & CURL_POLL_OUT) && !(k->what & CURL_POLL_OUT))
-        rc |= cio_add_writer(fd, on_writable, k);
-    if (!(want & CURL_POLL_OUT) && (k->what & CURL_POLL_OUT))
-        cio_remove_writer(fd);
-    k->what = want;
-    return rc ? -1 : 0;
+    if (!socketp)
+        curl_multi_assign(s->multi, fd, k);
+    k->want = what & (CURL_POLL_IN | CURL_POLL_OUT);
+    return sock_watch(k, k->want);
+}
+
+static curl_socket_t on_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    cio_http_session *s = clientp;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd < 0 || purpose != CURLSOCKTYPE_IPCXN)
+        return fd;
+    if (fd < s->nby_fd && s->by_fd[fd])
+        sock_free(s->by_fd[fd]); /* stale: that number was closed behind us */
+    if (!sock_new(s, fd, true)) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
+}
+
+static int on_close(void *clientp, curl_socket_t fd)
+{
+    cio_http_session *s = clientp;
+    if (fd >= 0 && fd < s->nby_fd && s->by_fd[fd])
+        sock_free(s->by_fd[fd]);
+    return close(fd);
+}
+
+void cio__http_sockets(cio_http_session *s, CURL *easy)
+{
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, s);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, s);
 }
 
 static void timer_fire(struct cio__timer *tm)
@@ -159,12 +241,11 @@ void cio__http_multi_fini(cio_http_session *s)
     if (s->multi)
         curl_multi_cleanup(s->multi);
     s->multi = NULL;
-    struct cio__list *n;
-    while ((n = cio__list_shift(&s->sockets))) {
-        struct cio__http_sock *k = cio__container_of(n, struct cio__http_sock, link);
-        unwatch(k);
-        free(k);
-    }
+    while (!cio__list_empty(&s->sockets))
+        sock_free(cio__container_of(s->sockets.next, struct cio__http_sock, link));
+    free(s->by_fd);
+    s->by_fd = NULL;
+    s->nby_fd = 0;
     cio__timer_stop(s->loop, &s->timer);
     s->timer_now = false;
     if (s->soon) {

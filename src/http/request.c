@@ -201,6 +201,7 @@ static void session_defaults(cio_http_session *s, CURL *e)
 {
     const cio_http_session_options *o = &s->o;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cio__http_sockets(s, e);
     curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

@@ -131,6 +131,12 @@ static void serve(struct peer *p, int fd)
             put(fd, ok, sizeof ok - 1);
             continue;
         }
+        case PEER_ONE_SHOT: {
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            put(fd, ok, sizeof ok - 1);
+            usleep(100000);
+            return;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);

@@ -15,6 +15,7 @@ enum peer_mode {
     PEER_CLOSE,     /* closes without answering */
     PEER_SLOW_BODY, /* headers at once, then one byte every 100 ms */
     PEER_DELAY,     /* answers each request after 500 ms, keep-alive */
+    PEER_ONE_SHOT,  /* answers one request (keep-alive), closes 100 ms later */
 };
 
 struct peer {

@@ -98,12 +98,54 @@ static void test_short_stream(void **state)
     assert_ok(run_real(short_stream_task, NULL));
 }
 
+/* A pooled connection the server closes while idle: the loop stops
+ * watching it instead of spinning on its EOF, and the next request opens a
+ * new connection. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int idle_close_task(void *arg)
+{
+    (void)arg;
+    struct peer p;
+    task_check_eq(peer_start(&p, PEER_ONE_SHOT), 0);
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    int rc1 = cio_http_get(s, p.url, &r);
+    cio_http_response_free(r);
+    double cpu0 = cpu_seconds();
+    cio_sleep(0.4); /* the peer closes the idle connection meanwhile */
+    double cpu = cpu_seconds() - cpu0;
+    int rc2 = cio_http_get(s, p.url, &r);
+    int reused = cio_http_response_reused(r);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    peer_stop(&p);
+    task_check_eq(rc1, 0);
+    task_check(cpu < 0.1);
+    task_check_eq(rc2, 0);
+    task_check_eq(reused, 0);
+    task_check_eq(p.connections, 2);
+    return 0;
+}
+
+static void test_idle_connection_closed(void **state)
+{
+    (void)state;
+    assert_ok(run_real(idle_close_task, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_mid_body), cmocka_unit_test(test_malformed_status),
         cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
-        cmocka_unit_test(test_short_stream),
+        cmocka_unit_test(test_short_stream),   cmocka_unit_test(test_idle_connection_closed),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
