@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -135,8 +136,13 @@ static struct job *next_job(cio_executor *ex)
                 atomic_load_explicit(&ex->stop_flag, memory_order_relaxed))
                 break;
             cpu_relax();
-            if ((i & 63) == 0 && mono_ns() > until)
-                break;
+            if ((i & 63) == 0) {
+                if (mono_ns() > until)
+                    break;
+                /* On a busy machine, let a runnable thread (the loop
+                 * submitting more work, typically) have this CPU. */
+                sched_yield();
+            }
         }
         atomic_fetch_sub_explicit(&ex->spinners, 1, memory_order_relaxed);
     }
