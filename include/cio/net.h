@@ -99,7 +99,9 @@ int cio_open_connection(cio_stream **out, const char *host, int port,
                         const cio_connect_options *opts);
 
 /* Connects to the Unix stream socket at path (asyncio's
- * open_unix_connection); opts->timeout, ->limit and ->tls apply.
+ * open_unix_connection); opts->timeout, ->limit and ->tls apply. While the
+ * listener's backlog is full the connect is retried (1 ms doubling to
+ * 50 ms) until the timeout.
  * Errors: -EINVAL (path NULL or too long), -ENOENT, -ECONNREFUSED,
  * -EACCES, -ETIMEDOUT, -ECANCELED, -EMFILE, -ENOMEM, CIO_ENOTTASK. */
 int cio_open_unix_connection(cio_stream **out, const char *path, const cio_connect_options *opts);

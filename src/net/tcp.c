@@ -80,31 +80,48 @@ void cio__tcp_tune(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* A Unix socket whose listener's backlog is full says EAGAIN, and there
+ * is no readiness to wait for on an unconnected socket: retry with a short
+ * back-off (1 ms doubling to 50 ms) until it connects or the caller's
+ * timeout or cancellation ends it. */
+static int connect_unix(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    double delay = 0.001;
+    while (connect(fd, sa, len) < 0) {
+        if (errno == EISCONN)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+        int rc = cio_sleep(delay);
+        if (rc < 0)
+            return rc;
+        delay = delay * 2 > 0.05 ? 0.05 : delay * 2;
+    }
+    return 0;
+}
+
+static int connect_inet(int fd, const struct sockaddr *sa, socklen_t len)
+{
+    if (connect(fd, sa, len) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return -errno;
+    int rc = cio_wait_fd(fd, CIO_WRITABLE, -1);
+    if (rc < 0)
+        return rc;
+    int err = 0;
+    socklen_t elen = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+        err = errno;
+    return -err;
+}
+
 int cio__connect_addr(const struct sockaddr *sa, socklen_t len)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    int rc = 0;
-    if (connect(fd, sa, len) < 0) {
-        rc = -errno;
-        if (rc == -EINPROGRESS || rc == -EAGAIN) {
-            /* Unix sockets say EAGAIN when the backlog is full: wait too. */
-            rc = cio_wait_fd(fd, CIO_WRITABLE, -1);
-            if (rc > 0) {
-                int err = 0;
-                socklen_t elen = sizeof err;
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-                    err = errno;
-                rc = -err;
-                if (rc == 0 && sa->sa_family == AF_UNIX) {
-                    /* A full Unix backlog: retry the connect. */
-                    if (connect(fd, sa, len) < 0 && errno != EISCONN)
-                        rc = -errno;
-                }
-            }
-        }
-    }
+    int rc = sa->sa_family == AF_UNIX ? connect_unix(fd, sa, len) : connect_inet(fd, sa, len);
     if (rc < 0) {
         cio_forget_fd(fd);
         close(fd);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/un.h>
 
 struct echo_case {
     const char *host;
@@ -371,6 +372,76 @@ static int connect_timeout(void *arg)
     return 0;
 }
 
+/* A Unix listener whose backlog is full: the connect waits (and its
+ * timeout applies) until the listener accepts. */
+struct unix_acceptor {
+    int fd;
+    int want; /* connections to accept */
+    int accepted[4];
+    int n;
+};
+
+static int accept_later(void *arg)
+{
+    struct unix_acceptor *u = arg;
+    int rc = cio_sleep(0.15);
+    if (rc)
+        return rc;
+    for (u->n = 0; u->n < u->want;) {
+        int fd = accept4(u->fd, NULL, NULL, SOCK_NONBLOCK);
+        if (fd >= 0)
+            u->accepted[u->n++] = fd;
+        else if ((rc = cio_wait_readable(u->fd, 1.0)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int unix_backlog(void *arg)
+{
+    (void)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/cio-net-backlog-%d.sock", (int)getpid());
+    unlink(path);
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    task_check_eq(bind(l, (struct sockaddr *)&sun, sizeof sun), 0);
+    task_check_eq(listen(l, 0), 0);
+    int fill[2], nfill = 0;
+    for (int i = 0; i < 2; i++) {
+        fill[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fill[i], (struct sockaddr *)&sun, sizeof sun) == 0)
+            nfill++;
+    }
+    task_check(nfill >= 1);
+    cio_stream *s;
+    cio_connect_options o = {.timeout = 0.1};
+    double t0 = cio_time();
+    task_check_eq(cio_open_unix_connection(&s, path, &o), -ETIMEDOUT);
+    task_check(cio_time() - t0 >= 0.09);
+    /* Once the listener accepts, a waiting connect gets through. */
+    struct unix_acceptor u = {.fd = l, .want = nfill + 1};
+    cio_task t = cio_spawn(accept_later, &u);
+    o.timeout = 3;
+    task_check_eq(cio_open_unix_connection(&s, path, &o), 0);
+    task_check_eq(cio_join(t), 0);
+    task_check_eq(cio_stream_close(s), 0);
+    for (int i = 0; i < u.n; i++)
+        close(u.accepted[i]);
+    for (int i = 0; i < 2; i++)
+        close(fill[i]);
+    close(l);
+    unlink(path);
+    return 0;
+}
+
+static void test_unix_backlog_full(void **state)
+{
+    (void)state;
+    assert_ok(run_real(unix_backlog, NULL));
+}
+
 static void test_connect_timeout(void **state)
 {
     (void)state;
@@ -389,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_timeouts_and_cancellation),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_connect_timeout),
+        cmocka_unit_test(test_unix_backlog_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
