@@ -272,6 +272,8 @@ typedef struct cio_server_options {
     size_t limit;
     /* Stack size of handler tasks; 0 means the loop's default. */
     size_t stack_size;
+    /* How a host name is resolved; NULL for the system's configuration. */
+    const cio_dns_options *dns;
 } cio_server_options;
 
 /* Listens on host:port (a numeric address, a name, or NULL for every

@@ -330,7 +330,7 @@ int cio_start_server(cio_server **out, const char *host, int port, cio_stream_ha
         }
         rc = 0;
     } else {
-        rc = cio__resolve(host, port, family, SOCK_STREAM, NULL, &list);
+        rc = cio__resolve(host, port, family, SOCK_STREAM, srv->opts.dns, &list);
     }
     if (rc < 0) {
         free_server(srv);

@@ -286,6 +286,57 @@ static void test_stream_from_fd(void **state)
     assert_ok(run_real(from_fd, NULL));
 }
 
+/* A name: the server listens on each of its addresses, on one port. */
+static int by_name(void *arg)
+{
+    (void)arg;
+    cio_dns_options dns = {.servers = "127.0.0.1:9", .timeout = 2}; /* loopback only */
+    cio_server_options o = {.dns = &dns};
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "localhost", 0, echo_handler, NULL, &o), 0);
+    int port = cio_server_port(srv);
+    int families = 0;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    for (int i = 0; cio_server_sockname(srv, i, &ss, &len) == 0; i++) {
+        families |= ss.ss_family == AF_INET ? 1 : ss.ss_family == AF_INET6 ? 2 : 4;
+        char buf[64];
+        cio_addr_format((struct sockaddr *)&ss, len, buf, sizeof buf);
+        task_check(strstr(buf, "127.0.0.1:") == buf || strstr(buf, "[::1]:") == buf);
+    }
+    task_check(families & 1);
+    const char *hosts[] = {"127.0.0.1", "::1"};
+    for (int i = 0; i < 2; i++) {
+        if (i == 1 && !(families & 2))
+            break; /* /etc/hosts gives localhost no IPv6 address here */
+        cio_stream *s;
+        task_check_eq(cio_open_connection(&s, hosts[i], port, NULL), 0);
+        char b[2];
+        task_check_eq(cio_stream_send(s, "ok", 2), 0);
+        task_check_eq(cio_stream_readexactly(s, b, 2), 2);
+        task_check_eq(cio_stream_close(s), 0);
+    }
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_server_by_name(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/etc/hosts", "r");
+    bool has = false;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        has |= strncmp(line, "127.0.0.1", 9) == 0 && strstr(line, "localhost");
+    if (f)
+        fclose(f);
+    if (!has) {
+        print_message("/etc/hosts has no 127.0.0.1 localhost line: skipped\n");
+        skip();
+    }
+    assert_ok(run_real(by_name, NULL));
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -317,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_loop_per_thread_reuse_port),
         cmocka_unit_test(test_handler_closes_stream),
         cmocka_unit_test(test_stream_from_fd),
+        cmocka_unit_test(test_server_by_name),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
