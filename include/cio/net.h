@@ -341,6 +341,8 @@ typedef struct cio_udp_options {
     bool broadcast;
     /* Restricts name resolution: AF_INET or AF_INET6; 0 for any. */
     int family;
+    /* How host names are resolved; NULL for the system's configuration. */
+    const cio_dns_options *dns;
 } cio_udp_options;
 
 /* Opens a UDP endpoint (asyncio's create_datagram_endpoint); the caller

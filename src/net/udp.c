@@ -37,14 +37,14 @@ int cio_udp_open(cio_udp **out, const cio_udp_options *opts)
     cio_addrinfo *local = NULL, *remote = NULL;
     int rc = 0;
     if (opts->remote_host)
-        rc = cio__resolve(opts->remote_host, opts->remote_port, opts->family, SOCK_DGRAM, NULL,
+        rc = cio__resolve(opts->remote_host, opts->remote_port, opts->family, SOCK_DGRAM, opts->dns,
                           &remote);
     int family = remote ? remote->family : opts->family;
     if (rc >= 0 && (opts->local_host || !remote))
         rc = cio__resolve(opts->local_host     ? opts->local_host
                           : family == AF_INET6 ? "::"
                                                : "0.0.0.0",
-                          opts->local_port, family, SOCK_DGRAM, NULL, &local);
+                          opts->local_port, family, SOCK_DGRAM, opts->dns, &local);
     if (rc >= 0) {
         family = local ? local->family : remote->family;
         int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
