@@ -40,17 +40,22 @@ static int loop_main(void *arg)
     return 0;
 }
 
+/* CPU time per switch of the last measure(), all threads included. */
+static double cpu_per_op;
+
 /* Runs `loops` loops, each with TASKS tasks of per_task yields; returns
  * switches per second over all loops. */
 static double measure(unsigned loops)
 {
-    int64_t t0 = bench_now_ns();
+    int64_t t0 = bench_now_ns(), c0 = bench_cpu_ns();
     if (loops == 1)
         BENCH_CHECK(cio_run(loop_main, NULL));
     else
         BENCH_CHECK(cio_run_loops(loops, NULL, loop_main, NULL, NULL));
     double s = (double)(bench_now_ns() - t0) / 1e9;
-    return (double)loops * TASKS * (double)per_task / s;
+    double ops = (double)loops * TASKS * (double)per_task;
+    cpu_per_op = (double)(bench_cpu_ns() - c0) / ops;
+    return ops / s;
 }
 
 static void *arith(void *arg)
@@ -91,14 +96,16 @@ int main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned n = cpus > 1 ? (unsigned)cpus : 1;
     int reps = bench_quick(argc, argv) ? 1 : 5;
-    double one[5], many[5], hw[5];
+    double one[5], many[5], hw[5], cpu_one[5], cpu_many[5];
     for (int i = 0; i < reps; i++) {
         hw[i] = hw_ratio(n, total * 10);
         /* The same total work each way. */
         per_task = total / TASKS;
         one[i] = measure(1);
+        cpu_one[i] = cpu_per_op;
         per_task = total / TASKS / n;
         many[i] = measure(n);
+        cpu_many[i] = cpu_per_op;
     }
     /* Best of the runs, not the median: other processes come and go on a
      * shared machine, and the question is what the loops do when the
@@ -108,5 +115,9 @@ int main(int argc, char **argv)
     bench_emit("threads.loops_n", "cio", m, "ops/s", "higher");
     bench_emit("threads.loops_ratio", "cio", m / o, "x", "higher");
     bench_emit("threads.loops_hw_ratio", "cio", best(hw, reps), "x", "higher");
+    /* Load-independent: if n loops cost as much CPU per switch as one, they
+     * do not interfere, and n free cores give n times the throughput. */
+    bench_emit("threads.loops_cpu_scaling", "cio",
+               n * bench_median(cpu_one, reps) / bench_median(cpu_many, reps), "x", "higher");
     return 0;
 }
