@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,8 +157,22 @@ struct server {
     int pipe; /* kept open until the server stops: a late write must not fail it */
 };
 
+/* Servers still running, killed if this program exits early (a lost
+ * connection ends it with exit(1)): no benchmark leaves processes behind. */
+static pid_t running[5];
+
+static void kill_running(void)
+{
+    for (int i = 0; i < 5; i++)
+        if (running[i] > 0)
+            kill(running[i], SIGKILL);
+}
+
 static void stop_server(struct server *sv)
 {
+    for (int i = 0; i < 5; i++)
+        if (running[i] == sv->pid)
+            running[i] = 0;
     kill(sv->pid, SIGKILL);
     waitpid(sv->pid, NULL, 0);
     close(sv->pipe);
@@ -168,10 +183,15 @@ static int start_server(const char *impl, struct server *sv)
     int p[2];
     if (pipe(p) < 0)
         return -1;
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
     if (pid == 0) {
+        /* And if this program is killed, the server goes with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
         close(p[0]);
         if (strcmp(impl, "cio") == 0)
             _exit(cio_run(cio_server_main, &p[1]) ? 1 : 0);
@@ -185,6 +205,11 @@ static int start_server(const char *impl, struct server *sv)
         _exit(127);
     }
     close(p[1]);
+    for (int i = 0; i < 5; i++)
+        if (running[i] <= 0) {
+            running[i] = pid;
+            break;
+        }
     char line[32] = {0};
     size_t got = 0;
     while (got < sizeof line - 1 && !memchr(line, '\n', got)) {
@@ -288,6 +313,7 @@ static double run_load(const struct server *sv, int nconn, size_t size, double s
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
+    atexit(kill_running);
     bool quick = bench_quick(argc, argv);
     int runs = quick ? 1 : 3;
     double secs = 1;
