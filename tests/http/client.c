@@ -544,6 +544,47 @@ static int tls_task(void *arg)
     return cio_http_session_close(s);
 }
 
+/* Proxies: given explicitly, or from the environment with trust_env. */
+static int proxy_task(void *arg)
+{
+    struct peer *p = arg;
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", p->port);
+    cio_http_session_options o = {.proxy = proxy};
+    cio_http_session *s;
+    cio_http_response *r;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "http://example.invalid/via-proxy", &r), 0);
+    task_check(!strncmp(cio_http_response_text(r), "GET http://example.invalid/via-proxy ", 37));
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    setenv("http_proxy", proxy, 1);
+    task_check_eq(cio_http_session_new(NULL, &s), 0); /* trust_env off: ignored */
+    task_check_eq(cio_http_get(s, url("/user.json"), &r), 0);
+    task_check(cio_http_response_header(r, "x-connection") != NULL); /* nginx answered */
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    o = (cio_http_session_options){.trust_env = true};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "http://example.invalid/from-env", &r), 0);
+    task_check(!strncmp(cio_http_response_text(r), "GET http://example.invalid/from-env ", 36));
+    cio_http_response_free(r);
+    unsetenv("http_proxy");
+    return cio_http_session_close(s);
+}
+
+static void test_proxy(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(proxy_task, &p);
+    unsetenv("http_proxy");
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 static void test_tls_and_cookies(void **state)
 {
     (void)state;
@@ -562,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_stream),    cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
         cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
+        cmocka_unit_test(test_proxy),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
