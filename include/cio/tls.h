@@ -71,6 +71,12 @@ int cio_stream_start_tls(cio_stream *s, cio_tls_ctx *ctx, const char *server_hos
  * context. */
 int cio_stream_accept_tls(cio_stream *s, cio_tls_ctx *ctx, double timeout);
 
+/* Writes the subject of the peer's certificate ("CN=client,O=Example",
+ * RFC 2253) into buf, terminated: a server with verify_client learns who
+ * connected. Returns its length, or -ENOENT (not TLS, or the peer sent no
+ * certificate), -ENOBUFS (buf too small), -EINVAL, -ENOMEM. */
+int cio_stream_peer_subject(const cio_stream *s, char *buf, size_t size);
+
 /* Whether the stream is TLS. */
 bool cio_stream_is_tls(const cio_stream *s);
 

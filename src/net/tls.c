@@ -425,6 +425,35 @@ void cio__tls_free(cio_stream *s)
     s->ssl = NULL;
 }
 
+int cio_stream_peer_subject(const cio_stream *s, char *buf, size_t size)
+{
+    if (!s || !buf || !size)
+        return -EINVAL;
+    buf[0] = 0;
+    struct tls *t = s->ssl;
+    X509 *cert = t ? SSL_get0_peer_certificate(t->ssl) : NULL;
+    if (!cert)
+        return -ENOENT;
+    BIO *b = BIO_new(BIO_s_mem());
+    if (!b)
+        return -ENOMEM;
+    int rc = -ENOMEM;
+    if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        char *p;
+        long n = BIO_get_mem_data(b, &p);
+        if (n >= 0 && (size_t)n < size) {
+            memcpy(buf, p, (size_t)n);
+            buf[n] = 0;
+            rc = (int)n;
+        } else {
+            rc = -ENOBUFS;
+        }
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    return rc;
+}
+
 bool cio_stream_is_tls(const cio_stream *s)
 {
     return s && s->ssl;

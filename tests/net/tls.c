@@ -9,7 +9,7 @@
 
 static char dir[64];
 static char ca[128], good_crt[128], good_key[128], exp_crt[128], wrong_crt[128], rogue_crt[128],
-    rogue_key[128];
+    rogue_key[128], client_crt[128], client_key[128];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -57,6 +57,13 @@ static int make_certs(void **state)
              dir);
     rc |= sh("cd %s && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
              "-CAcreateserial -days 30 -extfile wrong.ext -out wrong.pem 2>/dev/null",
+             dir);
+    /* A client certificate signed by the test CA. */
+    snprintf(client_crt, sizeof client_crt, "%s/client.pem", dir);
+    snprintf(client_key, sizeof client_key, "%s/client.key", dir);
+    rc |= sh("cd %s && openssl req " EC " -keyout client.key -out client.csr "
+             "-subj /CN=cio-client 2>/dev/null && openssl x509 -req -in client.csr -CA ca.pem "
+             "-CAkey ca.key -CAcreateserial -days 30 -out client.pem 2>/dev/null",
              dir);
     /* Self-signed for localhost: a CA nobody trusts. */
     rc |= sh("cd %s && openssl req -x509 " EC " -keyout rogue.key -out rogue.pem -days 30 "
@@ -403,6 +410,67 @@ static void test_many_concurrent_connections(void **state)
     assert_ok(run_real(tls_many, NULL));
 }
 
+/* Client certificates: a server with verify_client learns who connected,
+ * and refuses a client without a certificate. */
+static int whoami(cio_stream *s, void *arg)
+{
+    (void)arg;
+    char subject[128], line[160];
+    int n = cio_stream_peer_subject(s, subject, sizeof subject);
+    if (n < 0)
+        return n;
+    n = snprintf(line, sizeof line, "hello %s\n", subject);
+    return cio_stream_send(s, line, (size_t)n);
+}
+
+static int client_certs(void *arg)
+{
+    (void)arg;
+    cio_tls_ctx *sctx, *with, *without;
+    cio_tls_options so = {
+        .cert_file = good_crt, .key_file = good_key, .ca_file = ca, .verify_client = true};
+    task_check_eq(cio_tls_server_ctx_new(&sctx, &so), 0);
+    cio_tls_options co = {.ca_file = ca, .cert_file = client_crt, .key_file = client_key};
+    task_check_eq(cio_tls_client_ctx_new(&with, &co), 0);
+    task_check_eq(cio_tls_client_ctx_new(&without, &(cio_tls_options){.ca_file = ca}), 0);
+    cio_server *srv;
+    cio_server_options o = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, whoami, NULL, &o), 0);
+    cio_stream *s;
+    cio_connect_options c = {.tls = with, .server_hostname = "localhost"};
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &c), 0);
+    char line[160], subject[128];
+    ssize_t n = cio_stream_readline(s, line, sizeof line);
+    task_check_eq(n, 20);
+    task_check(memcmp(line, "hello CN=cio-client\n", 20) == 0);
+    /* The client sees the server's subject too. */
+    task_check(cio_stream_peer_subject(s, subject, sizeof subject) > 0);
+    task_check(strcmp(subject, "CN=localhost") == 0);
+    task_check_eq(cio_stream_peer_subject(s, subject, 4), -ENOBUFS);
+    task_check_eq(cio_stream_close(s), 0);
+    /* Without a certificate: TLS 1.3 finishes the client's handshake
+     * first, so the refusal arrives as an alert on the first read. */
+    c.tls = without;
+    int rc = cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &c);
+    if (rc == 0) {
+        rc = (int)cio_stream_readline(s, line, sizeof line);
+        task_check(strstr(cio_stream_error_detail(s), "certificate required") != NULL);
+        cio_stream_close(s);
+    }
+    task_check(rc == CIO_ETLS || rc == -ECONNRESET);
+    task_check_eq(cio_server_shutdown(srv, 2), 0);
+    cio_tls_ctx_free(sctx);
+    cio_tls_ctx_free(with);
+    cio_tls_ctx_free(without);
+    return 0;
+}
+
+static void test_client_certificates(void **state)
+{
+    (void)state;
+    assert_ok(run_real(client_certs, NULL));
+}
+
 static void test_context_errors(void **state)
 {
     (void)state;
@@ -434,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_shutdown_timeout),
         cmocka_unit_test(test_many_concurrent_connections),
+        cmocka_unit_test(test_client_certificates),
         cmocka_unit_test(test_context_errors),
     };
     return cmocka_run_group_tests(tests, make_certs, remove_certs);
