@@ -295,6 +295,14 @@ int cio_start_server(cio_server **out, const char *host, int port, cio_stream_ha
 int cio_start_unix_server(cio_server **out, const char *path, cio_stream_handler handler, void *arg,
                           const cio_server_options *opts);
 
+/* As cio_start_server() on a socket the caller made, bound and listening
+ * (asyncio's start_server(sock=...); systemd socket activation). The
+ * server takes the fd and closes it at shutdown, also when this fails
+ * after taking it (-ENOMEM, spawn errors). Errors: -EINVAL (fd < 0, not a
+ * listening socket, handler NULL), -ENOTSOCK, -EBADF, CIO_ENOLOOP. */
+int cio_start_server_fd(cio_server **out, int fd, cio_stream_handler handler, void *arg,
+                        const cio_server_options *opts);
+
 /* The port the server listens on (of its first socket), or -EINVAL. */
 int cio_server_port(const cio_server *srv);
 

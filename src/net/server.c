@@ -9,6 +9,7 @@
  * that stays readable, and says so once per episode. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,8 +263,15 @@ static int start_accepting(struct cio_server *srv, cio_server **out)
         srv->l[i].task = cio_spawn_with(&so, accept_main, &srv->l[i]);
         int rc = cio_spawn_error(srv->l[i].task);
         if (rc) {
+            /* The sockets no task uses yet close now; the accept tasks
+             * already running must end before the memory goes. */
+            for (int j = i; j < srv->nl; j++)
+                close(srv->l[j].fd);
             srv->nl = i;
-            cio_server_shutdown(srv, 0);
+            if (i == 0)
+                free_server(srv);
+            else
+                cio_server_shutdown(srv, 0);
             return rc;
         }
         cio_detach(srv->l[i].task);
@@ -386,6 +394,38 @@ int cio_start_unix_server(cio_server **out, const char *path, cio_stream_handler
         return rc;
     }
     memcpy(srv->path, path, n + 1);
+    return start_accepting(srv, out);
+}
+
+int cio_start_server_fd(cio_server **out, int fd, cio_stream_handler handler, void *arg,
+                        const cio_server_options *opts)
+{
+    if (!out || fd < 0 || !handler)
+        return -EINVAL;
+    *out = NULL;
+    if (!cio__tls_loop)
+        return CIO_ENOLOOP;
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof ss;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ||
+        getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0)
+        return -errno;
+    if (!listening)
+        return -EINVAL;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    struct cio_server *srv = new_server(handler, arg, opts);
+    if (!srv) {
+        close(fd);
+        return -ENOMEM;
+    }
+    srv->is_unix = ss.ss_family == AF_UNIX;
+    srv->l[0].fd = fd;
+    srv->l[0].srv = srv;
+    srv->nl = 1;
     return start_accepting(srv, out);
 }
 

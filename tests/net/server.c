@@ -3,6 +3,7 @@
  * close their stream themselves, and streams made from an fd. */
 #include "net_helpers.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,38 @@ static void test_server_by_name(void **state)
     assert_ok(run_real(by_name, NULL));
 }
 
+/* A listening socket made by the caller (socket activation). */
+static int from_listening_fd(void *arg)
+{
+    (void)arg;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    task_check_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    cio_server *srv;
+    task_check_eq(cio_start_server_fd(&srv, l, echo_handler, NULL, NULL),
+                  -EINVAL); /* not listening */
+    task_check_eq(listen(l, 16), 0);
+    task_check_eq(getsockname(l, (struct sockaddr *)&a, &len), 0);
+    task_check_eq(cio_start_server_fd(&srv, l, echo_handler, NULL, NULL), 0);
+    task_check_eq(cio_server_port(srv), ntohs(a.sin_port));
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", ntohs(a.sin_port), NULL), 0);
+    char b[3];
+    task_check_eq(cio_stream_send(s, "abc", 3), 0);
+    task_check_eq(cio_stream_readexactly(s, b, 3), 3);
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    task_check_eq(fcntl(l, F_GETFD), -1); /* the server closed it */
+    return 0;
+}
+
+static void test_server_from_fd(void **state)
+{
+    (void)state;
+    assert_ok(run_real(from_listening_fd, NULL));
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -369,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_handler_closes_stream),
         cmocka_unit_test(test_stream_from_fd),
         cmocka_unit_test(test_server_by_name),
+        cmocka_unit_test(test_server_from_fd),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
