@@ -81,8 +81,9 @@ int cio_executor_new(cio_executor **out, const cio_executor_options *opts);
 int cio_executor_shutdown(cio_executor *ex, bool cancel_pending);
 
 /* The process's default pool, made on first use with the default options
- * (as asyncio's default executor); it lives until the process exits. NULL
- * if it cannot be made. Thread-safe. */
+ * (as asyncio's default executor); it lives until the process exits. A
+ * child made by fork() gets a fresh one on first use. NULL if it cannot be
+ * made. Thread-safe. */
 cio_executor *cio_executor_default(void);
 
 /* Number of worker threads of a pool; 0 for NULL. */

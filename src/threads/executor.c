@@ -278,22 +278,37 @@ int cio_executor_shutdown(cio_executor *ex, bool cancel_pending)
     return 0;
 }
 
-static cio_executor *default_pool;
-static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static _Atomic(cio_executor *) default_pool;
+static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool atfork_registered;
 
-static void make_default(void)
+/* A child process has none of the parent's threads: it forgets the pool
+ * (its memory stays, unreachable) and makes a fresh one on first use. */
+static void default_after_fork(void)
 {
-    cio_executor *ex;
-    if (cio_executor_new(&ex, NULL) == 0) {
-        ex->is_default = true;
-        default_pool = ex;
-    }
+    atomic_store(&default_pool, NULL);
+    pthread_mutex_init(&default_mu, NULL);
 }
 
 cio_executor *cio_executor_default(void)
 {
-    pthread_once(&default_once, make_default);
-    return default_pool;
+    cio_executor *ex = atomic_load_explicit(&default_pool, memory_order_acquire);
+    if (cio__likely(ex != NULL))
+        return ex;
+    pthread_mutex_lock(&default_mu);
+    ex = atomic_load_explicit(&default_pool, memory_order_relaxed);
+    if (!ex) {
+        if (!atfork_registered)
+            atfork_registered = pthread_atfork(NULL, NULL, default_after_fork) == 0;
+        if (cio_executor_new(&ex, NULL) == 0) {
+            ex->is_default = true;
+            atomic_store_explicit(&default_pool, ex, memory_order_release);
+        } else {
+            ex = NULL;
+        }
+    }
+    pthread_mutex_unlock(&default_mu);
+    return ex;
 }
 
 /* Queues j; returns 0 or -ESHUTDOWN. */

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -542,6 +544,51 @@ static void test_virtual_clock(void **state)
     free(report);
 }
 
+/* ---- fork ------------------------------------------------------------------ */
+
+static int t_child_job(void *arg)
+{
+    (void)arg;
+    int v = 6;
+    return cio_to_thread(square, &v) == 36 ? 0 : 1;
+}
+
+/* A child made by fork() has none of the default pool's threads: its
+ * first to_thread must get a fresh pool, not hang. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_TSAN 1
+#endif
+
+static void test_fork_gets_fresh_pool(void **state)
+{
+    (void)state;
+#ifdef UNDER_TSAN
+    skip(); /* ThreadSanitizer does not support threads after a fork */
+#endif
+    assert_ok(run_real(t_child_job, NULL)); /* the parent's pool exists */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(run_real(t_child_job, NULL) == 0 ? 0 : 1);
+    int st = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 1000 && r == 0; i++) {
+        r = waitpid(pid, &st, WNOHANG);
+        if (r == 0)
+            usleep(10000);
+    }
+    if (r == 0)
+        kill(pid, SIGKILL), waitpid(pid, &st, 0);
+    assert_int_equal(r, pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -556,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_cancels_pending),
         cmocka_unit_test(test_shutdown_waits),
         cmocka_unit_test(test_cancel_races_completion),
+        cmocka_unit_test(test_fork_gets_fresh_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
