@@ -357,7 +357,11 @@ int cio_pg_fetchval_text(cio_pg_conn *conn, const char *sql, const cio_pg_arg *a
  * args holds nrows * nargs values, row after row. As asyncpg's executemany,
  * the batch is atomic: outside a transaction it runs as one implicit
  * transaction, and a failing row (its index in cio_pg_conn_error()->row)
- * undoes the rows before it. Returns the total of affected rows. */
+ * undoes the rows before it. Returns the total of affected rows. An
+ * interrupted batch (-ETIMEDOUT, -ECANCELED) is cancelled and rolled back
+ * as a whole; if the server had already committed it when the interruption
+ * came, its count is returned instead: the result always says what the
+ * database holds. */
 int cio_pg_executemany(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
                        int nrows);
 

@@ -82,6 +82,16 @@ int cio__pg_cancel_request(cio_pg_conn *c)
 int cio__pg_drain(cio_pg_conn *c)
 {
     PGconn *pg = c->pg;
+    if (c->unsynced) {
+        /* A batch cut off before its Sync: the statements already queued
+         * form one implicit transaction, which a Sync alone would COMMIT
+         * (a cancel request is ignored by a server that is waiting for more
+         * of the pipeline). A failing statement before the Sync makes the
+         * server roll the whole batch back instead. */
+        c->unsynced = false;
+        if (!PQsendQueryParams(pg, "SELECT 1/0", 0, NULL, NULL, NULL, NULL, 0))
+            return cio__pg_conn_lost(c);
+    }
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF && PQpipelineSync(pg) != 1)
         return cio__pg_conn_lost(c);
     for (;;) {

@@ -28,6 +28,7 @@ struct cio_pg_conn {
     struct cio__task *user;   /* the task running an operation, or NULL */
     bool broken;              /* unusable: dropped on release */
     bool streaming;           /* a stream or copy owns the connection */
+    bool unsynced;            /* a batch is being queued: its Sync is not sent */
     bool no_cache;
     bool listening;         /* LISTEN was used: released connections UNLISTEN */
     int lookup_error;       /* why cio__pg_start() failed without a PGconn */

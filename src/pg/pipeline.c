@@ -162,6 +162,50 @@ static int chunk_prepare(cio_pg_conn *c, const char *sql, size_t prefix, int nar
     return cio__pg_stmt_get(c, cs->sql ? cs->sql : sql, oids, k * nargs, &cs->stmt);
 }
 
+/* The batch's Sync is sent, and the wait for its results was interrupted
+ * (rc: -ETIMEDOUT, -ECANCELED, or the connection failed). Cancels the
+ * batch on the server and reads what the server did: if it had already run
+ * every statement and committed, the batch's count is the truth and 0 is
+ * returned; otherwise it was rolled back as a whole and rc is returned. */
+static int settle(cio_pg_conn *c, struct batch *b, int rc)
+{
+    if (c->broken || PQstatus(c->pg) != CONNECTION_OK) {
+        c->broken = true;
+        return rc;
+    }
+    cio_scope shield = {0}, limit = {0};
+    cio_shield_enter(&shield);
+    if (cio__pg_cancel_request(c) < 0)
+        c->broken = true;
+    cio_timeout_enter(&limit, 10.0);
+    while (!c->broken) {
+        PGresult *r;
+        if (cio__pg_next_result(c, &r) != 0) {
+            c->broken = true;
+            break;
+        }
+        if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            if (PQexitPipelineMode(c->pg) != 1)
+                c->broken = true;
+            break;
+        }
+        take(c, b, r);
+    }
+    cio_scope_exit(&limit);
+    cio_scope_exit(&shield);
+    if (!c->broken && !b->err && b->done == b->sent)
+        return 0; /* committed before the cancel arrived */
+    if (rc == -ETIMEDOUT || rc == -ECANCELED) {
+        b->err = 0;
+        cio__pg_set_error(c, "57014", "ERROR",
+                          rc == -ETIMEDOUT ? "batch timed out and was rolled back"
+                                           : "batch cancelled and rolled back",
+                          NULL, NULL);
+    }
+    return rc;
+}
+
 /* Sends the rows `per` at a time in one pipeline and one Sync. */
 static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const cio_pg_arg *args,
                int nargs, int nrows, const uint32_t *col_oids)
@@ -179,6 +223,7 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
         rc = chunk_prepare(c, sql, prefix, nargs, rest, col_oids, p.oids, &last);
     if (rc == 0 && PQenterPipelineMode(pg) != 1)
         rc = cio__pg_conn_lost(c);
+    c->unsynced = rc == 0;
     struct batch b = {0};
     for (int start = 0; rc == 0 && start < nrows; start += per) {
         int k = nrows - start < per ? nrows - start : per;
@@ -200,12 +245,17 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
                 rc = cio__pg_abort(c, rc);
         }
     }
-    if (rc == 0 && PQpipelineSync(pg) != 1)
-        rc = cio__pg_abort(c, cio__pg_conn_lost(c));
+    if (rc == 0) {
+        if (PQpipelineSync(pg) != 1)
+            rc = cio__pg_abort(c, cio__pg_conn_lost(c));
+        else
+            c->unsynced = false;
+    }
+    c->unsynced = false;
     while (rc == 0) {
         PGresult *r;
         if ((rc = cio__pg_next_result(c, &r)) != 0) {
-            rc = cio__pg_abort(c, rc);
+            rc = settle(c, &b, rc);
             break;
         }
         if (r && PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
