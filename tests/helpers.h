@@ -64,7 +64,7 @@ static inline int between(double x, double lo, double hi)
     do {                                                                                           \
         long long a_ = (long long)(a), b_ = (long long)(b);                                        \
         if (a_ != b_) {                                                                            \
-            print_error("%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, a_,   \
+            print_error("%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, #a, a_,    \
                         #b, b_);                                                                   \
             return -1000 - __LINE__;                                                               \
         }                                                                                          \

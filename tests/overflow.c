@@ -62,8 +62,7 @@ static int spawn_deep(void *arg)
     cio_task neighbour =
         cio_spawn_with(&(cio_spawn_options){.stack_size = CIO_MIN_STACK_SIZE}, doze, NULL);
     cio_task t = cio_spawn_with(
-        &(cio_spawn_options){.name = "deep-recursion", .stack_size = CIO_MIN_STACK_SIZE}, fn,
-        NULL);
+        &(cio_spawn_options){.name = "deep-recursion", .stack_size = CIO_MIN_STACK_SIZE}, fn, NULL);
     int rc = cio_join(t);
     cio_cancel(neighbour);
     cio_join(neighbour);

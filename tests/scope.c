@@ -61,7 +61,7 @@ static int inner_first(void *arg)
     task_check_eq(cio_timeout_enter(&inner, 0.5), 0);
     task_check_eq(cio_sleep(10), -ETIMEDOUT);
     task_check_eq(cio_scope_exit(&inner), 1);
-    task_check_eq(cio_sleep(1.0), 0); /* t = 1.5: outer not yet expired */
+    task_check_eq(cio_sleep(1.0), 0);          /* t = 1.5: outer not yet expired */
     task_check_eq(cio_sleep(1.0), -ETIMEDOUT); /* outer expires at 2.0 */
     task_check_eq(cio_scope_exit(&outer), 1);
     double dt = cio_time() - t0;

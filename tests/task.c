@@ -217,7 +217,8 @@ static void test_run_reports_unjoined_and_alive(void **state)
     assert_ok(run_capture(leave_failure, NULL, &report));
     assert_non_null(strstr(report, "task 'orphan' failed and was never joined"));
     assert_non_null(strstr(report, "EPIPE"));
-    assert_non_null(strstr(report, "task 'lingerer' was still waiting when the main task returned"));
+    assert_non_null(
+        strstr(report, "task 'lingerer' was still waiting when the main task returned"));
     free(report);
 }
 

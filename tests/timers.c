@@ -100,9 +100,9 @@ static void test_against_model(void **state)
         assert_true(promised <= truth);
         /* Advance the clock: creep, or jump a long way now and then. */
         uint64_t r = next_rand(m) % 10;
-        now += r < 6 ? (int64_t)(next_rand(m) % 20000000)
-                     : r < 9 ? (int64_t)(next_rand(m) % 3000000000ull)
-                             : (int64_t)(next_rand(m) % 7200000000000ull);
+        now += r < 6   ? (int64_t)(next_rand(m) % 20000000)
+               : r < 9 ? (int64_t)(next_rand(m) % 3000000000ull)
+                       : (int64_t)(next_rand(m) % 7200000000000ull);
         struct cio__timer *t;
         while ((t = cio__timers_pop_due(&q, now))) {
             int want = expected_next(m, now);

@@ -7,7 +7,8 @@
 #define cio__likely(x) __builtin_expect(!!(x), 1)
 #define cio__unlikely(x) __builtin_expect(!!(x), 0)
 
-#define cio__container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define cio__container_of(ptr, type, member)                                                       \
+    ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #define CIO__INTERNAL __attribute__((visibility("hidden")))
 

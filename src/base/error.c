@@ -29,9 +29,11 @@ static const struct own_code own_codes[] = {
     {CIO_EDNS, "CIO_EDNS", "DNS resolution failed"},
     /* http */
     {CIO_EHTTP_STATUS, "CIO_EHTTP_STATUS", "HTTP response status is an error (4xx or 5xx)"},
-    {CIO_EHTTP_PROTOCOL, "CIO_EHTTP_PROTOCOL", "HTTP protocol error: malformed or missing response"},
+    {CIO_EHTTP_PROTOCOL, "CIO_EHTTP_PROTOCOL",
+     "HTTP protocol error: malformed or missing response"},
     {CIO_EHTTP_REDIRECTS, "CIO_EHTTP_REDIRECTS", "too many HTTP redirects"},
-    {CIO_EHTTP_PAYLOAD, "CIO_EHTTP_PAYLOAD", "HTTP response body ended before its announced length"},
+    {CIO_EHTTP_PAYLOAD, "CIO_EHTTP_PAYLOAD",
+     "HTTP response body ended before its announced length"},
     {CIO_EHTTP_JSON, "CIO_EHTTP_JSON", "HTTP response body is not valid JSON"},
     {CIO_EHTTP_DECODE, "CIO_EHTTP_DECODE", "HTTP response body could not be decoded"},
     {CIO_EHTTP_CLOSED, "CIO_EHTTP_CLOSED", "HTTP session is closed"},

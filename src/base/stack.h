@@ -58,8 +58,8 @@ struct cio__stack_pool {
     struct cio__stack_class *classes;
     struct cio__stack_chunk *chunks;
     size_t page;
-    enum cio__guard_kind mode; /* how guards are made while the budget lasts */
-    long guard_budget;    /* slots that may still get a guard page */
+    enum cio__guard_kind mode;     /* how guards are made while the budget lasts */
+    long guard_budget;             /* slots that may still get a guard page */
     struct cio__stack_class *last; /* the class of the last request */
     size_t last_size;
 };

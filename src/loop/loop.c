@@ -30,7 +30,6 @@ void cio__report(struct cio__loop *loop, const char *fmt, ...)
     va_end(ap);
 }
 
-
 int64_t cio__abs_to_ns(double when)
 {
     if (when != when)

@@ -81,7 +81,7 @@ struct cio__loop {
     uint64_t next_id;
     struct cio__task *graveyard; /* ended task whose stack awaits release */
     struct cio__task *main_task;
-    long external_refs; /* things outside the loop that may wake it */
+    long external_refs;           /* things outside the loop that may wake it */
     struct cio__threads *threads; /* thread-safe calls, signals (threads/) */
 
     /* Callback handles. */
@@ -161,6 +161,7 @@ void cio__io_fini(struct cio__loop *loop);
 int64_t cio__abs_to_ns(double when);
 
 /* Writes a report line, prefixed "cio: ". */
-void cio__report(struct cio__loop *loop, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cio__report(struct cio__loop *loop, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

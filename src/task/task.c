@@ -46,8 +46,7 @@ static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio
     if (!from)
         fake = &sched_fake;
     if (to)
-        __sanitizer_start_switch_fiber(fake, to->stack->lo,
-                                       (size_t)((char *)to - to->stack->lo));
+        __sanitizer_start_switch_fiber(fake, to->stack->lo, (size_t)((char *)to - to->stack->lo));
     else
         __sanitizer_start_switch_fiber(fake, loop->sched_stack_lo, loop->sched_stack_size);
     cio__ctx_switch(from_ctx, to_ctx);
@@ -201,7 +200,7 @@ static void task_entry(void *arg)
 
 static cio_task spawn_failed(int err)
 {
-    return (cio_task){NULL, (uint64_t)-(int64_t)err};
+    return (cio_task){NULL, (uint64_t) - (int64_t)err};
 }
 
 cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg)
