@@ -38,15 +38,37 @@ int cio__pg_send(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int na
 }
 
 /* Reads the results of one command: keeps the last successful one, records
- * the first error. */
+ * the first error.
+ *
+ * Interrupted (a timeout, a cancellation) while it waits, it sends a cancel
+ * request and reads on, shielded and bounded: if the statement had already
+ * completed, its result is returned as if nothing had happened (asyncio's
+ * wait_for does the same when the awaited finished first), so the caller
+ * never hears "timed out" about a write the database did keep. Otherwise
+ * the server stopped it (57014) and the interruption is returned. */
 static int collect(cio_pg_conn *c, PGresult **out)
 {
     PGresult *last = NULL;
-    int err = 0;
+    int err = 0, why = 0;
+    cio_scope shield = {0}, limit = {0};
     for (;;) {
         PGresult *r;
         int rc = cio__pg_next_result(c, &r);
-        if (rc) {
+        if (rc && !why && !c->broken && (rc == -ETIMEDOUT || rc == -ECANCELED)) {
+            why = rc;
+            cio_shield_enter(&shield);
+            cio_timeout_enter(&limit, 10.0);
+            if (cio__pg_cancel_request(c) == 0)
+                continue;
+            c->broken = true;
+        }
+        if (rc || c->broken) {
+            if (why) {
+                cio_scope_exit(&limit);
+                cio_scope_exit(&shield);
+                c->broken = true; /* the cleanup itself failed */
+                rc = why;
+            }
             PQclear(last);
             return cio__pg_abort(c, rc);
         }
@@ -66,11 +88,28 @@ static int collect(cio_pg_conn *c, PGresult **out)
             PQclear(last);
             cio__pg_set_error(c, NULL, "ERROR", "COPY needs cio_pg_copy_in() or cio_pg_copy_out()",
                               NULL, NULL);
-            return cio__pg_abort(c, CIO_PG_EPROTO);
+            rc = cio__pg_abort(c, CIO_PG_EPROTO);
+            if (why) {
+                cio_scope_exit(&limit);
+                cio_scope_exit(&shield);
+            }
+            return rc;
         default:
             if (!err)
                 err = cio__pg_result_error(c, r);
             PQclear(r);
+        }
+    }
+    if (why) {
+        cio_scope_exit(&limit);
+        cio_scope_exit(&shield);
+        if (err || !last) {
+            PQclear(last);
+            cio__pg_set_error(c, "57014", "ERROR",
+                              why == -ETIMEDOUT ? "query timed out and was cancelled"
+                                                : "query cancelled",
+                              NULL, NULL);
+            return why;
         }
     }
     if (err) {

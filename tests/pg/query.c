@@ -833,6 +833,49 @@ static void test_command_timeout(void **state)
     assert_int_equal(run_real(command_timeout_main, NULL), 0);
 }
 
+/* A statement that completed before its timeout was noticed reports its
+ * result, not -ETIMEDOUT: the answer says what the database holds. A task
+ * hogging the loop makes the deadline pass while the reply waits unread. */
+static int hog(void *arg)
+{
+    (void)arg;
+    cio_sleep(0.01);
+    int64_t t0 = now_ns();
+    while (now_ns() - t0 < 150000000LL) /* 150 ms without yielding */
+        ;
+    return 0;
+}
+
+static int settle_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_settle; CREATE TABLE q_settle (v int)",
+                            CIO_PG_NOARGS));
+    for (int i = 0; i < 3; i++) {
+        cio_task h = cio_spawn(hog, NULL);
+        int rc;
+        {
+            CIO_TIMEOUT(limit, 0.05);
+            rc = cio_pg_execute(c, "INSERT INTO q_settle VALUES ($1)", CIO_PG_ARGS(cio_pg_int4(i)));
+        }
+        task_check_eq(cio_join(h), 0);
+        int64_t n;
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_settle WHERE v = $1",
+                                       CIO_PG_ARGS(cio_pg_int4(i)), &n));
+        task_check_eq(rc, 1); /* it was inserted: so says the result */
+        task_check_eq(n, 1);
+    }
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_completed_before_timeout(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(settle_main, NULL), 0);
+}
+
 static void test_cancel(void **state)
 {
     (void)state;
@@ -923,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_command_timeout),
+        cmocka_unit_test(test_completed_before_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
