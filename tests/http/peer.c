@@ -137,6 +137,12 @@ static void serve(struct peer *p, int fd)
             usleep(100000);
             return;
         }
+        case PEER_BAD_GZIP: {
+            static const char bad[] = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+                                      "Content-Length: 16\r\n\r\nthis is not gzip";
+            put(fd, bad, sizeof bad - 1);
+            continue;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);

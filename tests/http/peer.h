@@ -16,6 +16,7 @@ enum peer_mode {
     PEER_SLOW_BODY, /* headers at once, then one byte every 100 ms */
     PEER_DELAY,     /* answers each request after 500 ms, keep-alive */
     PEER_ONE_SHOT,  /* answers one request (keep-alive), closes 100 ms later */
+    PEER_BAD_GZIP,  /* Content-Encoding: gzip over bytes that are not gzip */
 };
 
 struct peer {

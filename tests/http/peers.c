@@ -65,6 +65,36 @@ static void test_closed_without_answer(void **state)
     expect(PEER_CLOSE, CIO_EHTTP_PROTOCOL, 0);
 }
 
+static void test_bad_content_encoding(void **state)
+{
+    (void)state;
+    expect(PEER_BAD_GZIP, CIO_EHTTP_DECODE, 200);
+}
+
+/* A body larger than the session allows. */
+static int too_big_task(void *arg)
+{
+    (void)arg;
+    cio_http_session_options o = {.max_body_size = 1 << 20};
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    cio_http_response *r;
+    int rc = cio_http_get(s, url("/big.bin"), &r); /* 4 MiB, Content-Length known */
+    cio_http_response_free(r);
+    int rc2 = cio_http_get(s, url("/user.json"), &r);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    task_check_eq(rc, CIO_EHTTP_TOOBIG);
+    task_check_eq(rc2, 0);
+    return 0;
+}
+
+static void test_too_big(void **state)
+{
+    (void)state;
+    assert_ok(run_real(too_big_task, NULL));
+}
+
 /* A streamed body cut short: the reader sees the bytes that came, then the
  * error. */
 static int short_stream_task(void *arg)
@@ -143,9 +173,10 @@ static void test_idle_connection_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_mid_body), cmocka_unit_test(test_malformed_status),
-        cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
-        cmocka_unit_test(test_short_stream),   cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_reset_mid_body),       cmocka_unit_test(test_malformed_status),
+        cmocka_unit_test(test_short_body),           cmocka_unit_test(test_closed_without_answer),
+        cmocka_unit_test(test_short_stream),         cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_bad_content_encoding), cmocka_unit_test(test_too_big),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
