@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -41,6 +42,20 @@ static inline bool have_ipv6(void)
     bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
     close(fd);
     return ok;
+}
+
+/* Whether /etc/hosts maps localhost to 127.0.0.1 (tests that resolve
+ * "localhost" must never fall through to a real DNS server). */
+static inline bool hosts_has_localhost(void)
+{
+    FILE *f = fopen("/etc/hosts", "r");
+    bool has = false;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        has |= strncmp(line, "127.0.0.1", 9) == 0 && strstr(line, "localhost");
+    if (f)
+        fclose(f);
+    return has;
 }
 
 #define SKIP_WITHOUT_IPV6()                                                                        \
