@@ -224,6 +224,9 @@ typedef struct cio_http_request {
     /* Return once the status and headers have arrived, and let the body be
      * read piece by piece with cio_http_response_next()/read(). */
     bool stream;
+    /* Send `form` as multipart/form-data (aiohttp's FormData with parts)
+     * instead of URL-encoded. */
+    bool multipart;
 } cio_http_request;
 
 /* Performs a request (suspends). Without req->stream the whole body is

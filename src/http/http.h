@@ -102,6 +102,7 @@ struct cio_http_response {
     CURL *easy;
     uint8_t easy_state; /* CIO__EASY_*: options the handle carries */
     struct curl_slist *req_headers;
+    curl_mime *mime; /* a multipart form */
     char *req_body; /* owned copy: JSON or form text */
     char *url;      /* owned copy: URL with query parameters */
 

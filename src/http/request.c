@@ -168,6 +168,18 @@ static int set_body(cio_http_response *r, const cio_http_request *q, const char 
         if (!r->req_body)
             return -EINVAL;
         *ctype = "application/json";
+    } else if (q->nform && q->multipart) {
+        r->mime = curl_mime_init(e);
+        if (!r->mime)
+            return -ENOMEM;
+        for (size_t i = 0; i < q->nform; i++) {
+            curl_mimepart *part = curl_mime_addpart(r->mime);
+            if (!part || curl_mime_name(part, q->form[i].name) != CURLE_OK ||
+                curl_mime_data(part, q->form[i].value, CURL_ZERO_TERMINATED) != CURLE_OK)
+                return -ENOMEM;
+        }
+        curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
+        return 0; /* libcurl sets the Content-Type with its boundary */
     } else if (q->nform) {
         struct cio__http_buf b = {0};
         int rc = encode_fields(e, &b, q->form, q->nform, 0);

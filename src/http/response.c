@@ -308,6 +308,7 @@ void cio_http_response_free(cio_http_response *r)
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
     cio__http_easy_put(s, (struct cio__http_easy){r->easy, r->easy_state});
     curl_slist_free_all(r->req_headers);
+    curl_mime_free(r->mime);
     free(r->req_body);
     free(r->url);
     free(r->up_buf);

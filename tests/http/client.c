@@ -398,6 +398,14 @@ static int bodies_out_task(void *arg)
     task_check(strstr(t, "X-Empty:") != NULL);
     cio_http_response_free(r);
 
+    q = (cio_http_request){.url = "/multi", .form = form, .nform = 2, .multipart = true};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check(!strncmp(t, "POST /multi HTTP/1.1", 20));
+    task_check(strstr(t, "Content-Type: multipart/form-data; boundary=") != NULL);
+    task_check(strstr(t, "Content-Disposition: form-data; name=\"pw\"\r\n\r\np&w=1\r\n") != NULL);
+    cio_http_response_free(r);
+
     task_check_eq(cio_http_post(s, "/raw", "a\0b", 3, "application/octet-stream", &r), 0);
     size_t len;
     t = cio_http_response_body(r, &len);
