@@ -125,6 +125,23 @@ static void test_fetch_tool(void **state)
     out = run_example(1, "fetch -c 8 -r 0 -p %s 2>&1 >/dev/null", path);
     expect_in(out, "[ 42/42] 2 failed");
     free(out);
+    /* -o DIR: each body saved under its line number */
+    char dir[] = "/tmp/cio-fetch-out-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    out = run_example(1, "fetch -c 4 -r 0 -o %s %s", dir, path);
+    free(out);
+    char saved[256];
+    snprintf(saved, sizeof saved, "%s/3", dir); /* line 3: the first URL */
+    FILE *g = fopen(saved, "r");
+    assert_non_null(g);
+    char body[512] = "";
+    size_t n = fread(body, 1, sizeof body - 1, g);
+    fclose(g);
+    assert_int_equal(n, strlen(nginx_user_json));
+    assert_string_equal(body, nginx_user_json);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
     unlink(path);
 }
 
