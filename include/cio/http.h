@@ -236,7 +236,8 @@ typedef struct cio_http_request {
  * it carries the detail (status, error text, which timeout fired).
  * Returns 0, or:
  *   -EINVAL       s, req, req->url or out NULL, two bodies given, a
- *                 malformed URL or header; *out is NULL
+ *                 header with CR/LF...: *out is NULL; or a URL libcurl
+ *                 finds malformed: the response's error text says why
  *   -ENOMEM
  *   -ECANCELED    the task was cancelled; the transfer was removed at once
  *                 and its connection is closed unless it was complete

@@ -339,15 +339,16 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
     cio_scope total = {0}, conn = {0};
     double start = cio_time();
     if (tm.total && !tm.exclude_pool_wait) {
-        cio_timeout_enter(&total, tm.total);
+        rc = cio_timeout_enter(&total, tm.total);
         r->deadline = cio__abs_to_ns(start + tm.total);
     }
-    rc = make_url(r, q);
+    if (!rc)
+        rc = make_url(r, q);
+    if (!rc && tm.connect)
+        rc = cio_timeout_enter(&conn, tm.connect);
     if (!rc) {
-        if (tm.connect)
-            cio_timeout_enter(&conn, tm.connect);
         rc = cio__http_slot_acquire(s, r, t, r->url);
-        if (tm.connect)
+        if (conn.entered_)
             cio_scope_exit(&conn);
     }
     double connect_left = tm.connect ? tm.connect - (cio_time() - start) : 0;
@@ -356,7 +357,7 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
         rc = -ETIMEDOUT;
     }
     if (!rc && tm.total && tm.exclude_pool_wait) {
-        cio_timeout_enter(&total, tm.total);
+        rc = cio_timeout_enter(&total, tm.total);
         r->deadline = cio__abs_to_ns(cio_time() + tm.total);
     }
     if (!rc)
@@ -456,7 +457,7 @@ int cio_http_response_next(cio_http_response *r, const void **data, size_t *len)
         return rc;
     cio_scope total = {0}, none = {0};
     if (!rc && r->deadline != CIO__NEVER)
-        cio_timeout_enter_at(&total, (double)r->deadline / 1e9);
+        rc = cio_timeout_enter_at(&total, (double)r->deadline / 1e9);
     cio__http_enter(r->s);
     while (!rc && !r->done && r->body.len == r->body_pos)
         rc = cio__http_wait(r, t);
