@@ -88,7 +88,11 @@ stop | restart)
     else
         dir=$arg
     fi
-    [ -n "$dir" ] && [ -d "$dir/data" ] || { echo "pg_fixture: no cluster in '$arg'" >&2; exit 1; }
+    if [ -z "$dir" ] || [ ! -d "$dir/data" ]; then
+        echo "pg_fixture: no cluster in '$arg'" >&2
+        [ "$cmd" = stop ] && exit 0 # stopping is idempotent: nothing left to clean up
+        exit 1
+    fi
     if [ "$cmd" = restart ]; then
         run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m fast stop
         server_start "$dir" "$(cat "$dir/port")"
