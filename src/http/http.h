@@ -4,7 +4,8 @@
  *   multi.c     libcurl's multi handle driven by the loop (sockets, timer,
  *               finished transfers)
  *   request.c   building a transfer from a request and waiting for it
- *   response.c  responses: headers, body, JSON, streaming reads
+ *   response.c  responses: libcurl's data callbacks, headers, body, JSON
+ *   stream.c    reading a streamed body
  *   errors.c    libcurl codes to cio codes, error names */
 #ifndef CIO_HTTP_HTTP_H
 #define CIO_HTTP_HTTP_H
@@ -103,8 +104,8 @@ struct cio_http_response {
     uint8_t easy_state; /* CIO__EASY_*: options the handle carries */
     struct curl_slist *req_headers;
     curl_mime *mime; /* a multipart form */
-    char *req_body; /* owned copy: JSON or form text */
-    char *url;      /* owned copy: URL with query parameters */
+    char *req_body;  /* owned copy: JSON or form text */
+    char *url;       /* owned copy: URL with query parameters */
 
     /* Who waits and for what. */
     struct cio__task *waiter;
@@ -187,6 +188,10 @@ void cio__http_wake(cio_http_response *r);
 int cio__http_upload_fill(cio_http_response *r);
 /* Sets the timeout kind and message of a request that timed out. */
 void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind);
+
+/* request.c: ends r's transfer because its task was interrupted (or a
+ * reader failed) with rc; names the timeout that fired. Returns rc. */
+int cio__http_abort(cio_http_response *r, int rc, const cio_scope *total, const cio_scope *conn);
 
 /* errors.c */
 int cio__http_curl_error(cio_http_response *r, CURLcode c);

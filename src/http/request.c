@@ -1,6 +1,6 @@
-/* Requests: the easy handle built from a cio_http_request, the wait for
- * the transfer (with the total and connect timeouts as cio scopes around
- * it), and reading a streamed body. */
+/* Requests: the easy handle built from a cio_http_request, and the wait
+ * for the transfer, with the total and connect timeouts as cio scopes
+ * around it. Streamed bodies are read in stream.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -305,7 +305,7 @@ static cio_http_timeout_kind which(const cio_scope *total, const cio_scope *conn
 }
 
 /* Ends r's transfer because its task was interrupted or failed. */
-static int abort_with(cio_http_response *r, int rc, const cio_scope *total, const cio_scope *conn)
+int cio__http_abort(cio_http_response *r, int rc, const cio_scope *total, const cio_scope *conn)
 {
     if (rc == -ETIMEDOUT && !r->timeout_kind) {
         r->errbuf[0] = 0;
@@ -371,7 +371,7 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
             rc = cio__http_wait(r, t);
     }
     if (rc) {
-        abort_with(r, rc, &total, &conn);
+        cio__http_abort(r, rc, &total, &conn);
     } else {
         rc = r->result;
         /* A streamed body that failed after its headers fails its reader,
@@ -423,77 +423,4 @@ int cio_http_post_json(cio_http_session *s, const char *url, const struct json_t
     }
     cio_http_request q = {.method = "POST", .url = url, .json = json};
     return cio_http_request_send(s, &q, out);
-}
-
-/* ---- streamed bodies ---------------------------------------------------- */
-
-int cio_http_response_next(cio_http_response *r, const void **data, size_t *len)
-{
-    if (!r || !data || !len)
-        return -EINVAL;
-    *data = NULL;
-    *len = 0;
-    if (r->chunk_len) {
-        r->body_pos += r->chunk_len;
-        r->chunk_len = 0;
-    }
-    if (r->stream && r->body_pos == r->body.len)
-        r->body.len = r->body_pos = 0;
-    if (r->paused && !r->done) {
-        r->paused = false;
-        curl_easy_pause(r->easy, CURLPAUSE_CONT);
-        cio__http_kick(r->s);
-    }
-    if (r->body.len > r->body_pos) {
-        *data = r->body.p + r->body_pos;
-        *len = r->chunk_len = r->body.len - r->body_pos;
-        return 1;
-    }
-    if (r->done)
-        return r->result;
-    struct cio__task *t;
-    int rc = cio__enter(&t);
-    if (rc == CIO_ENOTTASK || rc == CIO_ENOLOOP)
-        return rc;
-    cio_scope total = {0}, none = {0};
-    if (!rc && r->deadline != CIO__NEVER)
-        rc = cio_timeout_enter_at(&total, (double)r->deadline / 1e9);
-    cio__http_enter(r->s);
-    while (!rc && !r->done && r->body.len == r->body_pos)
-        rc = cio__http_wait(r, t);
-    if (rc)
-        abort_with(r, rc, &total, &none);
-    if (total.entered_)
-        cio_scope_exit(&total);
-    cio__http_leave(r->s);
-    if (r->body.len > r->body_pos) {
-        *data = r->body.p + r->body_pos;
-        *len = r->chunk_len = r->body.len - r->body_pos;
-        return 1;
-    }
-    return r->result;
-}
-
-int64_t cio_http_response_read(cio_http_response *r, void *buf, size_t cap)
-{
-    if (!r || (!buf && cap))
-        return -EINVAL;
-    if (!cap)
-        return 0;
-    if (r->chunk_len) {
-        r->body_pos += r->chunk_len;
-        r->chunk_len = 0;
-    }
-    if (r->body.len == r->body_pos) {
-        const void *d;
-        size_t n;
-        int rc = cio_http_response_next(r, &d, &n);
-        if (rc <= 0)
-            return rc;
-        r->chunk_len = 0; /* not handed out: copied below */
-    }
-    size_t k = r->body.len - r->body_pos < cap ? r->body.len - r->body_pos : cap;
-    memcpy(buf, r->body.p + r->body_pos, k);
-    r->body_pos += k;
-    return (int64_t)k;
 }
