@@ -255,6 +255,12 @@ def run_all(jobs, args):
 
 def fmt_value(value, unit):
     a = abs(value)
+    if "/s" in unit and a >= 1e4:  # rates: 36.7 k ops/s, 3.70 M rows/s
+        for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if a >= scale:
+                v = value / scale
+                digits = 2 if abs(v) < 10 else 1 if abs(v) < 100 else 0
+                return f"{v:.{digits}f} {prefix} {unit}"
     if unit == "s" and a < 1:
         text = f"{value:.4f}"
     elif unit == "s" and a < 100:
@@ -325,13 +331,14 @@ def workload_rank(workload):
 
 
 def grouped(records):
-    """{area: {workload: {impl: record}}}: areas in first-seen order, their
+    """{area: {workload: {impl: record}}}: areas in alphabetical order, their
     workloads in targets.json order then first-seen, cio first among the
     implementations."""
     areas = {}
     for rec in records:
         w = areas.setdefault(area_of(rec["workload"]), {}).setdefault(rec["workload"], {})
         w[rec["impl"]] = rec
+    areas = dict(sorted(areas.items()))
     for area, workloads in areas.items():
         seen = list(workloads)
         names = sorted(seen, key=lambda w: (workload_rank(w), seen.index(w)))
@@ -501,7 +508,7 @@ def chart(area, workloads, targets, path):
         colour[i] = COLOURS.get(i) or next(extra)
 
     lines = [
-        f"set terminal pngcairo size {430 * cols},{330 * rows + 40} font 'DejaVu Sans,10'",
+        f"set terminal pngcairo size {430 * cols},{350 * rows + 40} font 'DejaVu Sans,10'",
         f"set output {gp_str(path)}",
         "set style fill solid 0.9 border rgb '#333333'",
         "set boxwidth 0.65",
@@ -511,6 +518,7 @@ def chart(area, workloads, targets, path):
         "set ytics nomirror",
         "set border 3",
         "set format y '%g'",
+        "set bmargin 3.5",  # room for implementation names on two lines
         f"set multiplot layout {rows},{cols} title "
         + gp_str(f"cio benchmarks: {area}") + " font ',13'",
     ]
@@ -525,9 +533,17 @@ def chart(area, workloads, targets, path):
         short = workload.split(".", 1)[1] if "." in workload else workload
         title = f"{short}\n{unit}, {better} is better"
         if tval is not None:
-            title += f"; target {target['text']}"
+            title += f"\ntarget {target['text']}"
         if workload in counts:
             title += f"\ncio: {counts[workload]:.0f} instructions per op (callgrind)"
+        # Large values are plotted in thousands or millions (axis 60, not 6e+07).
+        scale, prefix = 1, ""
+        if span and max(span) >= 1e6:
+            scale, prefix = 1e6, "M "
+        elif span and max(span) >= 1e5:
+            scale, prefix = 1e3, "k "
+        span = [v / scale for v in span]
+        title = title.replace(f"\n{unit},", f"\n{prefix}{unit},", 1)
         lines.append(f"set title {gp_str(title)} noenhanced")
         lines.append(f"set xrange [-0.6:{len(recs) - 0.4}]")
         if log:
@@ -541,11 +557,12 @@ def chart(area, workloads, targets, path):
         for x, r in enumerate(recs):
             rgb = int(colour[r["impl"]][1:], 16)
             label = fmt_value(r["value"], unit).rsplit(" ", 1)[0]
-            lines.append(f"{x} {gp_str(r['impl'])} {r['value']!r} {rgb} {gp_str(label)}")
+            name = r["impl"].replace("-", "-\n")  # long names on two lines
+            lines.append(f"{x} {gp_str(name)} {r['value'] / scale!r} {rgb} {gp_str(label)}")
         lines.append("EOD")
         plot = "plot "
         if tval is not None:  # first, so that the bars and labels cover it
-            plot += f"{tval!r} with lines dt 2 lw 1.5 lc rgb '#d62728', "
+            plot += f"{tval / scale!r} with lines dt 2 lw 1.5 lc rgb '#d62728', "
         plot += (f"{block} using 1:3:4:xtic(2) with boxes lc rgb variable, "
                  f"{block} using 1:3:5 with labels offset 0,0.8 font ',9' noenhanced")
         lines.append(plot)
