@@ -57,8 +57,6 @@ static int make(cio_callback cb, void *arg, cio_handle **out, struct cio_handle 
     h->loop = loop;
     h->state = SCHEDULED;
     h->refs = out ? 2 : 1;
-    if (out)
-        *out = h;
     *hp = h;
     return 0;
 }
@@ -70,6 +68,8 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
     if (rc)
         return rc;
     cio__readyq_push(h->loop, &h->run);
+    if (out)
+        *out = h;
     return 0;
 }
 
@@ -84,8 +84,10 @@ static int schedule_at(int64_t deadline, cio_callback cb, void *arg, cio_handle 
     if (rc) {
         h->refs = 1;
         unref(h);
-        return rc;
+        return rc; /* *out untouched: the caller owns nothing */
     }
+    if (out)
+        *out = h;
     return 0;
 }
 
