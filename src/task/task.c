@@ -102,16 +102,6 @@ int cio__suspend_nointr(struct cio__task *t, const char *what)
     return rc;
 }
 
-bool cio__wake(struct cio__task *t, int code)
-{
-    if (t->state != CIO__T_WAITING)
-        return false;
-    t->state = CIO__T_READY;
-    t->wake_code = code;
-    cio__readyq_push(t->loop, &t->run);
-    return true;
-}
-
 static bool shielded(const struct cio__task *t)
 {
     for (const struct cio_scope *s = t->scopes; s; s = s->parent_)

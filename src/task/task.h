@@ -109,7 +109,15 @@ int cio__suspend_nointr(struct cio__task *t, const char *what);
  * false, doing nothing, if t is not waiting (already woken): a waker that
  * hands over something (a lock, an item) must then offer it to the next
  * waiter, so a wake-up is never lost. */
-bool cio__wake(struct cio__task *t, int code);
+static inline bool cio__wake(struct cio__task *t, int code)
+{
+    if (t->state != CIO__T_WAITING)
+        return false;
+    t->state = CIO__T_READY;
+    t->wake_code = code;
+    cio__readyq_push(t->loop, &t->run);
+    return true;
+}
 
 /* Requests cancellation of t; if it waits interruptibly, wakes it with
  * `code` (-ECANCELED, or CIO_EDEADLOCK when the loop found a deadlock).
