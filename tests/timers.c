@@ -126,10 +126,71 @@ static void test_against_model(void **state)
     free(m);
 }
 
+/* Thousands of timers in one bucket (sorted by radix, not by insertion),
+ * most of them cancelled (tombstones compacted), some cancelled after
+ * their bucket was sorted into the run, duplicates kept in FIFO order. */
+static void test_dense_bucket(void **state)
+{
+    (void)state;
+    struct model *m = calloc(1, sizeof *m);
+    m->rng = 0x9E3779B97F4A7C15ull;
+    struct cio__timers q;
+    /* Buckets are 2^23 ns wide: the one after now's is [now + 6.6 ms,
+     * now + 15.0 ms). The bucket of now itself is already behind the
+     * horizon (its timers go to the heap). */
+    int64_t now = 1000000000;
+    cio__timers_init(&q, now);
+    for (int i = 0; i < N; i++) {
+        struct cio__timer *t = &m->t[i];
+        /* 7 ms to 15 ms away, in steps of 1 us: many equal deadlines. */
+        t->deadline = now + 7000000 + (int64_t)(next_rand(m) % 8000) * 1000;
+        t->fire = fire_nothing;
+        assert_int_equal(cio__timers_add(&q, t), 0);
+        m->live[i] = true;
+    }
+    /* Cancel two thirds while they wait in their bucket. */
+    for (int i = 0; i < N; i++)
+        if (next_rand(m) % 3) {
+            cio__timers_remove(&q, &m->t[i]);
+            m->live[i] = false;
+        }
+    /* next() sorts the bucket into the run; cancel some of those too. */
+    int64_t promised = cio__timers_next(&q);
+    assert_true(promised >= now + 7000000);
+    for (int i = 0; i < N; i += 7) {
+        cio__timers_remove(&q, &m->t[i]);
+        assert_false(cio__timer_scheduled(&m->t[i]));
+        m->live[i] = false;
+    }
+    size_t live = 0;
+    for (int i = 0; i < N; i++)
+        live += m->live[i];
+    assert_int_equal(q.count, live);
+    /* Fire them in steps of 0.5 ms. */
+    size_t fired = 0;
+    for (int64_t at = now; at <= now + 16000000; at += 500000) {
+        struct cio__timer *t;
+        while ((t = cio__timers_pop_due(&q, at))) {
+            int want = expected_next(m, at);
+            assert_true(want >= 0);
+            assert_ptr_equal(t, &m->t[want]);
+            m->live[want] = false;
+            fired++;
+        }
+        assert_int_equal(expected_next(m, at), -1);
+    }
+    assert_int_equal(fired, live);
+    assert_int_equal(q.count, 0);
+    assert_int_equal(cio__timers_next(&q), INT64_MAX);
+    cio__timers_fini(&q);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_model),
+        cmocka_unit_test(test_dense_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,8 +35,9 @@ struct cio__timer {
     int64_t deadline; /* loop time, ns */
     uint64_t seq;     /* FIFO order among equal deadlines */
     uint32_t index;   /* position in the heap + 1, 0 when not in the heap */
+    uint32_t pos;     /* position in a wheel bucket or the overflow */
+    uint8_t where;    /* 0 when not scheduled (see src/base/timers.h) */
     void (*fire)(struct cio__timer *timer);
-    struct cio__timer *next, **pprev; /* in a wheel bucket, when not in the heap */
 };
 
 typedef struct cio_scope {

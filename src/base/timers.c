@@ -1,6 +1,8 @@
 #include "timers.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compiler.h"
@@ -13,23 +15,57 @@ static inline int64_t slot_of(int64_t deadline)
     return deadline >> CIO__WHEEL_SHIFT; /* arithmetic: floor for negatives too */
 }
 
-static void link(struct cio__timer **head, struct cio__timer *t)
+static inline unsigned bucket_of(int64_t deadline)
 {
-    t->next = *head;
-    if (*head)
-        (*head)->pprev = &t->next;
-    *head = t;
-    t->pprev = head;
+    return (unsigned)(slot_of(deadline) & MASK);
 }
 
-static void unlink(struct cio__timer *t)
+/* ---- vectors of references ---------------------------------------------- */
+
+static int vec_reserve(struct cio__timer_vec *v, uint32_t n)
 {
-    *t->pprev = t->next;
-    if (t->next)
-        t->next->pprev = t->pprev;
-    t->next = NULL;
-    t->pprev = NULL;
+    if (n <= v->cap)
+        return 0;
+    uint32_t cap = v->cap ? v->cap : 16;
+    while (cap < n)
+        cap *= 2;
+    struct cio__timer_ref *a = realloc(v->a, (size_t)cap * sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    v->a = a;
+    v->cap = cap;
+    return 0;
 }
+
+static void vec_clear(struct cio__timer_vec *v)
+{
+    v->n = v->dead = 0;
+}
+
+static void vec_free(struct cio__timer_vec *v)
+{
+    free(v->a);
+    memset(v, 0, sizeof *v);
+}
+
+/* Drops the tombstones once they are the majority, keeping the order. */
+static void vec_compact(struct cio__timer_vec *v)
+{
+    if (v->dead < 32 || v->dead * 2 < v->n)
+        return;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < v->n; i++) {
+        if (!v->a[i].timer)
+            continue;
+        v->a[j] = v->a[i];
+        v->a[j].timer->pos = j;
+        j++;
+    }
+    v->n = j;
+    v->dead = 0;
+}
+
+/* ---- placing ------------------------------------------------------------ */
 
 void cio__timers_init(struct cio__timers *q, int64_t now)
 {
@@ -39,65 +75,108 @@ void cio__timers_init(struct cio__timers *q, int64_t now)
     q->overflow_min = INT64_MAX;
 }
 
-void cio__timers_fini(struct cio__timers *q)
-{
-    while (cio__timers_take_any(q))
-        ;
-    cio__heap_fini(&q->near);
-}
-
-/* Files t where its deadline says, given the current horizon. */
-static int place(struct cio__timers *q, struct cio__timer *t)
+/* Files t, due at or after the horizon, in its bucket or the overflow. */
+static int place_future(struct cio__timers *q, struct cio__timer *t)
 {
     int64_t d = t->deadline;
-    if (d < q->horizon)
-        return cio__heap_push(&q->near, t);
-    int64_t s = slot_of(d);
-    if (s < slot_of(q->horizon) + CIO__WHEEL_SLOTS) {
-        unsigned k = (unsigned)(s & MASK);
-        link(&q->bucket[k], t);
-        q->used[k / 64] |= 1ull << (k % 64);
+    struct cio__timer_vec *v;
+    uint8_t where;
+    unsigned k = 0;
+    if (slot_of(d) < slot_of(q->horizon) + CIO__WHEEL_SLOTS) {
+        k = bucket_of(d);
+        v = &q->bucket[k];
+        where = CIO__TW_BUCKET;
     } else {
-        link(&q->overflow, t);
-        if (d < q->overflow_min)
-            q->overflow_min = d;
+        v = &q->overflow;
+        where = CIO__TW_OVERFLOW;
     }
+    if (vec_reserve(v, v->n + 1) < 0)
+        return -ENOMEM;
+    t->pos = v->n;
+    t->where = where;
+    v->a[v->n++] = (struct cio__timer_ref){d, t->seq, t};
+    if (where == CIO__TW_BUCKET)
+        q->used[k / 64] |= 1ull << (k % 64);
+    else if (d < q->overflow_min)
+        q->overflow_min = d;
     return 0;
+}
+
+static int place_near(struct cio__timers *q, struct cio__timer *t)
+{
+    int rc = cio__heap_push(&q->near, t);
+    if (rc == 0)
+        t->where = CIO__TW_QUEUED;
+    return rc;
 }
 
 int cio__timers_add(struct cio__timers *q, struct cio__timer *t)
 {
     t->seq = q->seq++;
     t->index = 0;
-    t->next = NULL;
-    t->pprev = NULL;
-    int rc = place(q, t);
+    int rc = t->deadline < q->horizon ? place_near(q, t) : place_future(q, t);
     if (rc == 0)
         q->count++;
+    else
+        t->where = CIO__TW_NONE;
     return rc;
+}
+
+/* ---- removing ----------------------------------------------------------- */
+
+static struct cio__timer_ref *run_find(struct cio__timers *q, const struct cio__timer *t)
+{
+    uint32_t lo = q->run_head, hi = q->run.n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        const struct cio__timer_ref *r = &q->run.a[mid];
+        if (r->deadline < t->deadline || (r->deadline == t->deadline && r->seq < t->seq))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < q->run.n && q->run.a[lo].timer == t)
+        return &q->run.a[lo];
+    return NULL;
 }
 
 void cio__timers_remove(struct cio__timers *q, struct cio__timer *t)
 {
+    if (t->where == CIO__TW_NONE)
+        return;
     if (t->index) {
         cio__heap_remove(&q->near, t);
-    } else if (t->pprev) {
-        unlink(t);
-        int64_t s = slot_of(t->deadline);
-        unsigned k = (unsigned)(s & MASK);
-        if (!q->bucket[k])
-            q->used[k / 64] &= ~(1ull << (k % 64));
+    } else if (t->deadline < q->horizon) {
+        /* Its bucket has been sorted into the run since it was added. */
+        struct cio__timer_ref *r = run_find(q, t);
+        if (r)
+            r->timer = NULL;
     } else {
-        return;
+        struct cio__timer_vec *v =
+            t->where == CIO__TW_BUCKET ? &q->bucket[bucket_of(t->deadline)] : &q->overflow;
+        v->a[t->pos].timer = NULL;
+        v->dead++;
+        if (v->dead == v->n) {
+            vec_clear(v);
+            if (t->where == CIO__TW_BUCKET) {
+                unsigned k = bucket_of(t->deadline);
+                q->used[k / 64] &= ~(1ull << (k % 64));
+            }
+        } else {
+            vec_compact(v);
+        }
     }
+    t->where = CIO__TW_NONE;
     q->count--;
 }
 
-/* Distance, in buckets from the horizon's, to the first non-empty bucket;
- * CIO__WHEEL_SLOTS if all are empty. */
+/* ---- time passing ------------------------------------------------------- */
+
+/* Distance, in buckets from the horizon's, to the first bucket with live
+ * timers; CIO__WHEEL_SLOTS if there is none. */
 static unsigned first_used(const struct cio__timers *q)
 {
-    unsigned start = (unsigned)(slot_of(q->horizon) & MASK);
+    unsigned start = bucket_of(q->horizon);
     for (unsigned step = 0; step < CIO__WHEEL_SLOTS;) {
         unsigned k = (start + step) & MASK;
         uint64_t w = q->used[k / 64] >> (k % 64);
@@ -108,51 +187,132 @@ static unsigned first_used(const struct cio__timers *q)
     return CIO__WHEEL_SLOTS;
 }
 
-/* Moves the overflow timers the ring now reaches into the ring or heap. */
-static int refill_from_overflow(struct cio__timers *q)
+static inline uint32_t low_bits(const struct cio__timer_ref *r)
 {
-    if (slot_of(q->overflow_min) >= slot_of(q->horizon) + CIO__WHEEL_SLOTS)
-        return 0;
-    struct cio__timer *t = q->overflow;
-    q->overflow = NULL;
-    q->overflow_min = INT64_MAX;
-    int rc = 0;
-    while (t) {
-        struct cio__timer *next = t->next;
-        t->next = NULL;
-        t->pprev = NULL;
-        if (place(q, t) < 0) {
-            link(&q->overflow, t); /* keep it; retried on the next advance */
-            if (t->deadline < q->overflow_min)
-                q->overflow_min = t->deadline;
-            rc = -ENOMEM;
+    return (uint32_t)(r->deadline & (WIDTH - 1));
+}
+
+static inline bool ref_before(const struct cio__timer_ref *a, const struct cio__timer_ref *b)
+{
+    return a->deadline < b->deadline || (a->deadline == b->deadline && a->seq < b->seq);
+}
+
+/* Insertion sort on (deadline, sequence): linear on nearly sorted input. */
+static void insertion_sort(struct cio__timer_ref *a, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        struct cio__timer_ref r = a[i];
+        uint32_t j = i;
+        while (j > 0 && ref_before(&r, &a[j - 1])) {
+            a[j] = a[j - 1];
+            j--;
         }
-        t = next;
+        a[j] = r;
     }
-    return rc;
 }
 
-/* Moves one bucket into the heap and the horizon past it. */
-static void drain_bucket(struct cio__timers *q, unsigned k)
+/* Sorts n references from src into dst by (deadline, sequence). They
+ * share a bucket, so only the low 23 bits of the deadlines differ: three
+ * stable 8-bit radix passes, then an insertion pass that orders equal
+ * deadlines by sequence (a bucket is in sequence order except for timers
+ * moved in from the overflow). src is clobbered. */
+static void sort_bucket(struct cio__timer_ref *src, struct cio__timer_ref *dst, uint32_t n)
 {
-    struct cio__timer *t = q->bucket[k];
-    q->bucket[k] = NULL;
-    q->used[k / 64] &= ~(1ull << (k % 64));
-    while (t) {
-        struct cio__timer *next = t->next;
-        t->next = NULL;
-        t->pprev = NULL;
-        if (cio__heap_push(&q->near, t) < 0)
-            link(&q->bucket[k], t); /* out of memory: stays, retried later */
-        t = next;
+    if (n <= 32) {
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+        insertion_sort(dst, n);
+        return;
     }
-    if (q->bucket[k])
-        q->used[k / 64] |= 1ull << (k % 64);
+    struct cio__timer_ref *from = src, *to = dst;
+    for (int shift = 0; shift < CIO__WHEEL_SHIFT; shift += 8) {
+        uint32_t count[257] = {0};
+        for (uint32_t i = 0; i < n; i++)
+            count[((low_bits(&from[i]) >> shift) & 255) + 1]++;
+        for (int b = 0; b < 256; b++)
+            count[b + 1] += count[b];
+        for (uint32_t i = 0; i < n; i++)
+            to[count[(low_bits(&from[i]) >> shift) & 255]++] = from[i];
+        struct cio__timer_ref *x = from;
+        from = to;
+        to = x;
+    }
+    if (from != dst)
+        memcpy(dst, from, (size_t)n * sizeof *dst);
+    insertion_sort(dst, n);
 }
 
-/* Advances the horizon past `until`, moving every bucket it passes. */
+/* Moves bucket k, all due before the new horizon, into the sorted run. */
+static int drain_bucket(struct cio__timers *q, unsigned k)
+{
+    struct cio__timer_vec *v = &q->bucket[k];
+    uint32_t live = v->n - v->dead;
+    /* The run's consumed prefix is dropped: run entries are not pointed
+     * at by their timers, so moving them is free. */
+    if (q->run_head) {
+        memmove(q->run.a, q->run.a + q->run_head,
+                (size_t)(q->run.n - q->run_head) * sizeof *q->run.a);
+        q->run.n -= q->run_head;
+        q->run_head = 0;
+    }
+    if (vec_reserve(&q->run, q->run.n + live) < 0)
+        return -ENOMEM;
+    if (live > q->scratch_cap) {
+        struct cio__timer_ref *s = realloc(q->scratch, (size_t)live * sizeof *s);
+        if (!s)
+            return -ENOMEM;
+        q->scratch = s;
+        q->scratch_cap = live;
+    }
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->a[i].timer)
+            q->scratch[j++] = v->a[i];
+    /* Every deadline in this bucket is later than every one in the run. */
+    sort_bucket(q->scratch, q->run.a + q->run.n, live);
+    q->run.n += live;
+    vec_clear(v);
+    q->used[k / 64] &= ~(1ull << (k % 64));
+    return 0;
+}
+
+/* Moves the overflow timers the ring now reaches into the ring or heap. */
+static void refill_from_overflow(struct cio__timers *q)
+{
+    struct cio__timer_vec *v = &q->overflow;
+    if (v->n == 0 || slot_of(q->overflow_min) >= slot_of(q->horizon) + CIO__WHEEL_SLOTS)
+        return;
+    q->overflow_min = INT64_MAX;
+    uint32_t kept = 0, n = v->n;
+    v->n = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct cio__timer *t = v->a[i].timer;
+        if (!t)
+            continue;
+        int rc = -1;
+        if (t->deadline < q->horizon)
+            rc = place_near(q, t);
+        else if (slot_of(t->deadline) < slot_of(q->horizon) + CIO__WHEEL_SLOTS)
+            rc = place_future(q, t);
+        if (rc == 0)
+            continue;
+        /* Still too far (or no memory): stays, in order. */
+        v->a[kept] = v->a[i];
+        t->pos = kept++;
+        t->where = CIO__TW_OVERFLOW;
+        if (t->deadline < q->overflow_min)
+            q->overflow_min = t->deadline;
+    }
+    v->n = kept;
+    v->dead = 0;
+}
+
+/* Advances the horizon past `until`, sorting every bucket it passes into
+ * the run. */
 static void advance(struct cio__timers *q, int64_t until)
 {
+    /* Deadlines near INT64_MAX mean "never": stop short of overflowing. */
+    if (until > INT64_MAX - 2 * WIDTH)
+        until = INT64_MAX - 2 * WIDTH;
     while (q->horizon <= until) {
         unsigned dist = first_used(q);
         int64_t target = (slot_of(q->horizon) + dist) * WIDTH;
@@ -163,38 +323,74 @@ static void advance(struct cio__timers *q, int64_t until)
                 jump = target;
             q->horizon = jump;
         } else {
-            unsigned k = (unsigned)(slot_of(target) & MASK);
-            drain_bucket(q, k);
-            if (q->bucket[k])
-                return; /* out of memory: try again next time */
+            if (drain_bucket(q, bucket_of(target)) < 0)
+                return; /* out of memory: retried next time */
             q->horizon = target + WIDTH;
         }
         refill_from_overflow(q);
     }
 }
 
+static struct cio__timer_ref *run_front(struct cio__timers *q)
+{
+    while (q->run_head < q->run.n && !q->run.a[q->run_head].timer)
+        q->run_head++;
+    if (q->run_head == q->run.n) {
+        q->run.n = q->run_head = 0;
+        return NULL;
+    }
+    return &q->run.a[q->run_head];
+}
+
+/* The earlier of the run's front and the heap's top; sets *from_run. */
+static bool earliest(struct cio__timers *q, int64_t *deadline, bool *from_run)
+{
+    struct cio__timer_ref *r = run_front(q);
+    struct cio__timer *h = cio__heap_top(&q->near);
+    if (!r && !h)
+        return false;
+    *from_run =
+        r && (!h || r->deadline < h->deadline || (r->deadline == h->deadline && r->seq < h->seq));
+    *deadline = *from_run ? r->deadline : h->deadline;
+    return true;
+}
+
 int64_t cio__timers_next(struct cio__timers *q)
 {
-    if (q->near.n)
-        return q->near.a[0].deadline;
+    int64_t d;
+    bool from_run;
+    if (earliest(q, &d, &from_run))
+        return d;
     if (!q->count)
         return INT64_MAX;
-    /* Pull the next occupied bucket into the heap so the answer is exact. */
+    /* Sort the next occupied bucket into the run so the answer is exact. */
     unsigned dist = first_used(q);
-    if (dist < CIO__WHEEL_SLOTS)
-        advance(q, (slot_of(q->horizon) + dist) * WIDTH);
-    else if (q->overflow)
-        return q->overflow_min; /* exact or earlier: waking early is harmless */
-    return q->near.n ? q->near.a[0].deadline : INT64_MAX;
+    if (dist == CIO__WHEEL_SLOTS)
+        return q->overflow.n ? q->overflow_min : INT64_MAX; /* a lower bound */
+    int64_t start = (slot_of(q->horizon) + dist) * WIDTH;
+    advance(q, start);
+    if (earliest(q, &d, &from_run))
+        return d;
+    /* Out of memory while sorting: the bucket's start is a lower bound,
+     * and the sort is retried when the loop wakes there. */
+    return start;
 }
 
 struct cio__timer *cio__timers_pop_due(struct cio__timers *q, int64_t now)
 {
     if (q->horizon <= now)
         advance(q, now);
-    struct cio__timer *t = cio__heap_pop_due(&q->near, now);
-    if (t)
-        q->count--;
+    int64_t d;
+    bool from_run;
+    if (!earliest(q, &d, &from_run) || d > now)
+        return NULL;
+    struct cio__timer *t;
+    if (from_run)
+        t = q->run.a[q->run_head++].timer;
+    else
+        t = cio__heap_pop_due(&q->near, now);
+    t->where = CIO__TW_NONE;
+    q->count--;
     return t;
 }
 
@@ -202,12 +398,28 @@ struct cio__timer *cio__timers_take_any(struct cio__timers *q)
 {
     struct cio__timer *t = cio__heap_top(&q->near);
     if (!t) {
-        for (unsigned k = 0; k < CIO__WHEEL_SLOTS && !t; k++)
-            t = q->bucket[k];
-        if (!t)
-            t = q->overflow;
+        struct cio__timer_ref *r = run_front(q);
+        t = r ? r->timer : NULL;
     }
+    for (unsigned k = 0; !t && k < CIO__WHEEL_SLOTS; k++)
+        for (uint32_t i = 0; !t && i < q->bucket[k].n; i++)
+            t = q->bucket[k].a[i].timer;
+    for (uint32_t i = 0; !t && i < q->overflow.n; i++)
+        t = q->overflow.a[i].timer;
     if (t)
         cio__timers_remove(q, t);
     return t;
+}
+
+void cio__timers_fini(struct cio__timers *q)
+{
+    while (cio__timers_take_any(q))
+        ;
+    cio__heap_fini(&q->near);
+    vec_free(&q->run);
+    for (unsigned k = 0; k < CIO__WHEEL_SLOTS; k++)
+        vec_free(&q->bucket[k]);
+    vec_free(&q->overflow);
+    free(q->scratch);
+    q->scratch = NULL;
 }

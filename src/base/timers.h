@@ -1,13 +1,19 @@
-/* The loop's timer queue: a heap for the near future and a wheel of
- * buckets for the rest.
+/* The loop's timer queue: a wheel of buckets for the future, a sorted run
+ * for the bucket that is due, a small heap for late arrivals.
  *
- * Every timer due before `horizon` sits in a 4-ary heap, in exact (deadline,
- * sequence) order; later ones wait, unsorted, in a ring of 256 buckets of
- * 2^23 ns (~8.4 ms) each, or beyond the ring (~2.1 s) in an overflow list.
- * As time passes, whole buckets move into the heap. A timer is touched a
- * couple of times in its life instead of at every level of a large heap,
- * the heap stays small enough for the cache, and adding or cancelling a
- * timer that is not due soon (most sleeps and timeouts) is O(1). */
+ * A timer due before `horizon` is in the sorted run or, if it was added
+ * after its bucket was sorted, in a small 4-ary heap; later ones wait in a
+ * ring of 256 buckets of 2^23 ns (~8.4 ms) each, or beyond the ring (~2.1 s)
+ * in an overflow array. Buckets are arrays of (deadline, sequence, timer)
+ * kept in the order timers were added; a cancelled entry becomes a
+ * tombstone. When time reaches a bucket, its entries are radix-sorted on
+ * the low bits of their deadlines (stable, so equal deadlines keep their
+ * FIFO order) into the run, which is then consumed from the front.
+ *
+ * So a timer's own memory is touched when it is added and when it fires,
+ * and nowhere in between: a million timers cost a couple of cache misses
+ * each rather than one per level of a million-entry heap. Adding and
+ * cancelling are O(1), but for a timer in the run (binary search) or heap. */
 #ifndef CIO_BASE_TIMERS_H
 #define CIO_BASE_TIMERS_H
 
@@ -19,13 +25,32 @@
 #define CIO__WHEEL_SHIFT 23
 #define CIO__WHEEL_SLOTS 256
 
+/* Where a timer waits (struct cio__timer.where). */
+enum { CIO__TW_NONE, CIO__TW_QUEUED, CIO__TW_BUCKET, CIO__TW_OVERFLOW };
+
+struct cio__timer_ref {
+    int64_t deadline;
+    uint64_t seq;
+    struct cio__timer *timer; /* NULL: cancelled */
+};
+
+struct cio__timer_vec {
+    struct cio__timer_ref *a;
+    uint32_t n, cap;
+    uint32_t dead; /* tombstones among the n */
+};
+
 struct cio__timers {
-    struct cio__heap near; /* deadline < horizon */
-    int64_t horizon;       /* a bucket boundary */
-    struct cio__timer *bucket[CIO__WHEEL_SLOTS];
-    uint64_t used[CIO__WHEEL_SLOTS / 64]; /* which buckets are not empty */
-    struct cio__timer *overflow;          /* beyond the ring */
+    struct cio__heap near;     /* due before horizon, added late */
+    struct cio__timer_vec run; /* due before horizon, sorted */
+    uint32_t run_head;         /* first entry of the run not yet taken */
+    int64_t horizon;           /* a bucket boundary */
+    struct cio__timer_vec bucket[CIO__WHEEL_SLOTS];
+    uint64_t used[CIO__WHEEL_SLOTS / 64]; /* buckets with live entries */
+    struct cio__timer_vec overflow;       /* beyond the ring */
     int64_t overflow_min;                 /* a lower bound of its deadlines */
+    struct cio__timer_ref *scratch;       /* for sorting */
+    uint32_t scratch_cap;
     uint64_t seq;
     size_t count;
 };
@@ -39,17 +64,18 @@ int cio__timers_add(struct cio__timers *q, struct cio__timer *t);
 /* Unschedules t if it is scheduled; harmless otherwise. */
 void cio__timers_remove(struct cio__timers *q, struct cio__timer *t);
 
-/* The earliest deadline, or INT64_MAX when no timer is scheduled. */
+/* The earliest deadline, or INT64_MAX when no timer is scheduled. May be
+ * earlier than the true one (never later): waking early is harmless. */
 int64_t cio__timers_next(struct cio__timers *q);
 
 /* Removes and returns a timer due at `now` (deadline <= now), earliest
  * first, FIFO among equal deadlines; NULL when none is due. */
 struct cio__timer *cio__timers_pop_due(struct cio__timers *q, int64_t now);
 
-/* Whether t is scheduled (in the heap or in the wheel). */
+/* Whether t is scheduled. */
 static inline int cio__timer_scheduled(const struct cio__timer *t)
 {
-    return t->index || t->pprev;
+    return t->where != CIO__TW_NONE;
 }
 
 /* Removes and returns any scheduled timer, for draining at close. */

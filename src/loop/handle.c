@@ -50,7 +50,7 @@ static int make(cio_callback cb, void *arg, cio_handle **out, struct cio_handle 
     }
     h->run.kind = CIO__RUN_HANDLE;
     h->timer.index = 0;
-    h->timer.pprev = NULL;
+    h->timer.where = 0;
     h->timer.fire = handle_timer_fire;
     h->cb = cb;
     h->arg = arg;

@@ -41,7 +41,7 @@ static int enter(cio_scope *s, int kind, int64_t deadline)
     s->task_ = t;
     s->expired_ = false;
     s->timer_.index = 0;
-    s->timer_.pprev = NULL;
+    s->timer_.where = 0;
     s->timer_.fire = scope_timer_fire;
     s->timer_.deadline = deadline;
     if (kind == KIND_TIMEOUT) {

@@ -222,7 +222,7 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     t->loop = loop;
     t->scopes = NULL;
     t->timer.index = 0;
-    t->timer.pprev = NULL;
+    t->timer.where = 0;
     t->timer.fire = task_timer_fire;
     t->joiner = NULL;
     cio__list_init(&t->done_waiters);
