@@ -361,7 +361,8 @@ int cio_udp_open(cio_udp **out, const cio_udp_options *opts);
 /* Sends one datagram to `to` (NULL on a connected endpoint). Suspends only
  * while the socket's send buffer is full. Returns 0, -EMSGSIZE,
  * -EDESTADDRREQ, -ECONNREFUSED (an earlier datagram was refused, on a
- * connected endpoint), -ETIMEDOUT, -ECANCELED, -EINVAL, -errno. */
+ * connected endpoint), -ETIMEDOUT, -ECANCELED, -EBADF (closed while
+ * waiting), -EINVAL, -errno. */
 int cio_udp_sendto(cio_udp *u, const void *buf, size_t n, const struct sockaddr *to,
                    socklen_t tolen);
 
@@ -372,7 +373,7 @@ int cio_udp_send(cio_udp *u, const void *buf, size_t n);
  * the rest of the datagram is lost, as recvfrom), and the sender in *from
  * (may be NULL). Returns -ECONNREFUSED (connected endpoint, ICMP port
  * unreachable), -ETIMEDOUT, -ECANCELED, -EBUSY (another task receives),
- * -EINVAL, -errno. */
+ * -EBADF (closed while waiting), -EINVAL, -errno. */
 ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t size, struct sockaddr_storage *from,
                          socklen_t *fromlen);
 
@@ -382,8 +383,10 @@ int cio_udp_port(const cio_udp *u);
 /* The socket, for options; do not close it. */
 int cio_udp_fd(const cio_udp *u);
 
-/* Closes and releases the endpoint; tasks waiting on it get -EBADF. NULL
- * is ignored. */
+/* Closes and releases the endpoint; never suspends, so it may be called
+ * from a task or a plain loop callback. Tasks waiting on it in
+ * cio_udp_sendto() or cio_udp_recvfrom() get -EBADF; the memory is
+ * released once the last of them has returned. NULL is ignored. */
 void cio_udp_close(cio_udp *u);
 
 #ifdef __cplusplus

@@ -1,5 +1,11 @@
 /* UDP endpoints (asyncio's create_datagram_endpoint, as calls instead of a
- * protocol object): bind and/or connect, send and receive datagrams. */
+ * protocol object): bind and/or connect, send and receive datagrams.
+ *
+ * Lifetime: tasks inside sendto or recvfrom count as users. Closing wakes
+ * those waiting with -EBADF and closes the socket at once, but the memory
+ * is released by the last user to leave, so a woken task never touches a
+ * freed endpoint (and close never has to suspend: it may be called from a
+ * plain loop callback). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -11,7 +17,29 @@
 struct cio_udp {
     int fd;
     bool receiving;
+    bool closed; /* cio_udp_close() ran: the fd is gone */
+    int users;   /* tasks inside sendto or recvfrom */
 };
+
+/* Every call that may suspend enters and leaves; the last to leave a
+ * closed endpoint releases it. */
+static int enter(cio_udp *u)
+{
+    if (u->closed)
+        return -EBADF;
+    int rc = cio_check();
+    if (rc && rc != CIO_ENOTTASK)
+        return rc;
+    u->users++;
+    return 0;
+}
+
+static ssize_t leave(cio_udp *u, ssize_t rc)
+{
+    if (--u->users == 0 && u->closed)
+        free(u);
+    return rc;
+}
 
 static int bind_and_connect(int fd, const cio_addrinfo *local, const cio_addrinfo *remote,
                             const cio_udp_options *o)
@@ -74,17 +102,19 @@ int cio_udp_sendto(cio_udp *u, const void *buf, size_t n, const struct sockaddr 
 {
     if (!u || (!buf && n))
         return -EINVAL;
-    int rc = cio_check();
-    if (rc && rc != CIO_ENOTTASK)
+    int rc = enter(u);
+    if (rc)
         return rc;
     for (;;) {
         if (sendto(u->fd, buf, n, MSG_NOSIGNAL, to, to ? tolen : 0) >= 0)
-            return 0;
+            return (int)leave(u, 0);
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            return -errno;
+            return (int)leave(u, -errno);
         rc = cio_wait_fd(u->fd, CIO_WRITABLE, -1);
+        if (rc >= 0 && u->closed)
+            rc = -EBADF; /* woken for readiness, then closed before it ran */
         if (rc < 0)
-            return rc;
+            return (int)leave(u, rc);
     }
 }
 
@@ -100,8 +130,8 @@ ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t size, struct sockaddr_sto
         return -EINVAL;
     if (u->receiving)
         return -EBUSY;
-    int rc = cio_check();
-    if (rc && rc != CIO_ENOTTASK)
+    int rc = enter(u);
+    if (rc)
         return rc;
     u->receiving = true;
     ssize_t r;
@@ -118,16 +148,18 @@ ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t size, struct sockaddr_sto
             break;
         }
         r = cio_wait_fd(u->fd, CIO_READABLE, -1);
+        if (r >= 0 && u->closed)
+            r = -EBADF; /* woken for readiness, then closed before it ran */
         if (r < 0)
             break;
     }
     u->receiving = false;
-    return r;
+    return leave(u, r);
 }
 
 int cio_udp_port(const cio_udp *u)
 {
-    if (!u)
+    if (!u || u->closed)
         return -EINVAL;
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
@@ -142,14 +174,17 @@ int cio_udp_port(const cio_udp *u)
 
 int cio_udp_fd(const cio_udp *u)
 {
-    return u ? u->fd : -EINVAL;
+    return u && !u->closed ? u->fd : -EINVAL;
 }
 
 void cio_udp_close(cio_udp *u)
 {
-    if (!u)
+    if (!u || u->closed)
         return;
-    cio_forget_fd(u->fd);
+    u->closed = true;
+    cio_forget_fd(u->fd); /* wakes the tasks waiting on it with -EBADF */
     close(u->fd);
-    free(u);
+    u->fd = -1;
+    if (!u->users)
+        free(u);
 }

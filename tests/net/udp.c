@@ -130,12 +130,67 @@ static void test_udp_refused_and_errors(void **state)
     assert_ok(run_real(refused, NULL));
 }
 
+/* Closing an endpoint while another task waits in recvfrom: the waiter
+ * gets -EBADF and the endpoint's memory outlives its last user, whether
+ * the close comes from a task or from a plain loop callback. */
+struct udp_waiter {
+    cio_udp *u;
+    ssize_t got;
+};
+
+static int udp_wait_task(void *arg)
+{
+    struct udp_waiter *w = arg;
+    char b[64];
+    w->got = cio_udp_recvfrom(w->u, b, sizeof b, NULL, NULL);
+    return 0;
+}
+
+static void udp_close_cb(void *arg)
+{
+    cio_udp_close(arg);
+}
+
+static int close_while_waiting(void *arg)
+{
+    bool from_callback = arg != NULL;
+    for (int round = 0; round < 2; round++) {
+        struct udp_waiter w = {.got = 1};
+        cio_udp_options o = {.local_host = "127.0.0.1"};
+        task_check_eq(cio_udp_open(&w.u, &o), 0);
+        cio_task t = cio_spawn(udp_wait_task, &w);
+        task_check_eq(cio_sleep(0.01), 0); /* t is parked in recvfrom */
+        if (round == 1) {
+            /* A second receiver is refused while the first waits. */
+            char b[8];
+            task_check_eq(cio_udp_recvfrom(w.u, b, sizeof b, NULL, NULL), -EBUSY);
+        }
+        if (from_callback) {
+            task_check_eq(cio_call_soon(udp_close_cb, w.u, NULL), 0);
+            task_check_eq(cio_yield(), 0);
+        } else {
+            cio_udp_close(w.u);
+        }
+        task_check_eq(cio_join(t), 0);
+        task_check_eq(w.got, -EBADF);
+    }
+    return 0;
+}
+
+static void test_udp_close_while_waiting(void **state)
+{
+    (void)state;
+    assert_ok(run_real(close_while_waiting, NULL));
+    assert_ok(run_real(close_while_waiting, "callback"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_echo_ipv4),
         cmocka_unit_test(test_udp_echo_ipv6),
         cmocka_unit_test(test_udp_refused_and_errors),
+        cmocka_unit_test(test_udp_close_while_waiting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
