@@ -18,6 +18,7 @@ struct cio__pg_stmt {
     uint32_t *arg_oids; /* the oids it was prepared with (the cache key) */
     int nargs;
     int result_format; /* 1 when every column decodes from binary */
+    int pins;          /* users holding it across other cache calls: not evicted */
     char name[24];
 };
 
@@ -91,6 +92,19 @@ int cio__pg_cancel_request(cio_pg_conn *c);
  * argument oids, preparing (and describing) it on first use. */
 int cio__pg_stmt_get(cio_pg_conn *c, const char *sql, const uint32_t *oids, int nargs,
                      struct cio__pg_stmt **out);
+/* A pinned statement is never evicted (the cache grows past its size
+ * meanwhile and shrinks back on later misses): for a caller that holds a
+ * statement while it gets another one (executemany's two chunk sizes). */
+static inline void cio__pg_stmt_pin(struct cio__pg_stmt *s)
+{
+    if (s)
+        s->pins++;
+}
+static inline void cio__pg_stmt_unpin(struct cio__pg_stmt *s)
+{
+    if (s)
+        s->pins--;
+}
 /* Forgets every cached statement (after a "prepared statement does not
  * exist" or "cached plan must not change result type" error). */
 void cio__pg_stmt_reset(cio_pg_conn *c);

@@ -219,6 +219,9 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
     struct chunk_stmt full = {0}, last = {0};
     int rest = nrows % per;
     rc = chunk_prepare(c, sql, prefix, nargs, per, col_oids, p.oids, &full);
+    /* Preparing the last chunk's statement may evict from the cache: the
+     * full chunk's must stay (prepared on the server, and its memory). */
+    cio__pg_stmt_pin(full.stmt);
     if (rc == 0 && rest)
         rc = chunk_prepare(c, sql, prefix, nargs, rest, col_oids, p.oids, &last);
     if (rc == 0 && PQenterPipelineMode(pg) != 1)
@@ -266,6 +269,7 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
         }
         take(c, &b, r);
     }
+    cio__pg_stmt_unpin(full.stmt);
     free(full.sql);
     free(last.sql);
     cio__pg_params_free(&p);

@@ -66,13 +66,15 @@ static struct cio__pg_stmt **find(cio_pg_conn *c, uint64_t h, const char *sql, c
     return pp;
 }
 
-/* Deallocates the least recently used statement. */
+/* Deallocates the least recently used statement that is not pinned.
+ * Returns 1 when one was evicted, 0 when every statement is pinned, or an
+ * error. */
 static int evict(cio_pg_conn *c)
 {
     struct cio__pg_stmt **victim = NULL;
     for (int b = 0; b < c->nbuckets; b++)
         for (struct cio__pg_stmt **pp = &c->buckets[b]; *pp; pp = &(*pp)->next)
-            if (!victim || (*pp)->last_use < (*victim)->last_use)
+            if (!(*pp)->pins && (!victim || (*pp)->last_use < (*victim)->last_use))
                 victim = pp;
     if (!victim)
         return 0;
@@ -83,7 +85,7 @@ static int evict(cio_pg_conn *c)
     snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
     stmt_free(s);
     int rc = cio__pg_simple(c, sql);
-    return rc == CIO_PG_ESERVER ? 0 : rc < 0 ? rc : 0;
+    return rc == CIO_PG_ESERVER ? 1 : rc < 0 ? rc : 1;
 }
 
 /* Prepare and describe in one pipeline: one round trip. */
@@ -144,9 +146,12 @@ int cio__pg_stmt_get(cio_pg_conn *c, const char *sql, const uint32_t *oids, int 
         *out = *pp;
         return 0;
     }
+    /* Make room; pinned statements stay, so the cache may be over its
+     * size for a while: it shrinks back here. */
     int rc;
-    if (c->nstmts >= c->cache_cap && (rc = evict(c)) < 0)
-        return rc;
+    while (c->nstmts >= c->cache_cap && (rc = evict(c)) != 0)
+        if (rc < 0)
+            return rc;
     struct cio__pg_stmt *s = calloc(1, sizeof *s);
     if (!s)
         return -ENOMEM;

@@ -217,6 +217,49 @@ static void test_statement_cache(void **state)
     assert_int_equal(run_real(cache_main, NULL), 0);
 }
 
+/* executemany rewritten into multi-row INSERTs needs two statements at once
+ * (the full chunk and the shorter last one): with a cache of one, preparing
+ * the second must not evict (and free) the first while it is in use. */
+static int many_small_cache_main(void *arg)
+{
+    (void)arg;
+    cio_pg_options o = {.statement_cache_size = 1};
+    PG_CONNECT(c, &o);
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_many_small; CREATE TABLE q_many_small (id int "
+                            "PRIMARY KEY)",
+                            CIO_PG_NOARGS));
+    enum { N = 1203 }; /* two chunks of 500 and one of 203 */
+    cio_pg_arg *args = calloc(N, sizeof *args);
+    task_check(args != NULL);
+    for (int i = 0; i < N; i++)
+        args[i] = cio_pg_int4(i);
+    int rc = cio_pg_executemany(c, "INSERT INTO q_many_small VALUES ($1)", args, 1, N);
+    if (rc < 0)
+        print_error("executemany: %s: %s\n", cio_err_name(rc), cio_pg_conn_error(c)->message);
+    task_check_eq(rc, N);
+    /* Again: the cached statements are reused (or replaced) correctly. */
+    for (int i = 0; i < N; i++)
+        args[i] = cio_pg_int4(N + i);
+    task_check_eq(cio_pg_executemany(c, "INSERT INTO q_many_small VALUES ($1)", args, 1, N), N);
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_many_small", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 2 * N);
+    /* The cache is back to its size once the batch is over. */
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements", CIO_PG_NOARGS,
+                                   &n));
+    task_check(n <= 1);
+    free(args);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_executemany_small_cache(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(many_small_cache_main, NULL), 0);
+}
+
 /* executemany: a batch in one pipeline; an error in the middle undoes the
  * batch, names the row, and leaves the connection usable. */
 static int many_main(void *arg)
@@ -961,6 +1004,7 @@ int main(void)
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_statement_cache),
         cmocka_unit_test(test_executemany),
+        cmocka_unit_test(test_executemany_small_cache),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_copy),
