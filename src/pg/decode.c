@@ -190,45 +190,72 @@ int cio_pg_get_bytea(const cio_pg_result *r, int row, int col, const uint8_t **o
     return 0;
 }
 
-/* Binary numeric to its text form, as PostgreSQL's numeric_out. */
+#define NUMERIC_POS 0x0000
+#define NUMERIC_NEG 0x4000
+#define NUMERIC_NAN 0xC000
+#define NUMERIC_PINF 0xD000
+#define NUMERIC_NINF 0xF000
+#define NUMERIC_DSCALE_MAX 0x3FFF /* the 14 bits PostgreSQL stores */
+
+/* Binary numeric to its text form, as PostgreSQL's numeric_out. The value
+ * comes from the server: its header and every digit word are checked as
+ * PostgreSQL's own numeric_recv does (CIO_PG_EPROTO when malformed), and
+ * the text is written in a buffer sized from the header alone. */
 int cio__pg_numeric_text(const cio_pg_result *r, const struct cio__pg_cell *c, const char **out)
 {
     if (c->len < 8)
         return CIO_PG_EPROTO;
-    int nd = (int16_t)cio__pg_rd_be(c->v, 2), weight = (int16_t)cio__pg_rd_be(c->v + 2, 2);
-    unsigned sign = (unsigned)cio__pg_rd_be(c->v + 4, 2);
-    int dscale = (int16_t)cio__pg_rd_be(c->v + 6, 2);
-    if (nd < 0 || dscale < 0 || c->len != 8 + 2 * nd)
+    const char *v = c->v;
+    int nd = (int16_t)cio__pg_rd_be(v, 2), weight = (int16_t)cio__pg_rd_be(v + 2, 2);
+    unsigned sign = (unsigned)cio__pg_rd_be(v + 4, 2);
+    int dscale = (int16_t)cio__pg_rd_be(v + 6, 2);
+    if (nd < 0 || dscale < 0 || dscale > NUMERIC_DSCALE_MAX || c->len != 8 + 2 * nd)
         return CIO_PG_EPROTO;
-    const char *special = sign == 0xC000   ? "NaN"
-                          : sign == 0xD000 ? "Infinity"
-                          : sign == 0xF000 ? "-Infinity"
-                                           : NULL;
+    const char *special = sign == NUMERIC_NAN    ? "NaN"
+                          : sign == NUMERIC_PINF ? "Infinity"
+                          : sign == NUMERIC_NINF ? "-Infinity"
+                                                 : NULL;
     if (special) {
+        if (nd != 0)
+            return CIO_PG_EPROTO;
         *out = cio__pg_arena_put(r, special, strlen(special));
         return *out ? 0 : -ENOMEM;
     }
-    size_t cap = (size_t)(weight > 0 ? weight + 1 : 1) * 4 + (size_t)dscale + 8;
+    if (sign != NUMERIC_POS && sign != NUMERIC_NEG)
+        return CIO_PG_EPROTO;
+    for (int d = 0; d < nd; d++)
+        if (cio__pg_rd_be(v + 8 + 2 * d, 2) > 9999)
+            return CIO_PG_EPROTO;
+    /* Sign, integer part (4 characters per group of weight + 1, or "0"),
+     * point, dscale digits. */
+    size_t cap = 1 + (size_t)(weight >= 0 ? weight + 1 : 1) * 4 + 1 + (size_t)dscale;
     char *buf = malloc(cap), *p = buf;
     if (!buf)
         return -ENOMEM;
-    if (sign == 0x4000)
+    if (sign == NUMERIC_NEG)
         *p++ = '-';
     if (weight < 0) {
         *p++ = '0';
     } else {
         for (int d = 0; d <= weight; d++) {
-            int dig = d < nd ? (int)cio__pg_rd_be(c->v + 8 + 2 * d, 2) : 0;
-            p += d == 0 ? sprintf(p, "%d", dig) : sprintf(p, "%04d", dig);
+            unsigned dig = d < nd ? (unsigned)cio__pg_rd_be(v + 8 + 2 * d, 2) : 0;
+            char g[4] = {(char)('0' + dig / 1000), (char)('0' + dig / 100 % 10),
+                         (char)('0' + dig / 10 % 10), (char)('0' + dig % 10)};
+            int k = 0;
+            if (d == 0) /* no leading zeros */
+                while (k < 3 && g[k] == '0')
+                    k++;
+            for (; k < 4; k++)
+                *p++ = g[k];
         }
     }
     if (dscale > 0) {
         *p++ = '.';
         int emitted = 0;
         for (int d = weight + 1; emitted < dscale; d++) {
-            int dig = d >= 0 && d < nd ? (int)cio__pg_rd_be(c->v + 8 + 2 * d, 2) : 0;
-            char g[8];
-            sprintf(g, "%04d", dig);
+            unsigned dig = d >= 0 && d < nd ? (unsigned)cio__pg_rd_be(v + 8 + 2 * d, 2) : 0;
+            char g[4] = {(char)('0' + dig / 1000), (char)('0' + dig / 100 % 10),
+                         (char)('0' + dig / 10 % 10), (char)('0' + dig % 10)};
             for (int k = 0; k < 4 && emitted < dscale; k++, emitted++)
                 *p++ = g[k];
         }

@@ -1,0 +1,161 @@
+/* The binary decoders against values a hostile or broken server could
+ * send: results are built in memory with libpq's PQmakeEmptyPGresult and
+ * PQsetvalue (no server needed), so every byte of a value is ours to
+ * choose. A malformed value is CIO_PG_EPROTO, never a crash or an
+ * overflow (the suite runs under AddressSanitizer). */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pg/internal.h"
+
+/* A one-row, one-column result of type oid in the binary format holding
+ * the len bytes at v. */
+static cio_pg_result *binary_value(uint32_t oid, const void *v, int len)
+{
+    PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+    assert_non_null(res);
+    PGresAttDesc col = {.name = "v", .typid = oid, .typlen = -1, .atttypmod = -1, .format = 1};
+    assert_int_equal(PQsetResultAttrs(res, 1, &col), 1);
+    assert_int_equal(PQsetvalue(res, 0, 0, (char *)v, len), 1);
+    cio_pg_result *r = cio__pg_result_wrap(res);
+    assert_non_null(r);
+    return r;
+}
+
+/* numeric's external binary form: ndigits, weight, sign, dscale, then
+ * ndigits base-10000 digits, all big-endian 16-bit. */
+static int numeric_bytes(unsigned char *out, int weight, unsigned sign, int dscale,
+                         const unsigned *digits, int nd)
+{
+    unsigned fields[4] = {(unsigned)nd, (unsigned)weight, sign, (unsigned)dscale};
+    int n = 0;
+    for (int i = 0; i < 4; i++) {
+        out[n++] = (unsigned char)(fields[i] >> 8);
+        out[n++] = (unsigned char)fields[i];
+    }
+    for (int i = 0; i < nd; i++) {
+        out[n++] = (unsigned char)(digits[i] >> 8);
+        out[n++] = (unsigned char)digits[i];
+    }
+    return n;
+}
+
+/* The text of a numeric, through both getters that decode it; NULL when
+ * either fails (then *rc is the error, and both must agree). */
+static const char *numeric_text(int weight, unsigned sign, int dscale, const unsigned *digits,
+                                int nd, int extra_len, int *rc)
+{
+    static char copy[512];
+    unsigned char buf[8 + 2 * 64];
+    assert_true(nd <= 64);
+    int len = numeric_bytes(buf, weight, sign, dscale, digits, nd);
+    cio_pg_result *r = binary_value(CIO_PG_NUMERICOID, buf, len + extra_len);
+    const char *num = NULL, *text = NULL;
+    *rc = cio_pg_get_numeric(r, 0, 0, &num);
+    int rc2 = cio_pg_get_text(r, 0, 0, &text, NULL);
+    assert_int_equal(*rc, rc2);
+    if (*rc == 0) {
+        assert_string_equal(num, text);
+        snprintf(copy, sizeof copy, "%s", num);
+    }
+    cio_pg_result_free(r);
+    return *rc == 0 ? copy : NULL;
+}
+
+static void test_numeric_valid(void **state)
+{
+    (void)state;
+    int rc;
+    const unsigned a[] = {12, 3456, 7800};
+    assert_string_equal(numeric_text(1, 0x4000, 4, a, 3, 0, &rc), "-123456.7800");
+    assert_string_equal(numeric_text(1, 0x0000, 0, a, 3, 0, &rc), "123456");
+    const unsigned b[] = {12};
+    assert_string_equal(numeric_text(-3, 0x0000, 14, b, 1, 0, &rc), "0.00000000001200");
+    assert_string_equal(numeric_text(0, 0x0000, 0, NULL, 0, 0, &rc), "0");
+    const unsigned nines[] = {9999, 9999, 9999, 9999, 9999, 9999, 9999, 9999};
+    assert_string_equal(numeric_text(7, 0x4000, 2, nines, 8, 0, &rc),
+                        "-99999999999999999999999999999999.00");
+    /* A large weight with few digits: trailing zero groups. */
+    const unsigned one[] = {1};
+    const char *big = numeric_text(20, 0x0000, 0, one, 1, 0, &rc);
+    assert_non_null(big);
+    assert_int_equal(strlen(big), 81);
+    assert_true(big[0] == '1' && strspn(big + 1, "0") == 80);
+    assert_string_equal(numeric_text(0, 0xC000, 0, NULL, 0, 0, &rc), "NaN");
+    assert_string_equal(numeric_text(0, 0xD000, 0, NULL, 0, 0, &rc), "Infinity");
+    assert_string_equal(numeric_text(0, 0xF000, 0, NULL, 0, 0, &rc), "-Infinity");
+}
+
+static void test_numeric_malformed(void **state)
+{
+    (void)state;
+    int rc;
+    /* Digit words past 9999, in 7 groups and more: five characters each
+     * would overrun a buffer sized for four. */
+    unsigned huge[40];
+    for (int i = 0; i < 40; i++)
+        huge[i] = 65535;
+    for (int nd = 40; nd >= 1; nd--) {
+        assert_null(numeric_text(nd - 1, 0x0000, 0, huge, nd, 0, &rc));
+        assert_int_equal(rc, CIO_PG_EPROTO);
+        assert_null(numeric_text(nd - 1, 0x4000, 8, huge, nd, 0, &rc));
+        assert_int_equal(rc, CIO_PG_EPROTO);
+    }
+    const unsigned bad_last[] = {1, 2, 3, 4, 5, 6, 7, 10000};
+    assert_null(numeric_text(7, 0x0000, 0, bad_last, 8, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    /* Only in the fraction. */
+    assert_null(numeric_text(0, 0x0000, 28, bad_last, 8, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    /* Signs other than +, -, NaN and the infinities. */
+    const unsigned d[] = {42};
+    assert_null(numeric_text(0, 0x8000, 0, d, 1, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    assert_null(numeric_text(0, 0x0001, 0, d, 1, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    /* A special value carries no digits. */
+    assert_null(numeric_text(0, 0xC000, 0, d, 1, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    /* dscale: negative, or past PostgreSQL's 14-bit field. */
+    assert_null(numeric_text(0, 0x0000, -1, d, 1, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    assert_null(numeric_text(0, 0x0000, 0x4000, d, 1, 0, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    /* Lengths that disagree with ndigits, and a negative ndigits. */
+    assert_null(numeric_text(0, 0x0000, 0, d, 1, 1, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    assert_null(numeric_text(0, 0x0000, 0, d, 1, -2, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    assert_null(numeric_text(0, 0x0000, 0, d, 1, -9, &rc));
+    assert_int_equal(rc, CIO_PG_EPROTO);
+    unsigned char neg[8] = {0xFF, 0xFF, 0, 0, 0, 0, 0, 0};
+    cio_pg_result *r = binary_value(CIO_PG_NUMERICOID, neg, 8);
+    const char *out = NULL;
+    assert_int_equal(cio_pg_get_numeric(r, 0, 0, &out), CIO_PG_EPROTO);
+    cio_pg_result_free(r);
+    /* The extreme weights of a well-formed header stay in bounds: the
+     * largest integer part, and a fraction that starts far away. */
+    unsigned char buf[10];
+    int len = numeric_bytes(buf, 32767, 0, 0x3FFF, d, 1);
+    r = binary_value(CIO_PG_NUMERICOID, buf, len);
+    assert_int_equal(cio_pg_get_numeric(r, 0, 0, &out), 0);
+    assert_int_equal(strlen(out), 2 + 4 * 32767 + 1 + 0x3FFF);
+    cio_pg_result_free(r);
+    len = numeric_bytes(buf, -32768, 0x4000, 0x3FFF, d, 1);
+    r = binary_value(CIO_PG_NUMERICOID, buf, len);
+    assert_int_equal(cio_pg_get_numeric(r, 0, 0, &out), 0);
+    assert_int_equal(strlen(out), 3 + 0x3FFF);
+    assert_true(strspn(out + 3, "0") == 0x3FFF); /* its digit is past the scale */
+    cio_pg_result_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numeric_valid),
+        cmocka_unit_test(test_numeric_malformed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
