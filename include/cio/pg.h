@@ -462,11 +462,16 @@ int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_conn **out);
 /* Gives a connection back to its pool. A connection left inside a
  * transaction is rolled back first (in a shield, so even a cancelled task
  * cleans up); a lost, broken or too old connection is closed and its slot
- * freed. The connection must not be used afterwards. Returns 0, -EINVAL
- * (conn NULL or not from a pool), or CIO_PG_EBUSY when another task is in
- * the middle of an operation on it (nothing is done: it stays checked
- * out). May suspend (the rollback); callable
- * outside a task only for connections that need no rollback. */
+ * freed. Like asyncpg's reset on release, a stream or COPY left open on it
+ * is ended first, in the same shield: the stream's query is cancelled (or
+ * its cursor closed), the COPY is aborted (nothing it sent is loaded). The
+ * cio_pg_stream or cio_pg_copy stays the caller's, cut from the connection:
+ * cio_pg_stream_close() then only frees it (returning 0),
+ * cio_pg_copy_end() frees it and returns CIO_PG_ESTATE (nothing was
+ * copied), and any other use of it returns CIO_PG_ESTATE. The connection must not be used
+ * afterwards. Returns 0, -EINVAL (conn NULL or not from a pool), or CIO_PG_EBUSY when another task
+ * is in the middle of an operation on it (nothing is done: it stays checked out). May suspend (the
+ * rollback); callable outside a task only for connections that need no rollback. */
 int cio_pg_pool_release(cio_pg_conn *conn);
 
 /* Closes the pool: acquires waiting or made later fail with CIO_PG_ECLOSED,
@@ -619,7 +624,9 @@ int cio_pg_stream_open(cio_pg_conn *conn, const char *sql, const cio_pg_arg *arg
 
 /* Waits for the next rows: returns their count (> 0) and stores them in
  * *rows (owned by the stream, valid until the next call or close), 0 at the
- * end of the rows, or an error (the stream is finished then). */
+ * end of the rows, or an error (the stream is finished then); CIO_PG_ESTATE
+ * once its connection was released to the pool (see
+ * cio_pg_pool_release()). */
 int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows);
 
 /* Row by row (asyncpg's `async for record in cursor`): returns 1 and names
@@ -656,11 +663,14 @@ int cio_pg_copy_records(cio_pg_conn *conn, const char *table, const char *const 
  * statement names) and finish with cio_pg_copy_end(). *out is owned by the
  * caller until copy_end. */
 int cio_pg_copy_in(cio_pg_conn *conn, const char *sql, cio_pg_copy **out);
-/* Sends len bytes of COPY data, suspending while the socket is full. */
+/* Sends len bytes of COPY data, suspending while the socket is full.
+ * CIO_PG_ESTATE once the connection was released to the pool (which
+ * aborted the COPY). */
 int cio_pg_copy_write(cio_pg_copy *copy, const void *data, size_t len);
 /* Ends the COPY (with error_message not NULL: aborts it, nothing is
  * loaded, and CIO_PG_ESERVER is returned) and frees copy. Returns the rows
- * copied. */
+ * copied; CIO_PG_ESTATE (copy freed, nothing loaded) when the connection
+ * was released to the pool with the COPY open. */
 int cio_pg_copy_end(cio_pg_copy *copy, const char *error_message);
 
 /* COPY TO STDOUT: runs `sql` (COPY ... TO STDOUT, or COPY (query) TO

@@ -83,6 +83,7 @@ int cio_pg_copy_in(cio_pg_conn *c, const char *sql, cio_pg_copy **out)
     }
     cp->c = c;
     c->streaming = true;
+    c->copy = cp;
     *out = cp;
     return 0;
 }
@@ -116,6 +117,8 @@ int cio_pg_copy_write(cio_pg_copy *cp, const void *data, size_t len)
     if (!cp || (!data && len))
         return -EINVAL;
     cio_pg_conn *c = cp->c;
+    if (!c)
+        return CIO_PG_ESTATE; /* its connection went back to the pool */
     struct cio__task *t;
     int rc = cio__enter(&t);
     if (rc)
@@ -128,31 +131,26 @@ int cio_pg_copy_write(cio_pg_copy *cp, const void *data, size_t len)
     return rc;
 }
 
-int cio_pg_copy_end(cio_pg_copy *cp, const char *error_message)
+/* Ends the COPY on the server: commits it, or aborts it with `why` (not
+ * NULL), and returns the rows copied or the error. rc is the caller's
+ * interruption, if any: the COPY is aborted then, with a bounded wait. In a
+ * shield; unties cp from its connection. */
+static int finish(cio_pg_copy *cp, struct cio__task *t, const char *why, int rc)
 {
-    if (!cp)
-        return -EINVAL;
     cio_pg_conn *c = cp->c;
-    struct cio__task *t = cio__self();
-    if (!t)
-        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
-    if (c->user)
-        return CIO_PG_EBUSY;
-    int rc = cio__interrupted(t);
-    /* Ending the COPY is cleanup: it runs even in a cancelled task (an
-     * interrupted caller gets the COPY aborted, not committed). */
     cio_scope shield = {0};
     cio_shield_enter(&shield);
     c->user = t;
     if (c->broken) {
         rc = CIO_PG_ECONN;
     } else {
-        const char *why = rc ? "COPY interrupted" : error_message;
+        if (rc)
+            why = "COPY interrupted";
         if (PQputCopyEnd(c->pg, why) < 0) {
             rc = cio__pg_conn_lost(c);
         } else {
             cio_scope limit = {0};
-            cio_timeout_enter(&limit, rc ? 10.0 : INFINITY);
+            cio_timeout_enter(&limit, rc || why ? 10.0 : INFINITY);
             int f = cio__pg_flush(c);
             int r = f ? f : copy_result(c);
             cio_scope_exit(&limit);
@@ -164,7 +162,43 @@ int cio_pg_copy_end(cio_pg_copy *cp, const char *error_message)
     }
     c->user = NULL;
     c->streaming = false;
+    c->copy = NULL;
+    cp->c = NULL;
     cio_scope_exit(&shield);
+    return rc;
+}
+
+void cio__pg_copy_detach(cio_pg_copy *cp)
+{
+    cio_pg_conn *c = cp->c;
+    struct cio__task *t = cio__self();
+    if (!t || c->user) {
+        c->broken = true; /* the server still waits for COPY data */
+        c->streaming = false;
+        c->copy = NULL;
+        cp->c = NULL;
+        return;
+    }
+    finish(cp, t, "COPY abandoned: its connection was released to the pool", 0);
+}
+
+int cio_pg_copy_end(cio_pg_copy *cp, const char *error_message)
+{
+    if (!cp)
+        return -EINVAL;
+    cio_pg_conn *c = cp->c;
+    if (!c) { /* its connection went back to the pool: aborted then */
+        free(cp);
+        return CIO_PG_ESTATE;
+    }
+    struct cio__task *t = cio__self();
+    if (!t)
+        return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
+    if (c->user)
+        return CIO_PG_EBUSY;
+    /* Ending the COPY is cleanup: it runs even in a cancelled task (an
+     * interrupted caller gets the COPY aborted, not committed). */
+    int rc = finish(cp, t, error_message, cio__interrupted(t));
     free(cp);
     return rc;
 }

@@ -29,6 +29,8 @@ struct cio_pg_conn {
     struct cio__task *user;   /* the task running an operation, or NULL */
     bool broken;              /* unusable: dropped on release */
     bool streaming;           /* a stream or copy owns the connection */
+    cio_pg_stream *stream;    /* that stream, or NULL */
+    cio_pg_copy *copy;        /* or that COPY */
     bool unsynced;            /* a batch is being queued: its Sync is not sent */
     bool no_cache;
     bool listening;         /* LISTEN was used: released connections UNLISTEN */
@@ -201,6 +203,14 @@ char *cio__pg_quote_ident(const char *s);
  * when the lookup failed or was interrupted; NULL with lookup_error 0 when
  * memory ran out. */
 PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c);
+
+/* A connection released to its pool with a stream or COPY open: ends it
+ * on the server (the stream's query cancelled or its cursor closed, the
+ * COPY aborted), in a shield with bounded waits; marks conn broken if that
+ * fails. The handle stays the user's, cut from conn: its functions then
+ * return CIO_PG_ESTATE, and its close or end only frees it. */
+void cio__pg_stream_detach(cio_pg_stream *st);
+void cio__pg_copy_detach(cio_pg_copy *cp);
 
 /* Closes and frees a connection (pool.c unlinks it first). */
 void cio__pg_conn_destroy(cio_pg_conn *c);

@@ -356,6 +356,13 @@ int cio_pg_pool_release(cio_pg_conn *c)
     cio_pg_pool *p = c->pool;
     if (c->user && c->user != cio__self())
         return CIO_PG_EBUSY; /* another task is mid-operation on it */
+    /* A stream or COPY left open is ended first, as asyncpg's release
+     * resets the connection; its handle is cut from the connection, so
+     * closing it later touches nothing the next user holds. */
+    if (c->stream)
+        cio__pg_stream_detach(c->stream);
+    else if (c->copy)
+        cio__pg_copy_detach(c->copy);
     bool keep =
         !c->broken && !c->streaming && c->pg && PQstatus(c->pg) == CONNECTION_OK && !p->closing;
     PGTransactionStatusType ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;

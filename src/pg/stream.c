@@ -9,6 +9,8 @@
 
 #include "pg/internal.h"
 
+#define CLEANUP_WAIT 10.0 /* seconds the cursor's CLOSE may take when a stream ends */
+
 struct cio_pg_stream {
     cio_pg_conn *c;
     cio_pg_result rows;
@@ -98,6 +100,7 @@ int cio_pg_stream_open(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
         return rc;
     }
     c->streaming = true;
+    c->stream = st;
     *out = st;
     return 0;
 }
@@ -182,6 +185,8 @@ int cio_pg_stream_next(cio_pg_stream *st, cio_pg_result **rows)
     if (!st || !rows)
         return -EINVAL;
     *rows = NULL;
+    if (!st->c)
+        return CIO_PG_ESTATE; /* its connection went back to the pool */
     if (st->done)
         return 0;
     int rc = step_begin(st);
@@ -208,25 +213,22 @@ int cio_pg_stream_row(cio_pg_stream *st, cio_pg_result **rows, int *row)
     return 1;
 }
 
-int cio_pg_stream_close(cio_pg_stream *st)
+void cio__pg_stream_detach(cio_pg_stream *st)
 {
-    if (!st)
-        return 0;
     cio_pg_conn *c = st->c;
-    if (c->user && c->user != cio__self())
-        return CIO_PG_EBUSY; /* another task is inside cio_pg_stream_next() */
-    cio__pg_result_release(&st->rows);
-    int rc = 0;
     struct cio__task *t = cio__self();
-    if (!t) {
+    if (!t || c->user) {
+        /* No task to talk to the server in (or an operation of this task's
+         * own is under way): a query in flight or an open cursor leaves
+         * the session unusable. */
         c->broken = c->broken || st->pending || st->cursor;
-    } else if (!c->user && cio_pg_conn_ok(c)) {
+    } else if (cio_pg_conn_ok(c)) {
         /* Cleanup runs even in a cancelled task. */
         cio_scope shield = {0};
         cio_shield_enter(&shield);
         c->user = t;
         if (st->pending) {
-            rc = cio__pg_abort(c, 0);
+            cio__pg_abort(c, 0);
         } else if (st->cursor) {
             char sql[96];
             snprintf(sql, sizeof sql, st->own_tx ? "CLOSE %s; COMMIT" : "CLOSE %s", st->name);
@@ -234,15 +236,37 @@ int cio_pg_stream_close(cio_pg_stream *st)
                 snprintf(sql, sizeof sql, "ROLLBACK");
             else if (PQtransactionStatus(c->pg) == PQTRANS_INERROR)
                 sql[0] = 0;
+            cio_scope limit = {0};
+            cio_timeout_enter(&limit, CLEANUP_WAIT);
             if (sql[0] && cio__pg_simple(c, sql) < 0 && st->own_tx)
                 c->broken = true;
+            cio_scope_exit(&limit);
         }
         c->user = NULL;
         cio_scope_exit(&shield);
-        if (c->broken)
-            rc = CIO_PG_ECONN;
     }
     c->streaming = false;
+    c->stream = NULL;
+    st->c = NULL;
+    st->pending = false;
+    st->done = true;
+}
+
+int cio_pg_stream_close(cio_pg_stream *st)
+{
+    if (!st)
+        return 0;
+    cio_pg_conn *c = st->c;
+    int rc = 0;
+    if (c) {
+        if (c->user && c->user != cio__self())
+            return CIO_PG_EBUSY; /* another task is inside cio_pg_stream_next() */
+        bool cleaned = cio__self() && !c->user && cio_pg_conn_ok(c);
+        cio__pg_stream_detach(st);
+        if (cleaned && c->broken)
+            rc = CIO_PG_ECONN;
+    }
+    cio__pg_result_release(&st->rows);
     free(st);
     return rc;
 }

@@ -530,6 +530,111 @@ static void test_lifecycle(void **state)
     assert_int_equal(run_real(lifecycle, NULL), 0);
 }
 
+static int close_pool(void *arg)
+{
+    return cio_pg_pool_close(arg);
+}
+
+/* A connection released with a stream or a COPY still open (asyncpg's
+ * release resets the connection: open cursors and COPYs end, their
+ * objects stop working): the release ends them on the server and hands
+ * back a clean connection; the stream or copy handle only frees itself
+ * afterwards, and using it says so. */
+static int release_open_main(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *p = make_pool(1, 1, 0);
+    task_check(p != NULL);
+    cio_pg_conn *a;
+    int64_t v;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    PG_OK(a, cio_pg_execute(a, "DROP TABLE IF EXISTS p_copy; CREATE TABLE p_copy (a int)",
+                            CIO_PG_NOARGS));
+    task_check_eq(cio_pg_pool_release(a), 0);
+    const char *big = "SELECT g FROM generate_series(1, 100000) g";
+    /* Single-row mode, rows still coming; a server-side cursor in its own
+     * transaction; a cursor in the caller's transaction. */
+    for (int mode = 0; mode < 3; mode++) {
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+        int pid = cio_pg_backend_pid(a);
+        if (mode == 2)
+            PG_OK(a, cio_pg_execute(a, "BEGIN", CIO_PG_NOARGS));
+        cio_pg_stream *st;
+        PG_OK(a, cio_pg_stream_open(a, big, CIO_PG_NOARGS, mode ? 100 : 1, &st));
+        cio_pg_result *rows;
+        task_check(cio_pg_stream_next(st, &rows) > 0);
+        task_check_eq(cio_pg_pool_release(a), 0);
+        task_check_eq(cio_pg_pool_size(p), 1);
+        task_check_eq(cio_pg_pool_idle(p), 1);
+        task_check_eq(cio_pg_stream_next(st, &rows), CIO_PG_ESTATE);
+        int row;
+        task_check_eq(cio_pg_stream_row(st, &rows, &row), CIO_PG_ESTATE);
+        /* The connection is clean and is the same session. */
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+        task_check_eq(cio_pg_backend_pid(a), pid);
+        task_check(!cio_pg_in_transaction(a));
+        PG_OK(a, cio_pg_fetchval_int64(
+                     a, "SELECT count(*) FROM pg_cursors WHERE name LIKE 'cio_cur_%'",
+                     CIO_PG_NOARGS, &v));
+        task_check_eq(v, 0);
+        PG_OK(a, cio_pg_fetchval_int64(a, "SELECT 7", CIO_PG_NOARGS, &v));
+        task_check_eq(v, 7);
+        /* Closing the stream now frees it and does not touch the
+         * connection, which another user may hold meanwhile. */
+        task_check_eq(cio_pg_stream_close(st), 0);
+        PG_OK(a, cio_pg_fetchval_int64(a, "SELECT 8", CIO_PG_NOARGS, &v));
+        task_check_eq(v, 8);
+        task_check_eq(cio_pg_pool_release(a), 0);
+    }
+    /* A COPY FROM STDIN with rows sent: aborted, nothing is loaded. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    int pid = cio_pg_backend_pid(a);
+    cio_pg_copy *cp;
+    PG_OK(a, cio_pg_copy_in(a, "COPY p_copy FROM STDIN", &cp));
+    PG_OK(a, cio_pg_copy_write(cp, "1\n2\n3\n", 6));
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_idle(p), 1);
+    task_check_eq(cio_pg_copy_write(cp, "4\n", 2), CIO_PG_ESTATE);
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check_eq(cio_pg_backend_pid(a), pid);
+    task_check(!cio_pg_in_transaction(a));
+    /* Ending it reports that nothing was loaded, and frees it. */
+    task_check_eq(cio_pg_copy_end(cp, NULL), CIO_PG_ESTATE);
+    PG_OK(a, cio_pg_fetchval_int64(a, "SELECT count(*) FROM p_copy", CIO_PG_NOARGS, &v));
+    task_check_eq(v, 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    /* The guard's release at the end of a block with the stream left open
+     * (a forgotten close): the connection goes back clean. */
+    cio_pg_stream *left = NULL;
+    {
+        int rc;
+        CIO_PG_ACQUIRE(c, p, 1.0, rc);
+        task_check_eq(rc, 0);
+        PG_OK(c, cio_pg_stream_open(c, big, CIO_PG_NOARGS, 1, &left));
+    }
+    task_check_eq(cio_pg_pool_idle(p), 1);
+    task_check_eq(query_one(p, 5), 0);
+    task_check_eq(cio_pg_stream_close(left), 0);
+    /* Released into a closing pool: the connection is closed, the stream
+     * outlives it. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    PG_OK(a, cio_pg_stream_open(a, big, CIO_PG_NOARGS, 100, &left));
+    cio_task closer = cio_spawn(close_pool, p);
+    cio_sleep(0.05);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_join(closer), 0);
+    cio_pg_result *rows;
+    task_check_eq(cio_pg_stream_next(left, &rows), CIO_PG_ESTATE);
+    task_check_eq(cio_pg_stream_close(left), 0);
+    return 0;
+}
+
+static void test_release_open_stream(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(release_open_main, NULL), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -540,7 +645,7 @@ int main(void)
         cmocka_unit_test(test_basics),    cmocka_unit_test(test_exhaustion),
         cmocka_unit_test(test_slot_fifo), cmocka_unit_test(test_timeout_races_release),
         cmocka_unit_test(test_close),     cmocka_unit_test(test_1000_tasks_20_connections),
-        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_lifecycle), cmocka_unit_test(test_release_open_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
