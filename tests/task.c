@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "loop/loop.h"
+
 static int return_arg(void *arg)
 {
     return (int)(intptr_t)arg;
@@ -244,6 +246,45 @@ static void test_run_result_and_nesting(void **state)
                      -EINVAL);
 }
 
+static size_t stacks_carved(void)
+{
+    return cio__stack_pool_carved(&cio__tls_loop->stacks);
+}
+
+static int run_on_few_stacks(void *arg)
+{
+    (void)arg;
+    enum { N = 1000 };
+    static cio_task t[N];
+    size_t before = stacks_carved();
+    for (int i = 0; i < N; i++)
+        t[i] = cio_spawn(return_arg, (void *)(intptr_t)i);
+    /* Spawned, not started: no stack taken yet. */
+    task_check_eq(stacks_carved(), before);
+    for (int i = 0; i < N; i++)
+        task_check_eq(cio_join(t[i]), i);
+    /* Each took a stack when it started and gave it back when it returned,
+     * so a thousand ran on two, alternating (a task's stack is released
+     * once the next one runs). */
+    task_check(stacks_carved() <= before + 2);
+    /* A task cancelled before it ever ran takes no stack at all. */
+    size_t mid = stacks_carved();
+    for (int i = 0; i < N; i++) {
+        t[i] = cio_spawn(return_arg, NULL);
+        task_check_eq(cio_cancel(t[i]), 0);
+    }
+    for (int i = 0; i < N; i++)
+        task_check_eq(cio_join(t[i]), -ECANCELED);
+    task_check_eq(stacks_carved(), mid);
+    return 0;
+}
+
+static void test_stacks_taken_when_tasks_run(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(run_on_few_stacks, NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_spawn_errors),
         cmocka_unit_test(test_run_reports_unjoined_and_alive),
         cmocka_unit_test(test_run_result_and_nesting),
+        cmocka_unit_test(test_stacks_taken_when_tasks_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

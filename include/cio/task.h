@@ -45,7 +45,9 @@ typedef struct cio_spawn_options {
 /* Starts fn(arg) as a new task; it first runs on a later turn of the loop,
  * after the tasks already ready. Never fails loudly: if the task cannot be
  * made, the returned handle carries the error, which cio_join() returns and
- * cio_spawn_error() reads (-EINVAL for fn NULL, CIO_ENOLOOP, -ENOMEM). */
+ * cio_spawn_error() reads (-EINVAL for fn NULL, CIO_ENOLOOP, -ENOMEM). The
+ * task's stack is taken when it first runs; if none can be had then, the
+ * task ends without running and its result is -ENOMEM. */
 cio_task cio_spawn(cio_task_fn fn, void *arg);
 
 /* cio_spawn() with options (opts may be NULL). Also -EINVAL for a stack

@@ -221,6 +221,14 @@ struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
     return carve(p, k);
 }
 
+size_t cio__stack_pool_carved(const struct cio__stack_pool *p)
+{
+    size_t n = 0;
+    for (const struct cio__stack_chunk *c = p->chunks; c; c = c->next)
+        n += c->used;
+    return n;
+}
+
 void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s)
 {
     (void)p;

@@ -70,6 +70,9 @@ void cio__stack_pool_fini(struct cio__stack_pool *p);
 /* A stack with at least `size` usable bytes, or NULL (out of memory). */
 struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size);
 
+/* How many stacks the pool has carved so far (in use or free). */
+size_t cio__stack_pool_carved(const struct cio__stack_pool *p);
+
 /* Returns s to the pool. */
 void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s);
 

@@ -99,6 +99,7 @@ void cio__loop_close(struct cio__loop *loop)
     cio__overflow_uninstall(loop);
     cio__handles_free(loop);
     cio__futures_free(loop);
+    cio__tasks_free(loop);
     cio__timers_fini(&loop->timers);
     cio__io_fini(loop);
     close(loop->wake_fd);

@@ -79,7 +79,8 @@ struct cio__loop {
     struct cio__list tasks; /* every task not yet released */
     long ntasks;
     uint64_t next_id;
-    struct cio__task *graveyard; /* ended task whose stack awaits release */
+    struct cio__task *graveyard;  /* ended task whose stack awaits release */
+    struct cio__task *free_tasks; /* released, kept for reuse */
     struct cio__task *main_task;
     long external_refs;           /* things outside the loop that may wake it */
     struct cio__threads *threads; /* thread-safe calls, signals (threads/) */
@@ -151,6 +152,8 @@ void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
 void cio__handles_free(struct cio__loop *loop);
 /* Frees the futures kept for reuse (future.c). */
 void cio__futures_free(struct cio__loop *loop);
+/* At close: frees every task not yet released, and the free list. */
+void cio__tasks_free(struct cio__loop *loop);
 
 /* fd watching (io.c). */
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);

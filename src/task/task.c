@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef CIO__ASAN
@@ -12,11 +13,45 @@
 
 /* ---- switching ---------------------------------------------------------- */
 
+static void task_free(struct cio__loop *loop, struct cio__task *t)
+{
+    t->run.next = (struct cio__runnable *)loop->free_tasks;
+    loop->free_tasks = t;
+}
+
+/* Returns the stack of the task that just ended (we have left it now) to
+ * the pool, and the task too if nobody wants its result. */
 static void reap(struct cio__loop *loop)
 {
     struct cio__task *t = loop->graveyard;
     loop->graveyard = NULL;
     cio__stack_put(&loop->stacks, t->stack);
+    t->stack = NULL;
+    if (t->id == 0)
+        task_free(loop, t);
+}
+
+static void task_entry(void *arg);
+static void task_end(struct cio__task *t, int result);
+
+/* Gives a task about to run for the first time its stack. Without one (out
+ * of memory), or if it was cancelled before it ever ran, it ends here, on
+ * the caller's stack, without running: its result says why. */
+static bool give_stack(struct cio__loop *loop, struct cio__task *t)
+{
+    struct cio__stack *s = t->cancelled ? NULL : cio__stack_get(&loop->stacks, t->stack_size + 64);
+    if (cio__unlikely(!s)) {
+        task_end(t, t->cancelled ? -ECANCELED : -ENOMEM);
+        return false;
+    }
+#ifdef CIO__ASAN
+    /* A reused stack still carries the redzones of the frames its last
+     * task never returned from (task_entry's, at least). */
+    __asan_unpoison_memory_region(s->lo, (size_t)((char *)s - s->lo));
+#endif
+    t->stack = s;
+    cio__ctx_make(&t->ctx, s->lo, (void *)((uintptr_t)s & ~(uintptr_t)15), task_entry, t);
+    return true;
 }
 
 static void warn_slow(struct cio__loop *loop, struct cio__task *from)
@@ -32,6 +67,11 @@ static void warn_slow(struct cio__loop *loop, struct cio__task *from)
  * and, once something switches back, finishes the switch on this side. */
 static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
 {
+    if (to && cio__unlikely(!to->stack) && !give_stack(loop, to)) {
+        if (!from)
+            return; /* the scheduler goes on with the next one */
+        to = NULL;
+    }
     cio__ctx *from_ctx = from ? &from->ctx : &loop->sched_ctx;
     cio__ctx *to_ctx = to ? &to->ctx : &loop->sched_ctx;
     if (cio__unlikely(loop->slow_ns))
@@ -46,7 +86,8 @@ static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio
     if (!from)
         fake = &sched_fake;
     if (to)
-        __sanitizer_start_switch_fiber(fake, to->stack->lo, (size_t)((char *)to - to->stack->lo));
+        __sanitizer_start_switch_fiber(fake, to->stack->lo,
+                                       (size_t)((char *)to->stack - to->stack->lo));
     else
         __sanitizer_start_switch_fiber(fake, loop->sched_stack_lo, loop->sched_stack_size);
     cio__ctx_switch(from_ctx, to_ctx);
@@ -139,10 +180,23 @@ void cio__task_release(struct cio__task *t)
     t->id = 0;
     cio__list_unlink(&t->link);
     loop->ntasks--;
-    if (t == loop->current)
-        loop->graveyard = t; /* still running on its stack: freed after the switch */
-    else
-        cio__stack_put(&loop->stacks, t->stack);
+    if (t != loop->current)
+        task_free(loop, t); /* else still running on its stack: reap() frees it */
+}
+
+void cio__tasks_free(struct cio__loop *loop)
+{
+    struct cio__list *n;
+    while ((n = cio__list_shift(&loop->tasks)))
+        free(cio__container_of(n, struct cio__task, link));
+    struct cio__task *t = loop->free_tasks;
+    while (t) {
+        struct cio__task *next = (struct cio__task *)t->run.next;
+        free(t);
+        t = next;
+    }
+    loop->free_tasks = NULL;
+    loop->ntasks = 0;
 }
 
 static void task_end(struct cio__task *t, int result)
@@ -181,9 +235,11 @@ static void task_entry(void *arg)
     if (loop->graveyard)
         reap(loop);
     t->started = true;
-    /* As in asyncio, a task cancelled before it first ran never runs. */
+    /* As in asyncio, a task cancelled before it first ran never runs
+     * (give_stack() ends most such tasks without a stack). */
     int result = t->cancelled ? -ECANCELED : t->fn(t->arg);
     task_end(t, result);
+    loop->graveyard = t; /* its stack goes back once we are off it */
     switch_out(loop, t);
     __builtin_unreachable();
 }
@@ -203,16 +259,14 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     size_t size = opts && opts->stack_size ? opts->stack_size : loop->default_stack;
     if (size < CIO_MIN_STACK_SIZE || size > ((size_t)1 << 36))
         return spawn_failed(-EINVAL);
-    struct cio__stack *s = cio__stack_get(&loop->stacks, size + sizeof(struct cio__task) + 64);
-    if (!s)
-        return spawn_failed(-ENOMEM);
-#ifdef CIO__ASAN
-    /* A reused stack still carries the redzones of the frames its last
-     * task never returned from (task_entry's, at least). */
-    __asan_unpoison_memory_region(s->lo, (size_t)((char *)s - s->lo));
-#endif
-    struct cio__task *t =
-        (struct cio__task *)(((uintptr_t)s - sizeof(struct cio__task)) & ~(uintptr_t)63);
+    struct cio__task *t = loop->free_tasks;
+    if (cio__likely(t != NULL)) {
+        loop->free_tasks = (struct cio__task *)t->run.next;
+    } else {
+        t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
+        if (!t)
+            return spawn_failed(-ENOMEM);
+    }
     /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
@@ -228,13 +282,13 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     cio__list_init(&t->done_waiters);
     t->fn = fn;
     t->arg = arg;
-    t->stack = s;
+    t->stack = NULL;
+    t->stack_size = size;
     t->wait_what = NULL;
     t->asan_fake_stack = NULL;
     t->name[0] = 0;
     if (opts && opts->name)
         snprintf(t->name, sizeof t->name, "%s", opts->name);
-    cio__ctx_make(&t->ctx, s->lo, t, task_entry, t);
     cio__list_push(&loop->tasks, &t->link);
     loop->ntasks++;
     cio__readyq_push(loop, &t->run);

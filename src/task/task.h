@@ -17,8 +17,11 @@ enum cio__task_state {
     CIO__T_DONE,    /* returned; result is set */
 };
 
-/* The task lives at the top of its own stack, below struct cio__stack, so
- * a new task costs one page of memory and no allocation of its own. */
+/* A task's bookkeeping is its own small allocation (recycled through the
+ * loop's free list); its stack is taken from the pool only when it first
+ * runs and goes back the moment it returns, before anyone joins it. So a
+ * task that has not started or has ended holds no stack, and a burst of
+ * short tasks run one after another reuses one warm stack. */
 struct cio__task {
     cio__ctx ctx;
     struct cio__runnable run;
@@ -40,7 +43,8 @@ struct cio__task {
     struct cio__list link;         /* in loop->tasks */
     cio_task_fn fn;
     void *arg;
-    struct cio__stack *stack;
+    struct cio__stack *stack; /* NULL before it starts and once it has ended */
+    size_t stack_size;        /* usable bytes it asked for */
     /* Where the task waits, for dumps. */
     const char *wait_what;
     void *asan_fake_stack;
