@@ -102,7 +102,9 @@ static int main_task(void *arg)
     struct async_database *db = arg;
     int rc = db_connect(db);
     if (rc < 0) {
+        /* The failed pool says why; it must be closed all the same. */
         fprintf(stderr, "connect: %s: %s\n", cio_strerror(rc), cio_pg_pool_error(db->pool));
+        db_close(db);
         return rc;
     }
     /* try: ... finally: await db.close() */

@@ -444,10 +444,24 @@ typedef struct cio_pg_pool_options {
 } cio_pg_pool_options;
 
 /* Makes a pool of connections to dsn and opens min_size of them (in
- * parallel). *out is set only on success; the caller owns the pool and must
- * close it with cio_pg_pool_close(). Errors: those of cio_pg_connect() (the
- * message is in cio_pg_pool_error()), -EINVAL (min_size > max_size, or
- * negative sizes), -ENOMEM. */
+ * parallel). The caller owns *out and must close it with
+ * cio_pg_pool_close(). Like cio_pg_connect(), *out receives a pool even
+ * when opening those connections fails (or init fails on one), so that
+ * cio_pg_pool_error() can say why: that pool is closed (acquires return
+ * CIO_PG_ECLOSED), its error is never "", and cio_pg_pool_close() must
+ * still be called on it (it frees it at once). *out is NULL only when no
+ * connection was tried: -EINVAL, -ENOMEM, CIO_ENOTTASK, or a caller
+ * already cancelled.
+ *
+ *     rc = cio_pg_pool_create(dsn, &opts, &pool);
+ *     if (rc < 0) {
+ *         fprintf(stderr, "%s: %s\n", cio_strerror(rc), cio_pg_pool_error(pool));
+ *         cio_pg_pool_close(pool);
+ *         return rc;
+ *     }
+ *
+ * Errors: those of cio_pg_connect() and of init, -EINVAL (dsn NULL,
+ * min_size > max_size, or negative sizes), -ENOMEM. */
 int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_pool **out);
 
 /* Takes a connection from the pool: an idle one (checked: a connection the
@@ -477,9 +491,10 @@ int cio_pg_pool_release(cio_pg_conn *conn);
 /* Closes the pool: acquires waiting or made later fail with CIO_PG_ECLOSED,
  * idle connections are closed, then the call waits until every connection
  * in use has been released (and closes them), and frees the pool. Returns
- * 0, or -EINVAL, CIO_ENOTTASK. If the caller is cancelled while waiting,
- * connections still in use are closed as they are released, and the pool
- * is freed by the last release. */
+ * 0, or -EINVAL (already closing), CIO_ENOTTASK. NULL is ignored, and a
+ * pool whose create failed is freed at once. If the caller is cancelled
+ * while waiting, connections still in use are closed as they are
+ * released, and the pool is freed by the last release. */
 int cio_pg_pool_close(cio_pg_pool *pool);
 
 /* asyncpg's Pool.execute/fetch/fetchrow/fetchval/executemany: acquire a
@@ -496,8 +511,9 @@ int cio_pg_pool_fetchval_int64(cio_pg_pool *pool, const char *sql, const cio_pg_
 int cio_pg_pool_executemany(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
                             int nrows);
 
-/* Why the last new connection of the pool failed ("" if none did); owned by
- * the pool. */
+/* Why the last new connection of the pool failed ("" if none did), and for
+ * a pool that cio_pg_pool_create() could not open, why it failed; owned by
+ * the pool. "" for NULL. */
 const char *cio_pg_pool_error(const cio_pg_pool *pool);
 
 /* Counts for monitoring: connections open (or being opened), idle, and

@@ -36,6 +36,7 @@ struct cio_pg_pool {
     struct cio__list waiters;
     int nwaiting;
     bool closing;
+    bool failed;   /* create could not open it: closed, kept for its error */
     bool orphaned; /* close was interrupted: the last release frees */
     struct cio__task *closer;
     char *last_error;
@@ -244,11 +245,14 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
     free(ops);
     free(tasks);
     if (rc) {
-        pool_free(p);
-        return rc;
+        /* As cio_pg_connect() does: the caller gets the pool, closed, to
+         * read why (then closes it). */
+        p->closing = p->failed = true;
+        if (!p->last_error || !p->last_error[0])
+            set_pool_error(p, cio_strerror(rc));
     }
     *out = p;
-    return 0;
+    return rc;
 }
 
 /* ---- acquire and release ------------------------------------------------------ */
@@ -423,7 +427,13 @@ void cio__pg_release_cleanup(cio_pg_conn **c)
 
 int cio_pg_pool_close(cio_pg_pool *p)
 {
-    if (!p || p->closing)
+    if (!p)
+        return 0;
+    if (p->failed) { /* from a failed create: nothing is open */
+        pool_free(p);
+        return 0;
+    }
+    if (p->closing)
         return -EINVAL;
     struct cio__task *t = cio__self();
     if (!t)

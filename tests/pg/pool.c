@@ -41,6 +41,8 @@ static int with_conn(cio_pg_pool *pool, int v)
     return rc < 0 ? rc : (int)out;
 }
 
+static int init_conn(cio_pg_conn *conn, void *arg);
+
 static int basics(void *arg)
 {
     (void)arg;
@@ -64,9 +66,33 @@ static int basics(void *arg)
     cio_pg_pool *bad = NULL;
     cio_pg_pool_options o = {.min_size = 3, .max_size = 2};
     task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &bad), -EINVAL);
+    task_check(bad == NULL);
+    /* A pool that cannot open its min_size connections is handed out
+     * anyway, closed, so that the caller can read why (as with
+     * cio_pg_connect()); closing it frees it. */
     o = (cio_pg_pool_options){.min_size = 2};
     task_check_eq(cio_pg_pool_create("host=127.0.0.1 port=1 user=x", &o, &bad), CIO_PG_ECONN);
-    task_check(bad == NULL);
+    task_check(bad != NULL);
+    task_check(strstr(cio_pg_pool_error(bad), "127.0.0.1") != NULL);
+    task_check_eq(cio_pg_pool_size(bad), 0);
+    cio_pg_conn *none;
+    task_check_eq(cio_pg_pool_acquire(bad, 1.0, &none), CIO_PG_ECLOSED);
+    task_check(none == NULL);
+    task_check_eq(cio_pg_pool_close(bad), 0);
+    /* The server refuses the session (no such database): its message. */
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s dbname=no_such_db", pg_dsn());
+    bad = NULL;
+    task_check_eq(cio_pg_pool_create(dsn, &o, &bad), CIO_PG_ECONN);
+    task_check(bad != NULL && strstr(cio_pg_pool_error(bad), "no_such_db") != NULL);
+    task_check_eq(cio_pg_pool_close(bad), 0);
+    /* An init callback that fails: the server's message. */
+    int inits = -1;
+    o = (cio_pg_pool_options){.min_size = 1, .init = init_conn, .init_arg = &inits};
+    bad = NULL;
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &bad), CIO_PG_ESERVER);
+    task_check(bad != NULL && strstr(cio_pg_pool_error(bad), "division by zero") != NULL);
+    task_check_eq(cio_pg_pool_close(bad), 0);
     task_check_eq(cio_pg_pool_close(p), 0);
     return 0;
 }
