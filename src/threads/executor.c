@@ -12,6 +12,12 @@
  *   GONE     the waiter left early (cancelled): whoever holds the job last
  *            calls the release callback and frees it.
  *
+ * A job in the queue belongs to the pool: a waiter that leaves finds it
+ * still linked and drops it, under the mutex. Whoever unlinks it under the
+ * mutex (a worker, or shutdown dropping it) owns it from then on exactly as
+ * a worker does: the waiter then only sets GONE, and the job is finished
+ * once, by its owner.
+ *
  * Round trips are made cheap by spinning: an idle worker polls the queue for
  * a while before it sleeps, and a waiter whose loop has nothing else to run
  * polls its job before it parks; the two cross-thread wake-ups of a round
@@ -32,6 +38,7 @@ enum { RUNNING = 1, DONE = 2, PARKED = 4, GONE = 8 };
 struct job {
     struct cio__inbox_node node; /* posted to the waiter's loop */
     struct cio__list qlink;      /* in the pool's queue, under its mutex */
+    struct job *dropped_next;    /* shutdown's own list of dropped jobs */
     atomic_uint state;
     bool ran;       /* fn was called (written before DONE) */
     bool delivered; /* loop thread only: the inbox node has run */
@@ -252,23 +259,29 @@ int cio_executor_shutdown(cio_executor *ex, bool cancel_pending)
     for (unsigned i = 0; i < ex->nthreads; i++)
         if (pthread_equal(pthread_self(), ex->threads[i]))
             return -EDEADLK;
-    struct cio__list dropped;
-    cio__list_init(&dropped);
+    /* Dropped jobs leave the queue under the mutex, as a worker takes one:
+     * a waiter cancelled from now on finds its job unlinked and leaves it
+     * to us (GONE), instead of freeing it while we still finish it. */
+    struct job *dropped = NULL, **tail = &dropped;
     pthread_mutex_lock(&ex->mu);
     ex->stopping = true;
     atomic_store(&ex->stop_flag, true);
     if (cancel_pending) {
         struct cio__list *l;
         while ((l = cio__list_shift(&ex->queue))) {
+            struct job *j = cio__container_of(l, struct job, qlink);
             atomic_fetch_sub_explicit(&ex->queued, 1, memory_order_relaxed);
-            cio__list_push(&dropped, l);
+            atomic_fetch_or_explicit(&j->state, RUNNING, memory_order_relaxed);
+            j->dropped_next = NULL;
+            *tail = j;
+            tail = &j->dropped_next;
         }
     }
     pthread_cond_broadcast(&ex->cv);
     pthread_mutex_unlock(&ex->mu);
-    struct cio__list *l;
-    while ((l = cio__list_shift(&dropped))) {
-        struct job *j = cio__container_of(l, struct job, qlink);
+    while (dropped) {
+        struct job *j = dropped;
+        dropped = j->dropped_next; /* job_finish() may free j */
         j->result = -ESHUTDOWN;
         job_finish(j);
     }

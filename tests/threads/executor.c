@@ -511,6 +511,113 @@ static void test_cancel_races_completion(void **state)
     assert_true(st_cancelled <= RACERS / 3);
 }
 
+/* ---- shutdown racing cancellation ------------------------------------------ */
+
+/* cio_executor_shutdown(ex, true) from another thread drops the queued jobs
+ * while their waiters, cancelled on the loop thread, leave them at the same
+ * moment. Each dropped job must be handed over exactly once: its release
+ * callback called once with -ECANCELED, no job touched after it is freed
+ * (AddressSanitizer watches). The waiters are cancelled from the tail of
+ * the queue while shutdown walks it from the head, so each round the two
+ * meet somewhere in the middle; the loop starts after a delay that varies
+ * by round, to move the meeting point. */
+#define SR_ROUNDS 150
+#define SR_JOBS 200
+
+static atomic_int sr_released, sr_bad, sr_parked;
+static atomic_bool sr_gate, sr_blocking, sr_go;
+
+static void sr_release(void *arg, int result)
+{
+    (void)arg;
+    if (result != -ECANCELED)
+        atomic_fetch_add(&sr_bad, 1);
+    atomic_fetch_add(&sr_released, 1);
+}
+
+static int sr_block_job(void *arg)
+{
+    (void)arg;
+    atomic_store(&sr_blocking, true);
+    while (!atomic_load(&sr_gate))
+        usleep(50);
+    return 5;
+}
+
+static int sr_blocker(void *arg)
+{
+    return cio_run_in_executor(&(cio_job_options){.executor = arg}, sr_block_job, NULL);
+}
+
+static int sr_waiter(void *arg)
+{
+    atomic_fetch_add(&sr_parked, 1); /* it parks before the next task runs */
+    return cio_run_in_executor(&(cio_job_options){.executor = arg, .release = sr_release},
+                               never_runs, NULL);
+}
+
+static void *sr_shutdown(void *arg)
+{
+    atomic_store(&sr_go, true);
+    cio_executor_shutdown(arg, true);
+    return NULL;
+}
+
+static int t_shutdown_races_cancel(void *arg)
+{
+    (void)arg;
+    static cio_task w[SR_JOBS];
+    for (int round = 0; round < SR_ROUNDS; round++) {
+        cio_executor *ex;
+        task_check_eq(cio_executor_new(&ex, &(cio_executor_options){.threads = 1, .spin_usec = -1}),
+                      0);
+        atomic_store(&sr_gate, false);
+        atomic_store(&sr_blocking, false);
+        atomic_store(&sr_go, false);
+        atomic_store(&sr_parked, 0);
+        /* The only worker is busy: every waiter's job stays queued. */
+        cio_task b = cio_spawn(sr_blocker, ex);
+        while (!atomic_load(&sr_blocking))
+            task_check_eq(cio_sleep(0.0005), 0);
+        for (int i = 0; i < SR_JOBS; i++)
+            w[i] = cio_spawn(sr_waiter, ex);
+        while (atomic_load(&sr_parked) < SR_JOBS)
+            task_check_eq(cio_yield(), 0);
+        /* Cancelled now, they run (and leave their jobs) on the next yield. */
+        for (int i = SR_JOBS - 1; i >= 0; i--)
+            task_check_eq(cio_cancel(w[i]), 0);
+        pthread_t th;
+        task_check_eq(pthread_create(&th, NULL, sr_shutdown, ex), 0);
+        while (!atomic_load(&sr_go))
+            ;
+        int64_t until = now_ns() + (round % 10) * 1000;
+        while (now_ns() < until)
+            ;
+        task_check_eq(cio_yield(), 0);
+        for (int i = 0; i < SR_JOBS; i++)
+            task_check_eq(cio_join(w[i]), -ECANCELED);
+        atomic_store(&sr_gate, true);
+        task_check_eq(cio_join(b), 5);
+        task_check_eq(pthread_join(th, NULL), 0);
+        int want = (round + 1) * SR_JOBS;
+        for (int i = 0; i < 2000 && atomic_load(&sr_released) < want; i++)
+            task_check_eq(cio_sleep(0.001), 0);
+        task_check_eq(atomic_load(&sr_released), want);
+    }
+    return 0;
+}
+
+static void test_shutdown_races_cancel(void **state)
+{
+    (void)state;
+    atomic_store(&ran_count, 0);
+    atomic_store(&sr_released, 0);
+    atomic_store(&sr_bad, 0);
+    assert_ok(run_real(t_shutdown_races_cancel, NULL));
+    assert_int_equal(atomic_load(&sr_bad), 0);
+    assert_int_equal(atomic_load(&ran_count), 0);
+}
+
 /* ---- the virtual clock waits for jobs -------------------------------------- */
 
 static int virtual_sleeper(void *arg)
@@ -603,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_cancels_pending),
         cmocka_unit_test(test_shutdown_waits),
         cmocka_unit_test(test_cancel_races_completion),
+        cmocka_unit_test(test_shutdown_races_cancel),
         cmocka_unit_test(test_fork_gets_fresh_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
