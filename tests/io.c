@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -106,7 +107,54 @@ static int bad_fds(void *arg)
     int fd = dup(1);
     close(fd);
     task_check_eq(cio_wait_readable(fd, 1), -EBADF);
+    /* Numbers far past any open fd: refused, without growing the table. */
+    task_check_eq(cio_wait_readable(INT_MAX, 1), -EBADF);
+    task_check_eq(cio_wait_writable(1 << 30, 1), -EBADF);
+    task_check_eq(cio_add_reader(INT_MAX, noop, NULL), -EBADF);
+    task_check_eq(cio_add_writer(100000000, noop, NULL), -EBADF);
     return 0;
+}
+
+struct writer_count {
+    int fd, calls;
+};
+
+static void on_writable(void *arg)
+{
+    struct writer_count *w = arg;
+    if (++w->calls == 3)
+        cio_remove_writer(w->fd);
+}
+
+static int writer_callbacks(void *arg)
+{
+    (void)arg;
+    int fds[2];
+    task_check_eq(pipe2(fds, O_NONBLOCK), 0);
+    struct writer_count w = {fds[1], 0};
+    task_check_eq(cio_add_writer(fds[1], on_writable, &w), 0);
+    /* An empty pipe is writable on every turn (level-triggered) until the
+     * callback removes itself on its third call. */
+    for (int i = 0; i < 10; i++)
+        task_check_eq(cio_sleep(0.001), 0);
+    task_check_eq(w.calls, 3);
+    task_check_eq(cio_remove_writer(fds[1]), -ENOENT); /* already gone */
+    /* A writer and a task waiting writable on one fd exclude each other. */
+    task_check_eq(cio_add_writer(fds[1], on_writable, &w), 0);
+    task_check_eq(cio_wait_writable(fds[1], 0.1), -EBUSY);
+    task_check_eq(cio_remove_writer(fds[1]), 0);
+    task_check_eq(cio_wait_writable(fds[1], 0.1), CIO_WRITABLE);
+    cio_forget_fd(fds[0]);
+    cio_forget_fd(fds[1]);
+    close(fds[0]);
+    close(fds[1]);
+    return 0;
+}
+
+static void test_writer_callbacks(void **state)
+{
+    (void)state;
+    assert_ok(run_real(writer_callbacks, NULL));
 }
 
 static void test_bad_fds(void **state)
@@ -120,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readable_writable_timeout),
         cmocka_unit_test(test_busy_and_forget),
+        cmocka_unit_test(test_writer_callbacks),
         cmocka_unit_test(test_bad_fds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -113,8 +113,9 @@ void cio_handle_release(cio_handle *h);
 /* Calls cb(arg) from the loop each time fd is readable, until
  * cio_remove_reader(fd); replaces a reader callback already set on fd.
  * fd must be pollable (a socket, pipe, eventfd...). Errors: -EINVAL (fd < 0
- * or cb NULL), -EBUSY (a task is waiting on fd for reading), CIO_ENOLOOP,
- * -EPERM (a regular file: epoll cannot poll it), -ENOMEM. */
+ * or cb NULL), -EBADF (fd is not open), -EBUSY (a task is waiting on fd for
+ * reading), CIO_ENOLOOP, -EPERM (a regular file: epoll cannot poll it),
+ * -ENOMEM. */
 int cio_add_reader(int fd, cio_callback cb, void *arg);
 
 /* Stops watching fd for reading. Returns 0, or -ENOENT if no reader was

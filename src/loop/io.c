@@ -6,6 +6,8 @@
  * and leaving the interest in place between waits saves two epoll_ctl calls
  * per wait. An event nobody wants is what triggers the removal. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,20 +15,28 @@
 #include "task/task.h"
 #include "threads/threads.h"
 
-static struct cio__fdw *fdw(struct cio__loop *loop, int fd)
+/* The table entry of fd, growing the table to reach it: 0, -EBADF (fd is
+ * not open: the table never grows for a number that names nothing, since
+ * the kernel's fd limit bounds every open one) or -ENOMEM. */
+static int fdw(struct cio__loop *loop, int fd, struct cio__fdw **out)
 {
     if (fd >= loop->nfds) {
-        int n = loop->nfds ? loop->nfds : 64;
-        while (n <= fd)
+        if (fcntl(fd, F_GETFD) < 0)
+            return -EBADF;
+        size_t n = loop->nfds ? (size_t)loop->nfds : 64;
+        while (n <= (size_t)fd)
             n *= 2;
-        struct cio__fdw *a = realloc(loop->fds, (size_t)n * sizeof *a);
+        if (n > INT_MAX)
+            return -EBADF;
+        struct cio__fdw *a = realloc(loop->fds, n * sizeof *a);
         if (!a)
-            return NULL;
-        memset(a + loop->nfds, 0, (size_t)(n - loop->nfds) * sizeof *a);
+            return -ENOMEM;
+        memset(a + loop->nfds, 0, (n - (size_t)loop->nfds) * sizeof *a);
         loop->fds = a;
-        loop->nfds = n;
+        loop->nfds = (int)n;
     }
-    return &loop->fds[fd];
+    *out = &loop->fds[fd];
+    return 0;
 }
 
 static unsigned wanted(const struct cio__fdw *w)
@@ -89,9 +99,10 @@ void cio__io_ready(struct cio__loop *loop, int fd, unsigned events)
 
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t)
 {
-    struct cio__fdw *w = fdw(loop, fd);
-    if (!w)
-        return -ENOMEM;
+    struct cio__fdw *w;
+    int rc = fdw(loop, fd, &w);
+    if (rc < 0)
+        return rc;
     if (((events & CIO_READABLE) && (w->rtask || w->rcb)) ||
         ((events & CIO_WRITABLE) && (w->wtask || w->wcb)))
         return -EBUSY;
@@ -103,7 +114,7 @@ int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct c
         w->wtask = t;
         loop->io_watchers++;
     }
-    int rc = arm(loop, fd, w);
+    rc = arm(loop, fd, w);
     if (rc < 0)
         cio__io_unwatch_task(loop, fd, t);
     return rc;
@@ -131,9 +142,10 @@ static int add_cb(int fd, cio_callback cb, void *arg, bool writer)
     struct cio__loop *loop = cio__tls_loop;
     if (!loop)
         return CIO_ENOLOOP;
-    struct cio__fdw *w = fdw(loop, fd);
-    if (!w)
-        return -ENOMEM;
+    struct cio__fdw *w;
+    int rc = fdw(loop, fd, &w);
+    if (rc < 0)
+        return rc;
     cio_callback *slot = writer ? &w->wcb : &w->rcb;
     if (writer ? w->wtask != NULL : w->rtask != NULL)
         return -EBUSY;
@@ -142,7 +154,7 @@ static int add_cb(int fd, cio_callback cb, void *arg, bool writer)
     void *old_arg = writer ? w->warg : w->rarg;
     *slot = cb;
     *(writer ? &w->warg : &w->rarg) = arg;
-    int rc = arm(loop, fd, w);
+    rc = arm(loop, fd, w);
     if (rc < 0) {
         *slot = old_cb;
         *(writer ? &w->warg : &w->rarg) = old_arg;
