@@ -2,6 +2,8 @@
 #include "helpers.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct from_callback {
@@ -60,6 +62,42 @@ static void test_null_and_stale_handles(void **state)
     assert_false(cio_scope_expired(NULL));
 }
 
+static int returns_zero(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static int spawn_and_leave(void *arg)
+{
+    cio_task *out = arg;
+    *out = cio_spawn(returns_zero, NULL);
+    return cio_yield(); /* it has run, and is never joined */
+}
+
+/* A handle kept after its loop closed names freed memory: every call
+ * refuses it without touching it. */
+static void test_handle_outliving_its_loop(void **state)
+{
+    (void)state;
+    cio_task kept = {0};
+    char *report = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&report, &len);
+    assert_int_equal(cio_run_with(&(cio_run_options){.report = f}, spawn_and_leave, &kept), 0);
+    fclose(f);
+    free(report);
+    assert_non_null(kept.ptr_);
+    assert_int_equal(cio_join(kept), CIO_ENOLOOP);
+    assert_int_equal(cio_detach(kept), CIO_EBADTASK);
+    assert_int_equal(cio_cancel(kept), CIO_EBADTASK);
+    assert_true(cio_task_done(kept));
+    assert_null(cio_task_name(kept));
+    int r;
+    assert_int_equal(cio_task_result(kept, &r), CIO_EBADTASK);
+    assert_false(cio_task_cancelling(kept));
+}
+
 static void test_every_code_has_a_name(void **state)
 {
     (void)state;
@@ -110,6 +148,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suspending_outside_a_task),
         cmocka_unit_test(test_null_and_stale_handles),
+        cmocka_unit_test(test_handle_outliving_its_loop),
         cmocka_unit_test(test_every_code_has_a_name),
         cmocka_unit_test(test_deadlock_is_reported_not_hung),
     };

@@ -10,7 +10,9 @@
  * one of them must be called. A handle is a small value: copies of it may be
  * used to cancel or inspect the task while it is owned or running, and
  * every function detects a stale copy (CIO_EBADTASK) instead of touching
- * freed memory.
+ * freed memory. Task records are freed when their loop closes: a handle
+ * kept past cio_run() is refused while no loop runs on the thread, but must
+ * not be passed to a later loop.
  *
  * Cancellation is level-triggered: once a task is cancelled, every
  * suspending call it makes returns -ECANCELED at once, until it returns.
@@ -124,8 +126,9 @@ int cio_check(void);
  * for ever). Returns the events that are ready (> 0), or -ETIMEDOUT (its own
  * timeout or an enclosing scope), -ECANCELED, -EBUSY (another task already
  * waits on fd in that direction, or a reader/writer callback is set),
- * -EBADF (cio_forget_fd() was called while waiting), -EPERM (fd cannot be
- * polled), -EINVAL, CIO_ENOTTASK. Error or hang-up on fd counts as ready. */
+ * -EBADF (fd is not open, or cio_forget_fd() was called while waiting),
+ * -EPERM (fd cannot be polled), -EINVAL, CIO_ENOTTASK. Error or hang-up on
+ * fd counts as ready. */
 int cio_wait_fd(int fd, int events, double timeout);
 
 static inline int cio_wait_readable(int fd, double timeout)

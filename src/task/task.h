@@ -135,7 +135,10 @@ void cio__task_resume(struct cio__loop *loop, struct cio__task *t);
 static inline struct cio__task *cio__task_from(cio_task h)
 {
     struct cio__task *t = h.ptr_;
-    if (!t || t->id != h.id_ || t->loop != cio__tls_loop)
+    struct cio__loop *loop = cio__tls_loop;
+    /* No loop: the handle outlived its loop, whose tasks are freed; do not
+     * even look at it. */
+    if (!t || !loop || t->loop != loop || t->id != h.id_)
         return NULL;
     return t;
 }
