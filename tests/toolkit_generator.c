@@ -151,6 +151,43 @@ static void test_generator_interrupted(void **state)
     assert_ok(run_virtual(gen_interrupt_body, NULL));
 }
 
+/* Two consumers at once: the second is refused, the first is served. */
+struct two_consumers {
+    cio_gen *g;
+    int rc, v;
+};
+
+static int second_consumer(void *arg)
+{
+    struct two_consumers *c = arg;
+    c->rc = cio_gen_next(c->g, &c->v);
+    return 0;
+}
+
+static int gen_two_consumers_body(void *arg)
+{
+    (void)arg;
+    struct range r = {0, 3, 0.1, -1};
+    CIO_GENERATOR(it, gen_range, &r, sizeof(int));
+    struct two_consumers c = {&it, 99, -1};
+    cio_task t = cio_spawn(second_consumer, &c);
+    int v = -1;
+    task_check_eq(cio_yield(), 0); /* the second one is waiting now */
+    task_check_eq(cio_gen_next(&it, &v), -EBUSY);
+    task_check_eq(cio_join(t), 0);
+    task_check_eq(c.rc, 1);
+    task_check_eq(c.v, 0);
+    task_check_eq(cio_gen_next(&it, &v), 1); /* free again */
+    task_check_eq(v, 1);
+    return 0;
+}
+
+static void test_generator_two_consumers(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(gen_two_consumers_body, NULL));
+}
+
 /* ---- retry --------------------------------------------------------------- */
 
 struct flaky {
@@ -357,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_generator),
         cmocka_unit_test(test_generator_close),
         cmocka_unit_test(test_generator_interrupted),
+        cmocka_unit_test(test_generator_two_consumers),
         cmocka_unit_test(test_retry),
         cmocka_unit_test(test_retry_cancel),
         cmocka_unit_test(test_limiter),

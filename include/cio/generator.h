@@ -80,6 +80,7 @@ int cio_gen_init(cio_gen *g, cio_gen_fn fn, void *arg, size_t item_size);
  * negative return (again on every later call), -ECANCELED / -ETIMEDOUT
  * (the caller was interrupted; the generator goes on to its next yield and
  * that value waits for the next call), the spawn error (-ENOMEM...),
+ * -EBUSY (another task is already waiting in cio_gen_next() on g),
  * CIO_ENOTTASK, -EINVAL (g not initialised, item NULL). */
 int cio_gen_next(cio_gen *g, void *item);
 

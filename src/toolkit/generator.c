@@ -61,6 +61,10 @@ int cio_gen_next(cio_gen *g, void *item)
     int rc = cio__enter(&self);
     if (rc)
         return rc;
+    /* One consumer at a time (asyncio: "anext(): asynchronous generator is
+     * already running"); a second would steal the first one's wake-up. */
+    if (g->consumer_)
+        return -EBUSY;
     if (g->state_ == NEW) {
         g->task_ = cio_spawn_with(&(cio_spawn_options){.name = "generator"}, gen_main, g);
         rc = cio_spawn_error(g->task_);
