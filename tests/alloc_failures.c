@@ -69,6 +69,12 @@ static int worker(void *arg)
     return cio_future_set_result(f, (void *)"done");
 }
 
+static int worker_ok(void *arg)
+{
+    (void)arg;
+    return cio_yield();
+}
+
 static int scenario(void *arg)
 {
     (void)arg;
@@ -104,6 +110,19 @@ static int scenario(void *arg)
         cio_forget_fd(fds[0]);
         close(fds[0]);
         close(fds[1]);
+    }
+    /* A task group: a child that could not be spawned fails the group. */
+    bool spawn_failed = false;
+    {
+        CIO_GROUP(g);
+        for (int i = 0; i < 40; i++)
+            if (cio_spawn_error(cio_group_spawn(&g, worker_ok, NULL)) < 0)
+                spawn_failed = true;
+        int gr = cio_group_wait(&g);
+        if (spawn_failed && gr == 0)
+            return -EPROTO; /* a lost failure */
+        if (gr < 0 && !first)
+            first = gr;
     }
     rc = cio_sleep(0.01);
     if (rc < 0 && !first)

@@ -91,8 +91,11 @@ cio_task cio_group_spawn_with(cio_group *g, const cio_spawn_options *opts, cio_t
     if (!g)
         return (cio_task){NULL, (uint64_t)EINVAL};
     struct cio__group_node *n = new_node(g);
-    if (!n)
+    if (!n) {
+        /* A child that cannot even be recorded still fails the group. */
+        fail(g, -ENOMEM);
         return (cio_task){NULL, (uint64_t)ENOMEM};
+    }
     cio_task h = cio_spawn_with(opts, fn, arg);
     struct cio__task *t = h.ptr_;
     if (!t) {
