@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "helpers.h"
+#include "loop/loop.h"
 
 /* Loop time when the test body started: the virtual clock also counts the
  * real time that passes, which under Valgrind is not negligible. */
@@ -197,6 +198,29 @@ static void test_gather_many(void **state)
 {
     (void)state;
     assert_ok(run_virtual(gather_many_body, NULL));
+}
+
+/* The same running task twice in one gather: both entries get its result,
+ * and it is released once (the loop's count of live tasks stays right). */
+static int gather_duplicate_body(void *arg)
+{
+    (void)arg;
+    struct job j = {0.1, 7, NULL, NULL, 0, false};
+    long before = cio__tls_loop->ntasks;
+    cio_task t = cio_spawn(job, &j);
+    cio_task twice[2] = {t, t};
+    int r[2] = {0, 0};
+    task_check_eq(cio_gather_results(twice, 2, r), 0);
+    task_check_eq(r[0], 7);
+    task_check_eq(r[1], 7);
+    task_check_eq(cio__tls_loop->ntasks, before);
+    return 0;
+}
+
+static void test_gather_duplicate(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(gather_duplicate_body, NULL));
 }
 
 /* ---- wait ----------------------------------------------------------------- */
@@ -496,11 +520,17 @@ static void test_group_cancel(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gather),        cmocka_unit_test(test_gather_first_failure),
-        cmocka_unit_test(test_gather_cancel), cmocka_unit_test(test_gather_many),
-        cmocka_unit_test(test_wait),          cmocka_unit_test(test_as_completed),
-        cmocka_unit_test(test_wait_for),      cmocka_unit_test(test_group),
-        cmocka_unit_test(test_group_failure), cmocka_unit_test(test_group_cancel),
+        cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_gather_first_failure),
+        cmocka_unit_test(test_gather_cancel),
+        cmocka_unit_test(test_gather_many),
+        cmocka_unit_test(test_wait),
+        cmocka_unit_test(test_as_completed),
+        cmocka_unit_test(test_wait_for),
+        cmocka_unit_test(test_group),
+        cmocka_unit_test(test_group_failure),
+        cmocka_unit_test(test_group_cancel),
+        cmocka_unit_test(test_gather_duplicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,12 @@ static void on_done(struct cio__waiter *w, struct cio__task *ended)
     if (s->release && !ended->joiner && !ended->detached) {
         d->result = ended->result;
         d->released = true;
-        ended->retrieved = true;
-        cio__task_release(ended);
+        /* The same handle twice in one set: released once, both entries
+         * read its result. */
+        if (ended->id) {
+            ended->retrieved = true;
+            cio__task_release(ended);
+        }
     }
     s->pending--;
     push_done(s, d);
