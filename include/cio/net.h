@@ -209,9 +209,11 @@ int cio_stream_set_write_buffer_limits(cio_stream *s, size_t high, size_t low);
 /* Closes the stream and releases it (asyncio's close() then wait_closed()):
  * flushes the write buffer, sends TLS close_notify and waits for the
  * peer's, within the close timeout (5 s unless set); a caller that is
- * already cancelled or timed out does not wait at all. Tasks still reading
- * or draining the stream are woken with -EBADF. The stream is released in
- * every case (a stream given to a server handler is released by the server
+ * already cancelled or timed out does not wait at all. Tasks still reading,
+ * draining or in a TLS handshake on the stream are woken with -EBADF; a
+ * close called from a task waits for them to return, and one called from a
+ * plain loop callback leaves the release to the last of them. The stream
+ * is released in every case (a stream given to a server handler is released by the server
  * after the handler returns). Returns 0 or why the close was not clean:
  * -ETIMEDOUT (unsent data or no close_notify in time), the connection's
  * error, -ECANCELED. NULL is ignored (0). */

@@ -61,9 +61,11 @@ void cio_tls_ctx_free(cio_tls_ctx *ctx);
  * CIO_ETLS_HOST_MISMATCH, CIO_ETLS_UNKNOWN_CA, CIO_ETLS_CERT_INVALID (the
  * verify message is in cio_stream_error_detail()), CIO_ETLS (protocol
  * error, alert from the peer, peer closed during the handshake),
- * -ETIMEDOUT, -ECANCELED, -ECONNRESET, -EINVAL (already TLS, server
- * context, data buffered), -ENOMEM. On failure the stream stays valid and
- * must still be closed. */
+ * -ETIMEDOUT, -ECANCELED, -ECONNRESET, -EBADF (the stream was closed,
+ * by another task or a loop callback, during the handshake), -EINVAL
+ * (already TLS, server context, data buffered, stream closed), -ENOMEM. On
+ * failure the stream stays valid and must still be closed, unless it was
+ * closed during the handshake. */
 int cio_stream_start_tls(cio_stream *s, cio_tls_ctx *ctx, const char *server_hostname,
                          double timeout);
 

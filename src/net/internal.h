@@ -47,8 +47,9 @@ struct cio_stream {
     bool closing;      /* close() started: every call fails with -EBADF */
     bool server_owned; /* released by the server after the handler */
     bool is_unix;
-    int users;                /* tasks inside read or drain calls */
+    int users;                /* tasks inside read, drain or handshake calls */
     struct cio__task *closer; /* close() waiting for them to leave */
+    bool release_pending;     /* released while users > 0: the last one frees */
     double close_timeout;
 
     /* For humans. */
@@ -73,7 +74,9 @@ static inline int cio__net_suspend(struct cio__task *t, const char *what)
 int cio__stream_new(cio_stream **out, int fd);
 
 /* Releases the memory of a stream whose fd is already closed (or closes
- * it: cio__stream_destroy). */
+ * it: cio__stream_destroy). While tasks are still inside calls on it (a
+ * close from a loop callback cannot wait for them), the release is left
+ * to the last of them: see cio__stream_leave(). */
 void cio__stream_free(cio_stream *s);
 
 /* Closes the fd without waiting for anything and frees: error paths. */
@@ -158,10 +161,17 @@ static inline int cio__stream_enter(cio_stream *s)
     return 0;
 }
 
+/* The last call to leave wakes a close waiting for it, or releases a
+ * stream that was released while it was inside. Nothing may touch s after
+ * this. */
 static inline ssize_t cio__stream_leave(cio_stream *s, ssize_t rc)
 {
-    if (--s->users == 0 && s->closer)
-        cio__wake(s->closer, 0);
+    if (--s->users == 0) {
+        if (s->closer)
+            cio__wake(s->closer, 0);
+        else if (s->release_pending)
+            cio__stream_free(s);
+    }
     return rc;
 }
 

@@ -42,6 +42,10 @@ void cio__stream_free(cio_stream *s)
 {
     if (!s)
         return;
+    if (s->users) {
+        s->release_pending = true;
+        return;
+    }
     if (s->ssl)
         cio__tls_free(s);
     free(s->rbuf);
@@ -160,8 +164,10 @@ static int close_common(cio_stream *s, bool wait)
     cio_forget_fd(s->fd); /* wakes a reader waiting on the fd with -EBADF */
     cio__stream_wake_drainers(s, -EBADF);
     if (s->users && t) {
-        /* Let the tasks still inside read or drain calls see the close
-         * before the memory goes. */
+        /* Let the tasks still inside read, drain or handshake calls see
+         * the close before the memory goes. Without a task to wait in (a
+         * loop callback), cio__stream_free() leaves the release to the
+         * last of them. */
         s->closer = t;
         while (s->users)
             cio__suspend_nointr(t, "stream close");

@@ -317,6 +317,9 @@ int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool s
     }
     s->ssl = t;
     s->rdrained = false;
+    /* The handshake is a user of the stream, as a read is: a close while
+     * it waits wakes it with -EBADF, and the stream outlives it. */
+    s->users++;
     int rc;
     {
         CIO_TIMEOUT(limit, timeout > 0 ? timeout : HANDSHAKE_TIMEOUT);
@@ -324,7 +327,7 @@ int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool s
     }
     if (rc) {
         cio__tls_free(s);
-        return rc;
+        return (int)cio__stream_leave(s, rc);
     }
     const unsigned char *p;
     unsigned len;
@@ -333,7 +336,7 @@ int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool s
         memcpy(t->alpn, p, len);
         t->alpn[len] = 0;
     }
-    return 0;
+    return (int)cio__stream_leave(s, 0);
 }
 
 int cio_stream_start_tls(cio_stream *s, cio_tls_ctx *ctx, const char *server_hostname,
@@ -381,6 +384,10 @@ ssize_t cio__tls_send(cio_stream *s, const void *buf, size_t n)
 int cio__tls_shutdown(cio_stream *s, bool wait)
 {
     struct tls *t = s->ssl;
+    /* A close while another task is still in the handshake: there is no
+     * session to end politely (and the handshake owns the socket). */
+    if (!SSL_is_init_finished(t->ssl))
+        return 0;
     for (;;) {
         ERR_clear_error();
         int r = SSL_shutdown(t->ssl);

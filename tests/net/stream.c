@@ -317,6 +317,86 @@ static void test_timeouts_and_cancellation(void **state)
     assert_ok(run_real(timeouts, NULL));
 }
 
+/* ---- closing from a plain loop callback ----------------------------------- */
+
+/* cio_stream_close() called where there is no task to wait in (a loop
+ * callback) while tasks are inside a read or a drain: they get -EBADF and
+ * the stream's memory outlives them (AddressSanitizer watches). */
+struct drainer {
+    cio_stream *s;
+    int rc;
+};
+
+static int blocked_drainer(void *arg)
+{
+    struct drainer *d = arg;
+    static char chunk[64 * 1024];
+    /* The peer never reads: the buffer passes the high water mark. */
+    for (;;) {
+        d->rc = cio_stream_write(d->s, chunk, sizeof chunk);
+        if (d->rc)
+            return 0;
+        if (cio_stream_write_buffer_size(d->s) > 4 * sizeof chunk) {
+            d->rc = cio_stream_drain(d->s);
+            return 0;
+        }
+    }
+}
+
+static void close_cb(void *arg)
+{
+    cio_stream_close(arg);
+}
+
+static int deaf_handler(cio_stream *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    cio_sleep(10); /* never reads: the client's buffer fills */
+    return 0;
+}
+
+static void abort_cb(void *arg)
+{
+    cio_stream_abort(arg);
+}
+
+static int close_from_callback(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, deaf_handler, NULL, NULL), 0);
+    for (int round = 0; round < 4; round++) {
+        cio_stream *s;
+        task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+        cio_stream_set_write_buffer_limits(s, 1024, 0);
+        struct reader r = {.s = s, .rc = 1};
+        struct drainer d = {.s = s, .rc = 1};
+        cio_task tr = cio_spawn(blocked_reader, &r);
+        bool drain = round >= 2;
+        cio_task td = {0};
+        if (drain)
+            td = cio_spawn(blocked_drainer, &d);
+        task_check_eq(cio_sleep(0.05), 0); /* both are parked now */
+        task_check(r.rc == 1);
+        task_check_eq(cio_call_soon(round % 2 ? abort_cb : close_cb, s, NULL), 0);
+        task_check_eq(cio_join(tr), 0);
+        task_check_eq(r.rc, -EBADF);
+        if (drain) {
+            task_check_eq(cio_join(td), 0);
+            task_check_eq(d.rc, -EBADF);
+        }
+    }
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT); /* the handlers sleep */
+    return 0;
+}
+
+static void test_close_from_callback(void **state)
+{
+    (void)state;
+    assert_ok(run_real(close_from_callback, NULL));
+}
+
 static int refused(void *arg)
 {
     (void)arg;
@@ -458,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_half_close),
         cmocka_unit_test(test_reader_limits),
         cmocka_unit_test(test_timeouts_and_cancellation),
+        cmocka_unit_test(test_close_from_callback),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_connect_timeout),
         cmocka_unit_test(test_unix_backlog_full),

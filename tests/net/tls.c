@@ -323,6 +323,65 @@ static void test_handshake_timeout(void **state)
     assert_ok(run_real(stalled_handshake, NULL));
 }
 
+/* Closing a stream while another task is inside cio_stream_start_tls():
+ * the handshake ends with -EBADF and the stream's memory outlives it,
+ * whether the close comes from a task (which waits for the handshake to
+ * unwind) or from a plain loop callback (AddressSanitizer watches). */
+struct upgrader {
+    cio_stream *s;
+    cio_tls_ctx *ctx;
+    int rc;
+};
+
+static int upgrading(void *arg)
+{
+    struct upgrader *u = arg;
+    u->rc = cio_stream_start_tls(u->s, u->ctx, "localhost", 5);
+    return 0;
+}
+
+static void close_cb(void *arg)
+{
+    cio_stream_close(arg);
+}
+
+static void abort_cb(void *arg)
+{
+    cio_stream_abort(arg);
+}
+
+static int close_during_handshake(void *arg)
+{
+    (void)arg;
+    double secs = 5;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, mute, &secs, NULL), 0);
+    cio_tls_ctx *cctx;
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
+    for (int round = 0; round < 3; round++) {
+        struct upgrader u = {.ctx = cctx, .rc = 1};
+        task_check_eq(cio_open_connection(&u.s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+        cio_task t = cio_spawn(upgrading, &u);
+        task_check_eq(cio_sleep(0.05), 0); /* waiting for the server's hello */
+        task_check_eq(u.rc, 1);
+        if (round == 0)
+            task_check_eq(cio_stream_close(u.s), 0);
+        else
+            task_check_eq(cio_call_soon(round == 1 ? close_cb : abort_cb, u.s, NULL), 0);
+        task_check_eq(cio_join(t), 0);
+        task_check_eq(u.rc, -EBADF);
+    }
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void test_close_during_handshake(void **state)
+{
+    (void)state;
+    assert_ok(run_real(close_during_handshake, NULL));
+}
+
 static int stalled_shutdown(void *arg)
 {
     (void)arg;
@@ -505,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_unknown_ca),
         cmocka_unit_test(test_start_tls),
         cmocka_unit_test(test_handshake_timeout),
+        cmocka_unit_test(test_close_during_handshake),
         cmocka_unit_test(test_shutdown_timeout),
         cmocka_unit_test(test_many_concurrent_connections),
         cmocka_unit_test(test_client_certificates),
