@@ -81,6 +81,7 @@ struct cio__loop {
     uint64_t next_id;
     struct cio__task *graveyard;  /* ended task whose stack awaits release */
     struct cio__task *free_tasks; /* released, kept for reuse */
+    void *task_slabs;             /* where task records come from */
     struct cio__task *main_task;
     long external_refs;           /* things outside the loop that may wake it */
     struct cio__threads *threads; /* thread-safe calls, signals (threads/) */

@@ -184,18 +184,39 @@ void cio__task_release(struct cio__task *t)
         task_free(loop, t); /* else still running on its stack: reap() frees it */
 }
 
+/* Task records come in slabs of SLAB_TASKS, cache-line aligned, so a
+ * sleeping task costs its record and no allocator header. The first line
+ * of a slab links the slabs, for freeing them all at close. */
+enum { SLAB_TASKS = 64, RECORD = (sizeof(struct cio__task) + 63) & ~(size_t)63 };
+
+static struct cio__task *task_alloc(struct cio__loop *loop)
+{
+    struct cio__task *t = loop->free_tasks;
+    if (cio__likely(t != NULL)) {
+        loop->free_tasks = (struct cio__task *)t->run.next;
+        return t;
+    }
+    char *slab = aligned_alloc(64, 64 + SLAB_TASKS * RECORD);
+    if (!slab)
+        return NULL;
+    *(void **)slab = loop->task_slabs;
+    loop->task_slabs = slab;
+    for (int i = SLAB_TASKS - 1; i > 0; i--)
+        task_free(loop, (struct cio__task *)(slab + 64 + (size_t)i * RECORD));
+    return (struct cio__task *)(slab + 64);
+}
+
 void cio__tasks_free(struct cio__loop *loop)
 {
-    struct cio__list *n;
-    while ((n = cio__list_shift(&loop->tasks)))
-        free(cio__container_of(n, struct cio__task, link));
-    struct cio__task *t = loop->free_tasks;
-    while (t) {
-        struct cio__task *next = (struct cio__task *)t->run.next;
-        free(t);
-        t = next;
+    void *slab = loop->task_slabs;
+    while (slab) {
+        void *next = *(void **)slab;
+        free(slab);
+        slab = next;
     }
+    loop->task_slabs = NULL;
     loop->free_tasks = NULL;
+    cio__list_init(&loop->tasks);
     loop->ntasks = 0;
 }
 
@@ -259,14 +280,9 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     size_t size = opts && opts->stack_size ? opts->stack_size : loop->default_stack;
     if (size < CIO_MIN_STACK_SIZE || size > ((size_t)1 << 36))
         return spawn_failed(-EINVAL);
-    struct cio__task *t = loop->free_tasks;
-    if (cio__likely(t != NULL)) {
-        loop->free_tasks = (struct cio__task *)t->run.next;
-    } else {
-        t = aligned_alloc(64, (sizeof *t + 63) & ~(size_t)63);
-        if (!t)
-            return spawn_failed(-ENOMEM);
-    }
+    struct cio__task *t = task_alloc(loop);
+    if (!t)
+        return spawn_failed(-ENOMEM);
     /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
