@@ -20,8 +20,6 @@
 
 #include "net/internal.h"
 
-#define MAX_LISTENERS 16
-
 struct cio_server;
 
 struct listener {
@@ -42,8 +40,8 @@ struct cio_server {
     cio_stream_handler handler;
     void *arg;
     cio_server_options opts;
-    struct listener l[MAX_LISTENERS];
-    int nl;
+    struct listener *l; /* one per address; fixed once accepting starts */
+    int nl, cap;
     bool closing;
     bool is_unix;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -208,10 +206,24 @@ static int accept_main(void *arg)
 
 /* ---- setting up --------------------------------------------------------- */
 
+/* Adds a listener for fd; the array only grows before accepting starts
+ * (the accept tasks point into it). */
+static int add_listener(struct cio_server *srv, int fd)
+{
+    if (srv->nl == srv->cap) {
+        int cap = srv->cap ? srv->cap * 2 : 2;
+        struct listener *l = realloc(srv->l, (size_t)cap * sizeof *l);
+        if (!l)
+            return -ENOMEM;
+        srv->l = l;
+        srv->cap = cap;
+    }
+    srv->l[srv->nl++] = (struct listener){.srv = srv, .fd = fd};
+    return 0;
+}
+
 static int listen_on(struct cio_server *srv, const struct sockaddr *sa, socklen_t len)
 {
-    if (srv->nl == MAX_LISTENERS)
-        return 0;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -233,10 +245,10 @@ static int listen_on(struct cio_server *srv, const struct sockaddr *sa, socklen_
         close(fd);
         return e;
     }
-    srv->l[srv->nl].fd = fd;
-    srv->l[srv->nl].srv = srv;
-    srv->nl++;
-    return 0;
+    int rc = add_listener(srv, fd);
+    if (rc < 0)
+        close(fd);
+    return rc;
 }
 
 static void set_port(struct sockaddr_storage *ss, int port)
@@ -253,6 +265,7 @@ static void free_server(struct cio_server *srv)
     for (int i = 0; i < srv->nl; i++)
         if (srv->l[i].fd >= 0)
             close(srv->l[i].fd);
+    free(srv->l);
     free(srv);
 }
 
@@ -423,9 +436,12 @@ int cio_start_server_fd(cio_server **out, int fd, cio_stream_handler handler, vo
         return -ENOMEM;
     }
     srv->is_unix = ss.ss_family == AF_UNIX;
-    srv->l[0].fd = fd;
-    srv->l[0].srv = srv;
-    srv->nl = 1;
+    int rc = add_listener(srv, fd);
+    if (rc < 0) {
+        close(fd);
+        free_server(srv);
+        return rc;
+    }
     return start_accepting(srv, out);
 }
 

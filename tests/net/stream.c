@@ -3,6 +3,8 @@
  * timeouts and cancellation of reads. */
 #include "net_helpers.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/un.h>
@@ -80,6 +82,44 @@ static void test_echo_ipv4(void **state)
     (void)state;
     struct echo_case c = {.host = "127.0.0.1"};
     assert_ok(run_real(echo_client, &c));
+}
+
+/* TCP_NODELAY is on for both ends: the handler reports its own side. */
+static bool nodelay(int fd)
+{
+    int on = 0;
+    socklen_t len = sizeof on;
+    return getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0 && on;
+}
+
+static int nodelay_handler(cio_stream *s, void *arg)
+{
+    (void)arg;
+    char c = nodelay(cio_stream_fd(s)) ? '1' : '0';
+    int rc = cio_stream_write(s, &c, 1);
+    return rc < 0 ? rc : cio_stream_close(s);
+}
+
+static int nodelay_client(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    cio_stream *s;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, nodelay_handler, NULL, NULL), 0);
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    task_check(nodelay(cio_stream_fd(s)));
+    char c = 0;
+    task_check_eq(cio_stream_readexactly(s, &c, 1), 1);
+    task_check_eq(c, '1');
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_tcp_nodelay(void **state)
+{
+    (void)state;
+    assert_ok(run_real(nodelay_client, NULL));
 }
 
 static void test_echo_ipv6(void **state)
@@ -532,6 +572,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_echo_ipv4),
+        cmocka_unit_test(test_tcp_nodelay),
         cmocka_unit_test(test_echo_ipv6),
         cmocka_unit_test(test_echo_unix),
         cmocka_unit_test(test_separator_split_across_packets),
