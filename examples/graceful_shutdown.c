@@ -3,67 +3,56 @@
  * cleanup, and say what finished and what was cancelled.
  *
  * cio_run() does the signal part by default: the first SIGINT/SIGTERM
- * cancels the main task, so its sleep returns -ECANCELED, and every
- * cio_join() below cancels its child and waits for it to unwind. A second
- * signal (or 10 s) forces the exit. The exit status is 130/143 as for any
- * program stopped by a signal.
+ * cancels the main task, so its sleep returns -ECANCELED, and the task
+ * group's wait cancels every job still running and waits for it to
+ * unwind. A second signal (or 10 s) forces the exit. The exit status is
+ * 130/143 as for any program stopped by a signal.
  *
  *     $ ./graceful_shutdown & sleep 1; kill -TERM $!
  */
+#include <stdint.h>
 #include <stdio.h>
 
 #include <cio.h>
 
-#define MAX_JOBS 256
-
-struct job {
-    int id;
-    enum { RUNNING, FINISHED, CANCELLED } state;
-};
+static struct {
+    int finished, cancelled;
+} stats;
 
 static int do_work(void *arg)
 {
-    struct job *j = arg;
+    int id = (int)(intptr_t)arg;
     int rc = cio_sleep(0.5); /* the work */
     if (rc < 0) {
         /* Cleanup that must itself wait (flushing a partial result)
          * runs shielded from the cancellation. */
         CIO_SHIELD(s);
         cio_sleep(0.05);
-        j->state = CANCELLED;
-        printf("job %d cancelled, cleaned up\n", j->id);
+        stats.cancelled++;
+        printf("job %d cancelled, cleaned up\n", id);
         return rc;
     }
-    j->state = FINISHED;
-    printf("job %d finished\n", j->id);
+    stats.finished++;
+    printf("job %d finished\n", id);
     return 0;
 }
 
 static int main_task(void *arg)
 {
     (void)arg;
-    static struct job jobs[MAX_JOBS];
-    static cio_task tasks[MAX_JOBS];
-    int n = 0;
+    /* The group plays the guide's task registry: it holds the jobs in
+     * flight (a finished one leaves it at once) and none outlives it. */
+    CIO_GROUP(jobs);
     printf("running: send SIGINT (Ctrl-C) or SIGTERM to stop\n");
     fflush(stdout);
     /* Run until shutdown: a new job every 0.2 s. */
-    for (; n < MAX_JOBS; n++) {
-        jobs[n] = (struct job){.id = n + 1};
-        tasks[n] = cio_spawn(do_work, &jobs[n]);
-        if (cio_sleep(0.2) < 0) {
-            n++;
-            break;
-        }
-    }
-    printf("shutting down: waiting for %d job(s)\n", n);
-    int finished = 0, cancelled = 0;
-    for (int i = 0; i < n; i++) {
-        cio_join(tasks[i]); /* cancels the job if main was cancelled */
-        finished += jobs[i].state == FINISHED;
-        cancelled += jobs[i].state == CANCELLED;
-    }
-    printf("shutdown complete: %d finished, %d cancelled\n", finished, cancelled);
+    int n = 0;
+    do
+        cio_group_spawn(&jobs, do_work, (void *)(intptr_t)++n);
+    while (cio_sleep(0.2) == 0);
+    printf("shutting down: waiting for %zu job(s)\n", cio_group_running(&jobs));
+    cio_group_wait(&jobs); /* main is cancelled: so are the jobs, each unwinds */
+    printf("shutdown complete: %d finished, %d cancelled\n", stats.finished, stats.cancelled);
     fflush(stdout);
     return 0;
 }
