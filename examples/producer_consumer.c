@@ -23,7 +23,13 @@
  *                          consumer(queue, "A"), consumer(queue, "B"),
  *                          consumer(queue, "C"))
  *
- * Items are ints copied into the queue's own buffer; -1 plays None. */
+ * Items are ints copied into the queue's own buffer; -1 plays None.
+ *
+ * Stopped by SIGINT or SIGTERM (cio_run cancels the main task, and the
+ * gather cancels the producer and consumers), it loses no item silently:
+ * it says which items were produced but never processed, the ones a
+ * consumer held when it was cancelled and the ones still queued. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,6 +38,9 @@
 #define NONE (-1)
 
 static cio_queue queue;
+
+/* Items taken but not processed (a consumer was cancelled mid-work). */
+static int dropped[64], ndropped;
 
 static int producer(void *arg)
 {
@@ -60,8 +69,11 @@ static int consumer(void *arg)
             return 0;
         }
         rc = cio_sleep(0.2); /* simulate processing */
-        if (rc < 0)
+        if (rc < 0) {
+            if (ndropped < 64)
+                dropped[ndropped++] = item;
             return rc;
+        }
         printf("Consumer %s processed: %d\n", name, item);
         cio_queue_task_done(&queue);
     }
@@ -77,6 +89,18 @@ static int main_task(void *arg)
     cio_task tasks[] = {cio_spawn(producer, &items), cio_spawn(consumer, "A"),
                         cio_spawn(consumer, "B"), cio_spawn(consumer, "C")};
     rc = cio_gather(tasks, 4);
+    if (rc == -ECANCELED) {
+        /* Stopped: what was produced and not processed, said exactly. */
+        int item;
+        while (cio_queue_try_get(&queue, &item) == 0)
+            if (item != NONE && ndropped < 64)
+                dropped[ndropped++] = item;
+        printf("Stopped: %d item(s) not processed:", ndropped);
+        for (int i = 0; i < ndropped; i++)
+            printf(" %d", dropped[i]);
+        printf("\n");
+        fflush(stdout);
+    }
     cio_queue_destroy(&queue);
     return rc;
 }
@@ -84,5 +108,5 @@ static int main_task(void *arg)
 int main(void)
 {
     cio_run_options opts = {.virtual_clock = getenv("CIO_VIRTUAL_CLOCK") != NULL};
-    return cio_run_with(&opts, main_task, NULL) < 0;
+    return cio_exit_status(cio_run_with(&opts, main_task, NULL));
 }

@@ -71,6 +71,61 @@ static void test_graceful_shutdown(void **state)
     assert_non_null(strstr(all, "shutting down: waiting for"));
 }
 
+/* The guide's producer-consumer stopped by SIGTERM half-way: every item
+ * produced is either processed or named as not processed. */
+static void test_producer_consumer_stopped(void **state)
+{
+    (void)state;
+    struct proc p;
+    start(EXAMPLES_DIR "/producer_consumer", &p);
+    usleep(900 * 1000); /* ~8 produced, ~5 processed, 3 in consumers' hands */
+    kill(p.pid, SIGTERM);
+    static char all[16384];
+    size_t len = fread(all, 1, sizeof all - 1, p.out);
+    all[len] = 0;
+    int st;
+    assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
+    fclose(p.out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 143);
+    bool produced[20] = {0}, accounted[20] = {0};
+    int nproduced = 0, naccounted = 0;
+    for (const char *l = all; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        int item;
+        char name;
+        if (sscanf(l, "Produced: %d", &item) == 1 && item >= 0 && item < 20) {
+            produced[item] = true;
+            nproduced++;
+        } else if (sscanf(l, "Consumer %c processed: %d", &name, &item) == 2 && item >= 0 &&
+                   item < 20) {
+            assert_false(accounted[item]);
+            accounted[item] = true;
+            naccounted++;
+        }
+    }
+    const char *stop = strstr(all, "Stopped: ");
+    assert_non_null(stop);
+    int left = -1, off = 0;
+    assert_int_equal(sscanf(stop, "Stopped: %d item(s) not processed:%n", &left, &off), 1);
+    const char *q = stop + off;
+    for (int i = 0; i < left; i++) {
+        int item = -1, used = 0;
+        assert_int_equal(sscanf(q, " %d%n", &item, &used), 1);
+        q += used;
+        assert_true(item >= 0 && item < 20);
+        assert_false(accounted[item]);
+        accounted[item] = true;
+        naccounted++;
+    }
+    /* Stopped early, and nothing produced went unaccounted. */
+    assert_true(nproduced > 0 && nproduced < 20);
+    assert_true(left > 0);
+    for (int i = 0; i < 20; i++)
+        if (produced[i])
+            assert_true(accounted[i]);
+    assert_true(naccounted >= nproduced);
+}
+
 static void test_blocking_offload(void **state)
 {
     (void)state;
@@ -107,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_graceful_shutdown),
+        cmocka_unit_test(test_producer_consumer_stopped),
         cmocka_unit_test(test_blocking_offload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
