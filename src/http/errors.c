@@ -43,7 +43,24 @@ static int tls_verify_error(cio_http_response *r)
     }
 }
 
-int cio__http_curl_error(cio_http_response *r, CURLcode c)
+void cio__http_url_rejected(cio_http_response *r, CURLUcode uc)
+{
+    snprintf(r->errbuf, sizeof r->errbuf, "URL rejected: %s", curl_url_strerror(uc));
+}
+
+/* libcurl (7.88) leaves its error buffer empty when it rejects a URL: parse
+ * it again, as libcurl did, to say why. */
+static void url_malformed(cio_http_response *r)
+{
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, r->url ? r->url : "", CIO__HTTP_URL_FLAGS)
+                     : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (uc)
+        cio__http_url_rejected(r, uc);
+}
+
+static int map(cio_http_response *r, CURLcode c)
 {
     switch (c) {
     case CURLE_OK:
@@ -56,6 +73,8 @@ int cio__http_curl_error(cio_http_response *r, CURLcode c)
         return ip && *ip ? CIO_EHTTP_PROTOCOL : -EPROTONOSUPPORT;
     }
     case CURLE_URL_MALFORMAT:
+        if (!r->errbuf[0])
+            url_malformed(r);
         return -EINVAL;
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -104,6 +123,14 @@ int cio__http_curl_error(cio_http_response *r, CURLcode c)
     default:
         return CIO_EHTTP;
     }
+}
+
+int cio__http_curl_error(cio_http_response *r, CURLcode c)
+{
+    int rc = map(r, c);
+    if (rc && !r->errbuf[0]) /* some failures leave libcurl's buffer empty */
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", curl_easy_strerror(c));
+    return rc;
 }
 
 const char *cio_http_timeout_name(cio_http_timeout_kind kind)

@@ -195,5 +195,9 @@ int cio__http_abort(cio_http_response *r, int rc, const cio_scope *total, const 
 
 /* errors.c */
 int cio__http_curl_error(cio_http_response *r, CURLcode c);
+/* Sets r's error text for a URL libcurl's parser rejected with uc. */
+void cio__http_url_rejected(cio_http_response *r, CURLUcode uc);
+/* How libcurl parses a request's URL (a missing scheme is guessed). */
+#define CIO__HTTP_URL_FLAGS (CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)
 
 #endif

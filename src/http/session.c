@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http/http.h"
 
@@ -13,41 +14,69 @@
  * ends. Slots are handed over FIFO: a releaser grants the first waiter whose
  * host has room and wakes it, so a waiter never loses its turn. */
 
-static struct cio__http_host *host_for(cio_http_session *s, const char *url)
+/* The per-host entry of url's scheme:host:port, made on first use. The URL
+ * is parsed as libcurl parses it (guessing a missing scheme), so that it
+ * fails the same way with a per-host limit as without one: -EINVAL for a
+ * malformed URL, -EPROTONOSUPPORT for a scheme other than http and https
+ * (r's error text says why), -ENOMEM. Keys have no length limit: a host
+ * name libcurl accepts is looked up as it would be without the limit. */
+static int host_for(cio_http_session *s, cio_http_response *r, const char *url,
+                    struct cio__http_host **out)
 {
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    struct cio__http_host *h = NULL;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+    char *scheme = NULL, *host = NULL, *port = NULL, small[256], *key = NULL;
+    int rc = 0;
+    CURLUcode uc =
+        u ? curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME)
+          : CURLUE_OUT_OF_MEMORY;
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+    if (!uc && strcasecmp(scheme, "http") && strcasecmp(scheme, "https")) {
+        snprintf(r->errbuf, sizeof r->errbuf, "Protocol \"%.100s\" not supported", scheme);
+        rc = -EPROTONOSUPPORT;
         goto out;
+    }
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+    if (!uc)
+        uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    if (uc) {
+        cio__http_url_rejected(r, uc);
+        rc = uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+        goto out;
+    }
     size_t n = strlen(scheme) + strlen(host) + strlen(port) + 3;
-    char key[512];
-    if (n > sizeof key)
+    key = n <= sizeof small ? small : malloc(n);
+    if (!key) {
+        rc = -ENOMEM;
         goto out;
-    snprintf(key, sizeof key, "%s:%s:%s", scheme, host, port);
+    }
+    snprintf(key, n, "%s:%s:%s", scheme, host, port);
     cio__list_foreach(it, &s->hosts)
     {
         struct cio__http_host *x = cio__container_of(it, struct cio__http_host, link);
         if (!strcmp(x->key, key)) {
-            h = x;
+            *out = x;
             goto out;
         }
     }
-    h = malloc(sizeof *h + n);
-    if (h) {
-        h->active = 0;
-        memcpy(h->key, key, n);
-        cio__list_push(&s->hosts, &h->link);
+    struct cio__http_host *h = malloc(sizeof *h + n);
+    if (!h) {
+        rc = -ENOMEM;
+        goto out;
     }
+    h->active = 0;
+    memcpy(h->key, key, n);
+    cio__list_push(&s->hosts, &h->link);
+    *out = h;
 out:
+    if (key != small)
+        free(key);
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
     curl_url_cleanup(u);
-    return h;
+    return rc;
 }
 
 static bool room(cio_http_session *s, struct cio__http_host *h)
@@ -71,9 +100,9 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
 {
     struct cio__http_host *h = NULL;
     if (s->o.limit_per_host > 0) {
-        h = host_for(s, url);
-        if (!h)
-            return -ENOMEM;
+        int rc = host_for(s, r, url, &h);
+        if (rc)
+            return rc;
     }
     if (cio__list_empty(&s->waiters) && room(s, h)) {
         take(s, r, h);

@@ -500,6 +500,89 @@ static void test_refused(void **state)
     assert_int_equal(cio_http_session_new(NULL, &s), CIO_ENOLOOP);
 }
 
+/* ---- malformed URLs ----------------------------------------------------- */
+
+/* A URL fails the same way whether or not the session has a per-host limit
+ * (which parses the URL itself to find its host): -EINVAL for a malformed
+ * URL, -EPROTONOSUPPORT for a scheme other than http(s), with the reason in
+ * the error text; a host name too long to resolve is what libcurl makes of
+ * it either way. And no slot leaks: the limited session still works. */
+static int malformed_task(void *arg)
+{
+    (void)arg;
+    static char long_host[700];
+    memset(long_host, 0, sizeof long_host);
+    strcpy(long_host, "http://");
+    memset(long_host + 7, 'a', 600); /* one 600-byte label: no DNS query is possible */
+    strcat(long_host, ":8080/x");
+    const struct {
+        const char *url;
+        int rc;
+    } cases[] = {
+        {"http://[::1/x", -EINVAL},           /* unclosed IPv6 literal */
+        {"http://exa mple.com/", -EINVAL},    /* space in the host */
+        {"http://127.0.0.1:99999/", -EINVAL}, /* port out of range */
+        {"http://127.0.0.1:8x/", -EINVAL},    /* port not a number */
+        {"http://", -EINVAL},                 /* no host */
+        {"/relative/without/base", -EINVAL},  /* no host either */
+        {"ftp://127.0.0.1/x", -EPROTONOSUPPORT},
+        {"gopher+x://127.0.0.1/", -EPROTONOSUPPORT},
+        {long_host, CIO_EDNS_NOTFOUND},
+    };
+    cio_http_session *plain, *limited;
+    cio_http_session_options o = {.limit_per_host = 1};
+    task_check_eq(cio_http_session_new(NULL, &plain), 0);
+    task_check_eq(cio_http_session_new(&o, &limited), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cio_http_session *ss[] = {plain, limited};
+        char text[256] = "";
+        for (int k = 0; k < 2; k++) {
+            cio_http_response *r;
+            int rc = cio_http_get(ss[k], cases[i].url, &r);
+            if (rc != cases[i].rc || !cio_http_response_error(r)[0])
+                print_error("%.60s (%s): %d %s\n", cases[i].url, k ? "limit_per_host" : "no limit",
+                            rc, cio_http_response_error(r));
+            task_check_eq(rc, cases[i].rc);
+            task_check(r != NULL);
+            task_check_eq(cio_http_response_result(r), cases[i].rc);
+            task_check(cio_http_response_error(r)[0] != 0);
+            task_check_eq(cio_http_response_status(r), 0);
+            if (rc == -EINVAL) { /* the same reason, whoever parsed the URL */
+                const char *e = cio_http_response_error(r);
+                task_check(!strncmp(e, "URL rejected: ", 14));
+                if (k)
+                    task_check(!strcmp(e, text));
+                snprintf(text, sizeof text, "%s", e);
+            }
+            cio_http_response_free(r);
+        }
+    }
+    /* limit_per_host = 1: a slot taken by a rejected URL would block this. */
+    for (int i = 0; i < 3; i++) {
+        cio_http_response *r;
+        task_check_eq(cio_http_get(limited, url("/hello.txt"), &r), 0);
+        task_check(!strcmp(cio_http_response_text(r), "hello, world\n"));
+        cio_http_response_free(r);
+    }
+    /* A long but valid URL (a long path) is no problem for the per-host key. */
+    char long_path[2100];
+    int n = snprintf(long_path, sizeof long_path, "%s/", ng.base);
+    memset(long_path + n, 'p', 2000);
+    long_path[n + 2000] = 0;
+    cio_http_response *r;
+    task_check_eq(cio_http_get(limited, long_path, &r), 0);
+    task_check_eq(cio_http_response_status(r), 404);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_session_close(plain), 0);
+    return cio_http_session_close(limited);
+}
+
+static void test_malformed_urls(void **state)
+{
+    (void)state;
+    assert_ok(run_real(malformed_task, NULL));
+}
+
 /* ---- TLS and cookies ---------------------------------------------------- */
 
 static int tls_task(void *arg)
@@ -611,7 +694,7 @@ int main(void)
         cmocka_unit_test(test_stream),    cmocka_unit_test(test_keepalive),
         cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
         cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
-        cmocka_unit_test(test_proxy),
+        cmocka_unit_test(test_proxy),     cmocka_unit_test(test_malformed_urls),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
