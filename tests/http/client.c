@@ -182,6 +182,126 @@ static void test_bodies(void **state)
     assert_ok(run_real(bodies_task, NULL));
 }
 
+/* ---- content encodings -------------------------------------------------- */
+
+/* /text.txt encoded as `enc`, as nginx sends it under `path`: decoded by
+ * default, whole and byte for byte; with no_decompress, handed over as it
+ * came (and not asked for). */
+struct encoded {
+    const char *path, *enc;
+    bool fixed; /* pre-compressed, with a Content-Length */
+    struct peer *echo;
+};
+
+static int check_text(const char *t, size_t len)
+{
+    if (len != NGINX_TEXT_LEN)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (t[i] != nginx_text_at(i))
+            return -1;
+    return 0;
+}
+
+static int encoded_task(void *arg)
+{
+    struct encoded *x = arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    cio_http_response *r;
+    /* What the session asks for. */
+    task_check_eq(cio_http_get(s, x->echo->url, &r), 0);
+    const char *ae = strstr(cio_http_response_text(r), "\r\nAccept-Encoding: ");
+    task_check(ae != NULL);
+    task_check(strstr(ae, x->enc) != NULL && strstr(ae, x->enc) < strstr(ae + 2, "\r\n"));
+    cio_http_response_free(r);
+
+    task_check_eq(cio_http_get(s, url(x->path), &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    task_check(!strcmp(cio_http_response_header(r, "content-encoding"), x->enc));
+    size_t len;
+    const char *t = cio_http_response_body(r, &len);
+    task_check_eq(len, NGINX_TEXT_LEN);
+    task_check_eq(check_text(t, len), 0);
+    long wire = -1;
+    if (x->fixed) { /* the compressed size, not the decoded one */
+        wire = atol(cio_http_response_header(r, "content-length"));
+        task_check(wire > 0 && wire < NGINX_TEXT_LEN / 20);
+    }
+    cio_http_response_free(r);
+    /* A streamed body is decoded too, chunk by chunk. */
+    cio_http_request q = {.url = url(x->path), .stream = true};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    char *all = malloc(NGINX_TEXT_LEN + 1);
+    size_t off = 0;
+    const void *d;
+    size_t n;
+    int rc;
+    while ((rc = cio_http_response_next(r, &d, &n)) == 1 && off + n <= NGINX_TEXT_LEN) {
+        memcpy(all + off, d, n);
+        off += n;
+    }
+    int ok = rc == 0 ? check_text(all, off) : -1;
+    free(all);
+    cio_http_response_free(r);
+    task_check_eq(rc, 0);
+    task_check_eq(ok, 0);
+    task_check_eq(cio_http_session_close(s), 0);
+
+    /* no_decompress: not asked for, and not decoded if sent anyway. */
+    cio_http_session_options o = {.no_decompress = true};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, x->echo->url, &r), 0);
+    task_check(strstr(cio_http_response_text(r), "Accept-Encoding") == NULL);
+    cio_http_response_free(r);
+    if (x->fixed) {
+        task_check_eq(cio_http_get(s, url(x->path), &r), 0);
+        t = cio_http_response_body(r, &len);
+        task_check_eq(len, wire);
+        task_check(memcmp(t, "the quick", 9) != 0);
+        cio_http_response_free(r);
+    }
+    return cio_http_session_close(s);
+}
+
+static void run_encoded(const char *path, const char *enc, bool fixed)
+{
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    struct encoded x = {path, enc, fixed, &p};
+    int rc = run_real(encoded_task, &x);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
+static void test_gzip(void **state)
+{
+    (void)state;
+    run_encoded("/gzip/text.txt", "gzip", false);
+}
+
+static void test_deflate(void **state)
+{
+    (void)state;
+#ifdef CIO_HTTP_HAVE_ZLIB
+    run_encoded("/deflate/text.txt", "deflate", true);
+#else
+    print_message("zlib's headers were not found: no deflate body to serve\n");
+    skip();
+#endif
+}
+
+static void test_brotli(void **state)
+{
+    (void)state;
+#ifdef CIO_HTTP_HAVE_BROTLI
+    run_encoded("/br/text.txt", "br", true);
+#else
+    print_message("libbrotlienc was not found: no br body to serve\n");
+    skip();
+#endif
+}
+
 /* ---- streaming a body --------------------------------------------------- */
 
 static int stream_task(void *arg)
@@ -695,6 +815,8 @@ int main(void)
         cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
         cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
         cmocka_unit_test(test_proxy),     cmocka_unit_test(test_malformed_urls),
+        cmocka_unit_test(test_gzip),      cmocka_unit_test(test_deflate),
+        cmocka_unit_test(test_brotli),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }

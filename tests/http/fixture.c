@@ -18,6 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef CIO_HTTP_HAVE_ZLIB
+#include <zlib.h>
+#endif
+#ifdef CIO_HTTP_HAVE_BROTLI
+#include <brotli/encode.h>
+#endif
+
 #ifndef CIO_HTTP_NGINX_CONF
 #error "CIO_HTTP_NGINX_CONF must name tests/http/nginx.conf.in"
 #endif
@@ -53,6 +60,49 @@ static int write_file(const char *dir, const char *name, const void *data, size_
     return fclose(f) == 0 && n == len ? 0 : -1;
 }
 
+char nginx_text_at(size_t i)
+{
+    return "the quick brown fox jumps over the lazy dog\n"[i % 44];
+}
+
+/* text.txt compressed, served with a fixed Content-Encoding (nginx-light
+ * makes only gzip itself): deflate/text.txt (zlib format, RFC 1950, as
+ * HTTP's "deflate") and br/text.txt. Without the library, not made. */
+static int make_encoded(const char *root, const char *t, size_t n)
+{
+    char dir[512];
+    int rc = 0;
+    (void)dir, (void)t, (void)n;
+#ifdef CIO_HTTP_HAVE_ZLIB
+    {
+        uLongf zl = compressBound((uLong)n);
+        unsigned char *z = malloc(zl);
+        snprintf(dir, sizeof dir, "%s/deflate", root);
+        if (!z || compress2(z, &zl, (const Bytef *)t, (uLong)n, 9) != Z_OK || mkdir(dir, 0755))
+            rc = -1;
+        else
+            rc |= write_file(dir, "text.txt", z, zl);
+        free(z);
+    }
+#endif
+#ifdef CIO_HTTP_HAVE_BROTLI
+    {
+        size_t bl = BrotliEncoderMaxCompressedSize(n);
+        uint8_t *b = malloc(bl);
+        snprintf(dir, sizeof dir, "%s/br", root);
+        if (!b ||
+            !BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT,
+                                   n, (const uint8_t *)t, &bl, b) ||
+            mkdir(dir, 0755))
+            rc = -1;
+        else
+            rc |= write_file(dir, "text.txt", b, bl);
+        free(b);
+    }
+#endif
+    return rc;
+}
+
 static int make_docroot(const char *root)
 {
     if (mkdir(root, 0755) < 0)
@@ -69,12 +119,13 @@ static int make_docroot(const char *root)
     int rc = write_file(root, "big.bin", b, big);
     free(b);
     /* Text that compresses well. */
-    char *t = malloc(200000);
+    char *t = malloc(NGINX_TEXT_LEN);
     if (!t)
         return -1;
-    for (size_t i = 0; i < 200000; i++)
-        t[i] = "the quick brown fox jumps over the lazy dog\n"[i % 44];
-    rc |= write_file(root, "text.txt", t, 200000);
+    for (size_t i = 0; i < NGINX_TEXT_LEN; i++)
+        t[i] = nginx_text_at(i);
+    rc |= write_file(root, "text.txt", t, NGINX_TEXT_LEN);
+    rc |= make_encoded(root, t, NGINX_TEXT_LEN);
     free(t);
     rc |= write_file(root, "hello.txt", "hello, world\n", 13);
     return rc;

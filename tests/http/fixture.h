@@ -5,6 +5,7 @@
 #define CIO_TESTS_HTTP_FIXTURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct nginx {
@@ -21,6 +22,13 @@ struct nginx {
 
 /* The ~200-byte JSON document served as /user.json. */
 extern const char nginx_user_json[];
+
+/* /text.txt: NGINX_TEXT_LEN bytes of text, byte i being nginx_text_at(i).
+ * The same text is served gzip-encoded by nginx under /gzip/, and
+ * pre-compressed with a fixed Content-Encoding as /deflate/text.txt
+ * (if CIO_HTTP_HAVE_ZLIB) and /br/text.txt (if CIO_HTTP_HAVE_BROTLI). */
+#define NGINX_TEXT_LEN 200000
+char nginx_text_at(size_t i);
 
 /* Starts nginx and waits until it accepts connections. Returns 0, or -1
  * with a message on stderr. access_log: keep nginx's access log (tests) or
