@@ -422,7 +422,14 @@ int cio_pg_get_json(const cio_pg_result *res, int row, int col, const char **out
 
 typedef struct cio_pg_pool_options {
     /* Connections opened by cio_pg_pool_create() and kept open (asyncpg's
-     * min_size; here the default is 0). */
+     * min_size; here the default is 0). When connections are dropped (the
+     * server ended them: pg_terminate_backend, a restart; or they broke),
+     * the pool's upkeep task reopens them in the background, one at a
+     * time, without blocking any caller; while new connections fail it
+     * retries after 0.1 s, then twice as long each time up to 10 s (±25 %
+     * jitter); a successful acquire resets that delay. Idle connections
+     * are watched, so one the server closes is dropped (and replaced) at
+     * once, not when an acquire finds it. */
     int min_size;
     /* Most connections open at once; 0 means 10 (asyncpg's max_size). */
     int max_size;
@@ -435,10 +442,12 @@ typedef struct cio_pg_pool_options {
     double max_lifetime;
     /* Options of each connection (connect timeout, statement cache). */
     cio_pg_options conn;
-    /* Called in the acquiring task on every new connection before it is
-     * used (asyncpg's init=): SET search_path, LISTEN, prepare... A negative
+    /* Called on every new connection before it is used (asyncpg's init=):
+     * SET search_path, LISTEN, prepare... It runs in the acquiring task, or
+     * in the pool's upkeep task when that restores min_size. A negative
      * return closes the connection and fails the acquire (or create) with
-     * that code. NULL: none. */
+     * that code (for the upkeep: a retry after the backoff delay). NULL:
+     * none. */
     int (*init)(cio_pg_conn *conn, void *arg);
     void *init_arg;
 } cio_pg_pool_options;
@@ -489,8 +498,11 @@ int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_conn **out);
 int cio_pg_pool_release(cio_pg_conn *conn);
 
 /* Closes the pool: acquires waiting or made later fail with CIO_PG_ECLOSED,
- * idle connections are closed, then the call waits until every connection
- * in use has been released (and closes them), and frees the pool. Returns
+ * idle connections are closed, the upkeep task is cancelled (a connect it
+ * was making is abandoned), then the call waits until the upkeep task has
+ * ended and every connection in use has been released (and closes them),
+ * and frees the pool. A pool never closed leaves its upkeep task behind:
+ * cio_run() reports it ("pg-pool-upkeep") when the main task returns. Returns
  * 0, or -EINVAL (already closing), CIO_ENOTTASK. NULL is ignored, and a
  * pool whose create failed is freed at once. If the caller is cancelled
  * while waiting, connections still in use are closed as they are

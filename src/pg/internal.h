@@ -49,6 +49,7 @@ struct cio_pg_conn {
     char *err_buf;
     /* pool bookkeeping */
     struct cio__list link; /* in the pool's idle list */
+    bool watched;          /* idle: a reader callback watches the socket */
     int64_t created_ns, idle_since_ns;
 };
 

@@ -8,7 +8,17 @@
  * cancellation is skipped (cio__wake returns false), so a connection is
  * never handed to a task that has stopped waiting: the race between an
  * acquire's timeout and a release cannot leak it. The same rule applies to
- * free slots (a dropped connection lets a waiter open a new one). */
+ * free slots (a dropped connection lets a waiter open a new one).
+ *
+ * Upkeep: each pool owns a detached task ("pg-pool-upkeep") that restores
+ * min_size in the background after connections were dropped, one connect at
+ * a time, backing off exponentially (RETRY_MIN to RETRY_MAX seconds, with
+ * jitter) while the server refuses. Idle connections are watched (a reader
+ * callback on their socket): one the server closes (pg_terminate_backend, a
+ * restart) is dropped at once, not when an acquire trips over it. The task
+ * parks in cio__suspend() between jobs and is woken (kick) only while
+ * parked; close cancels it and waits for it to end, as it waits for the
+ * connections in use. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +28,8 @@
 #include "pg/internal.h"
 
 #define ROLLBACK_WAIT 5.0
+#define RETRY_MIN 0.1  /* seconds before the first reconnect retry */
+#define RETRY_MAX 10.0 /* and at most between two */
 
 struct waiter {
     struct cio__list link;
@@ -40,6 +52,11 @@ struct cio_pg_pool {
     bool orphaned; /* close was interrupted: the last release frees */
     struct cio__task *closer;
     char *last_error;
+    /* upkeep */
+    struct cio__task *upkeep; /* the upkeep task while it runs */
+    bool upkeep_parked;       /* it waits for work: kick() may wake it */
+    double backoff;           /* seconds of the last retry delay; 0: none */
+    int64_t retry_at;         /* no reconnect before (ns); 0: now */
 };
 
 static void set_pool_error(cio_pg_pool *p, const char *msg)
@@ -75,6 +92,24 @@ static void pool_free(cio_pg_pool *p)
     free(p);
 }
 
+/* Wakes the upkeep task if it is parked waiting for work. */
+static void kick(cio_pg_pool *p)
+{
+    if (p->upkeep && p->upkeep_parked && cio__wake(p->upkeep, 0))
+        p->upkeep_parked = false;
+}
+
+/* A closing pool is done once no connection and no upkeep is left. */
+static void close_progress(cio_pg_pool *p)
+{
+    if (p->closing && p->size == 0 && !p->upkeep) {
+        if (p->closer)
+            cio__wake(p->closer, 0);
+        else if (p->orphaned)
+            pool_free(p);
+    }
+}
+
 /* A slot (one of the max_size places) is given up. It goes to the first
  * waiter whose wake-up succeeds, which then opens a connection in it: the
  * slot is never up for grabs between the wake-up and the waiter running,
@@ -94,12 +129,10 @@ static void slot_release(cio_pg_pool *p)
         }
     }
     p->size--;
-    if (p->closing && p->size == 0) {
-        if (p->closer)
-            cio__wake(p->closer, 0);
-        else if (p->orphaned)
-            pool_free(p);
-    }
+    if (p->closing)
+        close_progress(p);
+    else if (p->size < p->o.min_size)
+        kick(p);
 }
 
 static void drop(cio_pg_pool *p, cio_pg_conn *c)
@@ -130,20 +163,16 @@ static int open_conn(cio_pg_pool *p, cio_pg_conn **out)
     return 0;
 }
 
-/* Whether an idle connection is still worth handing out: not expired, and
- * its socket not closed by the server meanwhile (a non-blocking read picks
- * up the EOF of a restarted server). */
-static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
+/* Whether a connection is still usable: not broken, idle on the server,
+ * and its socket not closed by the server meanwhile (a non-blocking read
+ * picks up the EOF of a restarted server). */
+static bool conn_alive(cio_pg_conn *c)
 {
-    if (p->o.max_idle > 0 && now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
-        return false;
-    if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
-        return false;
     if (c->broken || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         return false;
     /* One peek in the common case (nothing to read). A server that ends a
      * session sends a FATAL message and then closes: read what is there
-     * (libpq turns the message into a notice) until the EOF shows. */
+     * (libpq keeps it for the next operation) until the EOF shows. */
     for (int i = 0; i < 8; i++) {
         char b;
         ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -157,6 +186,51 @@ static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
     return true;
 }
 
+/* Whether an idle connection is still worth handing out: not expired, and
+ * alive. */
+static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
+{
+    if (p->o.max_idle > 0 && now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
+        return false;
+    if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
+        return false;
+    return conn_alive(c);
+}
+
+/* Takes c out of the idle list and stops watching its socket. The reader
+ * callback is removed the way io.c removes a task's interest: lazily. The
+ * backend keeps watching the fd (the next operation on the connection
+ * waits for it to be readable anyway, so acquire + query + release costs
+ * no epoll_ctl), and an event nobody wants drops the interest. */
+static void idle_take(cio_pg_pool *p, cio_pg_conn *c)
+{
+    cio__list_unlink(&c->link);
+    p->nidle--;
+    if (c->watched) {
+        c->watched = false;
+        struct cio__loop *loop = cio__tls_loop;
+        if (loop && c->fd >= 0 && c->fd < loop->nfds && loop->fds[c->fd].rcb) {
+            loop->fds[c->fd].rcb = NULL;
+            loop->fds[c->fd].rarg = NULL;
+            loop->io_watchers--;
+        }
+    }
+}
+
+/* Something arrived on an idle connection's socket: the server ending the
+ * session (a FATAL message, then EOF), or, rarely, a message libpq keeps
+ * for the next operation. A closed one is dropped, so the upkeep task can
+ * replace it. Runs as a loop callback. */
+static void idle_readable(void *arg)
+{
+    cio_pg_conn *c = arg;
+    cio_pg_pool *p = c->pool;
+    if (conn_alive(c))
+        return;
+    idle_take(p, c);
+    drop(p, c);
+}
+
 /* Closes idle connections past max_idle, oldest first, keeping min_size. */
 static void reap(cio_pg_pool *p, int64_t now)
 {
@@ -167,7 +241,7 @@ static void reap(cio_pg_pool *p, int64_t now)
         cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
         if (now - c->idle_since_ns <= limit)
             break;
-        p->nidle--;
+        idle_take(p, c);
         drop(p, c);
     }
 }
@@ -177,6 +251,95 @@ static void make_idle(cio_pg_pool *p, cio_pg_conn *c)
     c->idle_since_ns = cio_time_ns();
     cio__list_push(&p->idle, &c->link);
     p->nidle++;
+    /* No loop (a release from another context): not watched, the peek at
+     * acquire still catches a closed one. */
+    c->watched = cio__tls_loop && cio_add_reader(c->fd, idle_readable, c) == 0;
+}
+
+/* A connection nobody uses: to the first waiter whose wake-up succeeds,
+ * else to the idle list. */
+static void give(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
+{
+    struct cio__list *n;
+    while ((n = cio__list_shift(&p->waiters))) {
+        p->nwaiting--;
+        struct waiter *w = cio__container_of(n, struct waiter, link);
+        if (cio__wake(w->task, 0)) {
+            w->conn = c;
+            p->in_use++;
+            return;
+        }
+    }
+    make_idle(p, c);
+    reap(p, now);
+}
+
+/* ---- upkeep ----------------------------------------------------------------- */
+
+/* The next reconnect is due after a random delay around the doubled
+ * backoff (±25 %, so that many clients of a restarted server do not all
+ * come back on the same tick). */
+static void back_off(cio_pg_pool *p)
+{
+    p->backoff = p->backoff > 0 ? p->backoff * 2 : RETRY_MIN;
+    if (p->backoff > RETRY_MAX)
+        p->backoff = RETRY_MAX;
+    int64_t now = cio_time_ns();
+    uint64_t x = (uint64_t)now * 0x9e3779b97f4a7c15u;
+    double jitter = 0.75 + 0.5 * (double)(x >> 11) / (double)(UINT64_C(1) << 53);
+    p->retry_at = cio__deadline_after(now, cio__sec_to_ns(p->backoff * jitter));
+}
+
+static int upkeep_main(void *arg)
+{
+    cio_pg_pool *p = arg;
+    struct cio__task *t = cio__self();
+    struct cio__loop *loop = t->loop;
+    while (!p->closing && !cio__interrupted(t)) {
+        int64_t now = cio_time_ns();
+        if (p->size < p->o.min_size && now >= p->retry_at) {
+            /* Restore min_size, one connection at a time, in a slot that
+             * acquires see as taken (max_size holds). */
+            p->size++;
+            cio_pg_conn *c = NULL;
+            int rc = open_conn(p, &c);
+            if (rc == 0 && p->closing) {
+                c->pool = NULL;
+                cio__pg_conn_destroy(c);
+                rc = CIO_PG_ECLOSED;
+            }
+            if (rc) {
+                slot_release(p); /* frees nothing: the upkeep still counts */
+                back_off(p);
+                continue;
+            }
+            p->backoff = 0;
+            p->retry_at = 0;
+            give(p, c, cio_time_ns());
+            continue;
+        }
+        int64_t deadline = CIO__NEVER;
+        if (p->size < p->o.min_size)
+            deadline = p->retry_at;
+        if (deadline != CIO__NEVER) {
+            t->timer.deadline = deadline;
+            t->timer_code = 0;
+            if (cio__timer_start(loop, &t->timer) < 0) {
+                if (cio_sleep(RETRY_MIN) < 0) /* out of memory: poll slowly */
+                    break;
+                continue;
+            }
+        }
+        p->upkeep_parked = true;
+        int rc = cio__suspend(t, "pg pool upkeep");
+        p->upkeep_parked = false;
+        cio__timer_stop(loop, &t->timer);
+        if (rc < 0) /* cancelled: the pool closes, or the loop ends */
+            break;
+    }
+    p->upkeep = NULL;
+    close_progress(p);
+    return 0;
 }
 
 /* ---- create --------------------------------------------------------------- */
@@ -251,6 +414,15 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
         if (!p->last_error || !p->last_error[0])
             set_pool_error(p, cio_strerror(rc));
     }
+    if (rc == 0) {
+        /* The upkeep task: without it (out of memory) the pool still works,
+         * it only stops restoring min_size in the background. */
+        cio_task u = cio_spawn_with(&(cio_spawn_options){.name = "pg-pool-upkeep"}, upkeep_main, p);
+        if (cio_spawn_error(u) == 0) {
+            p->upkeep = u.ptr_;
+            cio_detach(u);
+        }
+    }
     *out = p;
     return rc;
 }
@@ -282,6 +454,12 @@ static int open_in_slot(cio_pg_pool *p, int64_t deadline, cio_pg_conn **out)
         return rc;
     }
     p->in_use++;
+    if (p->retry_at) {
+        /* The server is back: the upkeep need not wait out its backoff. */
+        p->backoff = 0;
+        p->retry_at = 0;
+        kick(p);
+    }
     *out = c;
     return 0;
 }
@@ -306,12 +484,11 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
         int64_t now = cio_time_ns();
         while (!cio__list_empty(&p->idle)) {
             cio_pg_conn *c = cio__container_of(p->idle.prev, cio_pg_conn, link);
-            p->nidle--;
+            idle_take(p, c);
             if (!idle_ok(p, c, now)) {
                 drop(p, c);
                 continue;
             }
-            cio__list_unlink(&c->link);
             p->in_use++;
             *out = c;
             return 0;
@@ -401,18 +578,7 @@ int cio_pg_pool_release(cio_pg_conn *c)
         drop(p, c);
         return 0;
     }
-    struct cio__list *n;
-    while ((n = cio__list_shift(&p->waiters))) {
-        p->nwaiting--;
-        struct waiter *w = cio__container_of(n, struct waiter, link);
-        if (cio__wake(w->task, 0)) {
-            w->conn = c;
-            p->in_use++;
-            return 0;
-        }
-    }
-    make_idle(p, c);
-    reap(p, now);
+    give(p, c, now);
     return 0;
 }
 
@@ -445,17 +611,20 @@ int cio_pg_pool_close(cio_pg_pool *p)
         cio__wake(cio__container_of(n, struct waiter, link)->task, CIO_PG_ECLOSED);
     }
     while (!cio__list_empty(&p->idle)) {
-        p->nidle--;
-        drop(p, cio__container_of(p->idle.next, cio_pg_conn, link));
+        cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
+        idle_take(p, c);
+        drop(p, c);
     }
-    while (p->size > 0) {
+    if (p->upkeep)
+        cio__cancel_task(p->upkeep, -ECANCELED);
+    while (p->size > 0 || p->upkeep) {
         int rc = cio__interrupted(t);
         if (rc == 0) {
             p->closer = t;
             rc = cio__suspend(t, "pg pool close");
             p->closer = NULL;
         }
-        if (rc < 0 && p->size > 0) {
+        if (rc < 0 && (p->size > 0 || p->upkeep)) {
             p->orphaned = true;
             return rc;
         }

@@ -7,6 +7,8 @@
 #                                     lines to STATEFILE when given)
 #   pg_fixture.sh stop DIR|STATEFILE  stop the server and remove the dir
 #   pg_fixture.sh restart DIR         stop (fast) and start again, same port
+#   pg_fixture.sh halt DIR            stop the server (fast), keep the cluster
+#   pg_fixture.sh resume DIR          start a halted server again, same port
 #
 # PostgreSQL refuses to run as root: as root, the cluster runs as the user
 # $CIO_PG_OS_USER, else `postgres` if it exists, else `cio-test` (created).
@@ -81,7 +83,7 @@ start)
     fi
     echo "$dsn"
     ;;
-stop | restart)
+stop | restart | halt | resume)
     arg=${2:?usage: pg_fixture.sh $cmd DIR|STATEFILE}
     if [ -f "$arg" ]; then
         dir=$(sed -n 's/^DIR=//p' "$arg")
@@ -96,6 +98,10 @@ stop | restart)
     if [ "$cmd" = restart ]; then
         run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m fast stop
         server_start "$dir" "$(cat "$dir/port")"
+    elif [ "$cmd" = halt ]; then
+        run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m fast stop
+    elif [ "$cmd" = resume ]; then
+        server_start "$dir" "$(cat "$dir/port")"
     else
         run_as "$pgbin/pg_ctl" -D "$dir/data" -w -t 60 -s -m immediate stop || true
         rm -rf "$dir"
@@ -103,7 +109,7 @@ stop | restart)
     fi
     ;;
 *)
-    echo "usage: pg_fixture.sh start [STATEFILE] | stop DIR|STATEFILE | restart DIR" >&2
+    echo "usage: pg_fixture.sh start [STATEFILE] | stop DIR|STATEFILE | restart|halt|resume DIR" >&2
     exit 2
     ;;
 esac

@@ -661,6 +661,225 @@ static void test_release_open_stream(void **state)
     assert_int_equal(run_real(release_open_main, NULL), 0);
 }
 
+/* min_size is restored in the background: idle connections the server
+ * ends are noticed without an acquire, and the upkeep task opens new ones. */
+static int app_backends(cio_pg_conn *admin, const char *app, int64_t *n)
+{
+    return cio_pg_fetchval_int64(
+        admin, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+        CIO_PG_ARGS(cio_pg_text(app)), n);
+}
+
+static int terminate_app(cio_pg_conn *admin, const char *app, int64_t *n)
+{
+    return cio_pg_fetchval_int64(admin,
+                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE application_name = $1",
+                                 CIO_PG_ARGS(cio_pg_text(app)), n);
+}
+
+static cio_pg_pool *app_pool(const char *app, cio_pg_pool_options o)
+{
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s application_name=%s", pg_dsn(), app);
+    cio_pg_pool *p = NULL;
+    int rc = cio_pg_pool_create(dsn, &o, &p);
+    if (rc) {
+        print_error("pool_create: %s %s\n", cio_err_name(rc), cio_pg_pool_error(p));
+        cio_pg_pool_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int min_size_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(admin, NULL);
+    cio_pg_pool *p = app_pool("cio_refill", (cio_pg_pool_options){.min_size = 3, .max_size = 5});
+    task_check(p != NULL);
+    cio_pg_result *old;
+    int nold = cio_pg_fetch(admin,
+                            "SELECT pid FROM pg_stat_activity WHERE application_name = "
+                            "'cio_refill' ORDER BY pid",
+                            CIO_PG_NOARGS, &old);
+    task_check_eq(nold, 3);
+    int32_t dead[3];
+    for (int r = 0; r < 3; r++)
+        task_check_eq(cio_pg_get_int32(old, r, 0, &dead[r]), 0);
+    cio_pg_result_free(old);
+    char pids[64];
+    snprintf(pids, sizeof pids, "{%d,%d,%d}", (int)dead[0], (int)dead[1], (int)dead[2]);
+    int64_t n;
+    PG_OK(admin, terminate_app(admin, "cio_refill", &n));
+    task_check_eq(n, 3);
+    /* Nobody acquires: the pool notices and reconnects on its own. */
+    double t0 = cio_time();
+    bool dropped = false;
+    for (;;) {
+        task_check(cio_time() - t0 < 10.0);
+        dropped |= cio_pg_pool_size(p) < 3;
+        int64_t fresh;
+        PG_OK(admin, cio_pg_fetchval_int64(
+                         admin,
+                         "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                         "'cio_refill' AND pid <> ALL($1::int[])",
+                         CIO_PG_ARGS(cio_pg_text(pids)), &fresh));
+        if (cio_pg_pool_size(p) == 3 && cio_pg_pool_idle(p) == 3 && fresh == 3)
+            break;
+        task_check_eq(cio_sleep(0.02), 0);
+    }
+    /* The new sessions are the pool's idle connections, and they work. */
+    cio_pg_conn *c[3];
+    for (int i = 0; i < 3; i++) {
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &c[i]), 0);
+        int pid = cio_pg_backend_pid(c[i]);
+        for (int r = 0; r < 3; r++)
+            task_check(pid != dead[r]);
+        int64_t v;
+        PG_OK(c[i], cio_pg_fetchval_int64(c[i], "SELECT 1", CIO_PG_NOARGS, &v));
+    }
+    task_check_eq(cio_pg_pool_size(p), 3);
+    for (int i = 0; i < 3; i++)
+        task_check_eq(cio_pg_pool_release(c[i]), 0);
+    task_check(dropped); /* the dead ones were noticed without an acquire */
+    PG_OK(admin, app_backends(admin, "cio_refill", &n));
+    task_check_eq(n, 3);
+    /* A connection dropped on release (broken) is replaced as well. */
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &c[0]), 0);
+    task_check_eq(
+        cio_pg_execute(c[0], "SELECT pg_terminate_backend(pg_backend_pid())", CIO_PG_NOARGS),
+        CIO_PG_ECONN);
+    task_check_eq(cio_pg_pool_release(c[0]), 0);
+    t0 = cio_time();
+    while (cio_pg_pool_idle(p) < 3) {
+        task_check(cio_time() - t0 < 10.0);
+        task_check_eq(cio_sleep(0.01), 0);
+    }
+    task_check_eq(cio_pg_pool_size(p), 3);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    PG_OK(admin, app_backends(admin, "cio_refill", &n));
+    for (t0 = cio_time(); n > 0 && cio_time() - t0 < 5.0;) {
+        cio_sleep(0.02);
+        PG_OK(admin, app_backends(admin, "cio_refill", &n));
+    }
+    task_check_eq(n, 0);
+    cio_pg_close(admin);
+    return 0;
+}
+
+static void test_min_size_restored(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(min_size_main, NULL), 0);
+}
+
+/* While new connections fail, the upkeep backs off instead of spinning;
+ * once they succeed again min_size comes back; close stops the upkeep at
+ * once, even in the middle of a connect. */
+struct flaky {
+    int attempts;
+    bool fail;
+    double stall; /* seconds init takes */
+};
+
+static int flaky_init(cio_pg_conn *conn, void *arg)
+{
+    struct flaky *f = arg;
+    f->attempts++;
+    if (f->stall > 0) {
+        int rc = cio_sleep(f->stall);
+        if (rc < 0)
+            return rc;
+    }
+    if (f->fail)
+        return cio_pg_execute(conn, "SELECT 1/0", CIO_PG_NOARGS);
+    return 0;
+}
+
+static int backoff_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(admin, NULL);
+    struct flaky f = {0};
+    cio_pg_pool *p = app_pool(
+        "cio_backoff",
+        (cio_pg_pool_options){.min_size = 2, .max_size = 4, .init = flaky_init, .init_arg = &f});
+    task_check(p != NULL);
+    task_check_eq(f.attempts, 2);
+    f.fail = true;
+    f.attempts = 0;
+    int64_t n;
+    PG_OK(admin, terminate_app(admin, "cio_backoff", &n));
+    task_check_eq(n, 2);
+    task_check_eq(cio_sleep(1.5), 0);
+    /* Retries after ~0.1, 0.2, 0.4, 0.8 s (±25 %): a handful, not a spin. */
+    print_message("upkeep: %d connection attempts in 1.5 s while init failed\n", f.attempts);
+    task_check(f.attempts >= 2);
+    task_check(f.attempts <= 8);
+    task_check_eq(cio_pg_pool_size(p), 0);
+    task_check(strstr(cio_pg_pool_error(p), "division by zero") != NULL);
+    /* It recovers once connections succeed again. */
+    f.fail = false;
+    double t0 = cio_time();
+    while (cio_pg_pool_idle(p) < 2) {
+        task_check(cio_time() - t0 < 10.0);
+        task_check_eq(cio_sleep(0.02), 0);
+    }
+    task_check_eq(cio_pg_pool_size(p), 2);
+    PG_OK(admin, app_backends(admin, "cio_backoff", &n));
+    task_check_eq(n, 2);
+
+    /* A successful acquire resets the backoff: min_size is restored at
+     * once, not after the retry delay. */
+    f.fail = true;
+    PG_OK(admin, terminate_app(admin, "cio_backoff", &n));
+    task_check_eq(cio_sleep(1.0), 0); /* the delay has grown to ~0.8 s */
+    f.fail = false;
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_pool_acquire(p, 2.0, &c), 0);
+    t0 = cio_time();
+    while (cio_pg_pool_size(p) < 2) {
+        task_check(cio_time() - t0 < 0.5);
+        task_check_eq(cio_sleep(0.01), 0);
+    }
+    task_check_eq(cio_pg_pool_release(c), 0);
+
+    /* Close while the upkeep backs off. */
+    f.fail = true;
+    PG_OK(admin, terminate_app(admin, "cio_backoff", &n));
+    task_check_eq(cio_sleep(0.3), 0);
+    t0 = cio_time();
+    task_check_eq(cio_pg_pool_close(p), 0);
+    task_check(cio_time() - t0 < 0.5);
+
+    /* Close while the upkeep is in the middle of a connect (in init). */
+    f = (struct flaky){0};
+    p = app_pool(
+        "cio_backoff",
+        (cio_pg_pool_options){.min_size = 1, .max_size = 2, .init = flaky_init, .init_arg = &f});
+    task_check(p != NULL);
+    f.stall = 30;
+    PG_OK(admin, terminate_app(admin, "cio_backoff", &n));
+    t0 = cio_time();
+    while (f.attempts < 2) {
+        task_check(cio_time() - t0 < 5.0);
+        task_check_eq(cio_sleep(0.01), 0);
+    }
+    task_check_eq(cio_pg_pool_size(p), 1); /* the slot being opened */
+    t0 = cio_time();
+    task_check_eq(cio_pg_pool_close(p), 0);
+    task_check(cio_time() - t0 < 1.0);
+    cio_pg_close(admin);
+    return 0;
+}
+
+static void test_upkeep_backoff(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(backoff_main, NULL), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -668,10 +887,16 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),    cmocka_unit_test(test_exhaustion),
-        cmocka_unit_test(test_slot_fifo), cmocka_unit_test(test_timeout_races_release),
-        cmocka_unit_test(test_close),     cmocka_unit_test(test_1000_tasks_20_connections),
-        cmocka_unit_test(test_lifecycle), cmocka_unit_test(test_release_open_stream),
+        cmocka_unit_test(test_basics),
+        cmocka_unit_test(test_exhaustion),
+        cmocka_unit_test(test_slot_fifo),
+        cmocka_unit_test(test_timeout_races_release),
+        cmocka_unit_test(test_close),
+        cmocka_unit_test(test_1000_tasks_20_connections),
+        cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_release_open_stream),
+        cmocka_unit_test(test_min_size_restored),
+        cmocka_unit_test(test_upkeep_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

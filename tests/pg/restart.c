@@ -1,11 +1,14 @@
 /* A server restart while the pool is in use: callers get errors (never a
  * hang), the pool drops the dead connections, and once the server is back
- * queries succeed again. This test makes its own cluster, since it
- * restarts it. */
+ * queries succeed again. A quiet pool whose server goes away and stays
+ * down for a while: the pool notices, retries with a backoff (no spin),
+ * and restores min_size on its own once the server is back. This test
+ * makes its own cluster, since it restarts it. */
 #include "pg_test.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 static char state_file[256];
@@ -48,15 +51,101 @@ static int worker(void *arg)
 
 static atomic_int restarted;
 
-static void *restart_thread(void *arg)
+static void *fixture_thread(void *arg)
 {
-    (void)arg;
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "sh %s restart \"$(sed -n 's/^DIR=//p' %s)\" >/dev/null 2>&1",
-             CIO_PG_FIXTURE, state_file);
+    snprintf(cmd, sizeof cmd, "sh %s %s \"$(sed -n 's/^DIR=//p' %s)\" >/dev/null 2>&1",
+             CIO_PG_FIXTURE, (const char *)arg, state_file);
     int rc = system(cmd);
     atomic_store(&restarted, rc == 0 ? 1 : -1);
     return NULL;
+}
+
+static void *restart_thread(void *arg)
+{
+    (void)arg;
+    return fixture_thread("restart");
+}
+
+/* Runs `pg_fixture.sh verb DIR` on a thread (the loop keeps running) and
+ * waits for it: 0 on success. */
+static int fixture(const char *verb)
+{
+    atomic_store(&restarted, 0);
+    pthread_t th;
+    if (pthread_create(&th, NULL, fixture_thread, (void *)verb) != 0)
+        return -1;
+    for (int i = 0; i < 1200 && atomic_load(&restarted) == 0; i++)
+        cio_sleep(0.05);
+    pthread_join(th, NULL);
+    return atomic_load(&restarted) == 1 ? 0 : -1;
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int quiet_main(void *arg)
+{
+    (void)arg;
+    char dsn[600];
+    snprintf(dsn, sizeof dsn, "%s application_name=cio_quiet", pg_dsn());
+    cio_pg_pool *p = NULL;
+    cio_pg_pool_options o = {.min_size = 3, .max_size = 5};
+    task_check_eq(cio_pg_pool_create(dsn, &o, &p), 0);
+    task_check_eq(cio_pg_pool_idle(p), 3);
+    /* The server goes away: nobody acquires, yet the pool sees it. */
+    task_check_eq(fixture("halt"), 0);
+    double t0 = cio_time();
+    while (cio_pg_pool_size(p) > 0) {
+        task_check(cio_time() - t0 < 5.0);
+        task_check_eq(cio_sleep(0.02), 0);
+    }
+    /* It stays down: reconnects are retried with a backoff, not in a
+     * loop (a refused connect to 127.0.0.1 takes microseconds: a spin
+     * would burn the whole second). */
+    double cpu0 = cpu_seconds();
+    task_check_eq(cio_sleep(2.0), 0);
+    double cpu = cpu_seconds() - cpu0;
+    print_message("server down 2 s: %.3f s of CPU, pool error: %s\n", cpu, cio_pg_pool_error(p));
+    task_check(cpu < 0.5);
+    task_check_eq(cio_pg_pool_size(p), 0);
+    task_check(cio_pg_pool_error(p)[0] != 0);
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_pool_acquire(p, 2.0, &c), CIO_PG_ECONN);
+    /* Back up: min_size returns without anyone asking. */
+    task_check_eq(fixture("resume"), 0);
+    t0 = cio_time();
+    while (cio_pg_pool_idle(p) < 3) {
+        task_check(cio_time() - t0 < 15.0);
+        task_check_eq(cio_sleep(0.02), 0);
+    }
+    print_message("min_size back %.2f s after the server\n", cio_time() - t0);
+    task_check_eq(cio_pg_pool_size(p), 3);
+    cio_pg_conn *cs[3];
+    for (int i = 0; i < 3; i++) {
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &cs[i]), 0);
+        int64_t n;
+        int rc = cio_pg_fetchval_int64(
+            cs[i], "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cio_quiet'",
+            CIO_PG_NOARGS, &n);
+        task_check_eq(rc, 0);
+        task_check_eq(n, 3);
+    }
+    task_check_eq(cio_pg_pool_size(p), 3);
+    for (int i = 0; i < 3; i++)
+        task_check_eq(cio_pg_pool_release(cs[i]), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    return 0;
+}
+
+static void test_quiet_pool_server_down(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(quiet_main, NULL), 0);
 }
 
 static int restart_main(void *arg)
@@ -129,6 +218,7 @@ int main(void)
     setenv("CIO_PG_DSN", dsn, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_quiet_pool_server_down),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     snprintf(cmd, sizeof cmd, "sh %s stop %s >/dev/null", CIO_PG_FIXTURE, state_file);
