@@ -589,6 +589,86 @@ static void test_request_bodies(void **state)
     assert_ok(rc);
 }
 
+/* PATCH and OPTIONS reach the server as themselves, with or without a body,
+ * and leave nothing behind on the pooled handle. */
+static int methods_task(void *arg)
+{
+    struct peer *p = arg;
+    cio_http_session_options o = {.base_url = p->url};
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    cio_http_response *r;
+    size_t len;
+    const char *t;
+
+    cio_http_request q = {.method = "PATCH",
+                          .url = "/users/7",
+                          .body = "{\"name\":\"x\"}",
+                          .body_len = 12,
+                          .headers = &(cio_http_field){"Content-Type", "application/json"},
+                          .nheaders = 1};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_body(r, &len);
+    task_check(!strncmp(t, "PATCH /users/7 HTTP/1.1\r\n", 25));
+    task_check(strstr(t, "\r\nContent-Length: 12\r\n") != NULL);
+    task_check(strstr(t, "\r\nContent-Type: application/json\r\n") != NULL);
+    task_check(len > 16 && !memcmp(t + len - 16, "\r\n\r\n{\"name\":\"x\"}", 16));
+    cio_http_response_free(r);
+
+    json_t *j = json_pack("{s:b}", "active", 0);
+    q = (cio_http_request){.method = "PATCH", .url = "/users/8", .json = j};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    json_decref(j);
+    t = cio_http_response_body(r, &len);
+    task_check(!strncmp(t, "PATCH /users/8 HTTP/1.1\r\n", 25));
+    task_check(len > 16 && !memcmp(t + len - 16, "{\"active\":false}", 16));
+    cio_http_response_free(r);
+
+    q = (cio_http_request){.method = "OPTIONS", .url = "/users"};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    t = cio_http_response_body(r, &len);
+    task_check(!strncmp(t, "OPTIONS /users HTTP/1.1\r\n", 25));
+    task_check(strstr(t, "Content-Length") == NULL);
+    task_check(len > 4 && !memcmp(t + len - 4, "\r\n\r\n", 4)); /* no body */
+    cio_http_response_free(r);
+
+    /* The handle of the OPTIONS (or PATCH) sends a GET next. */
+    for (int i = 0; i < 2; i++) {
+        task_check_eq(cio_http_get(s, "/after", &r), 0);
+        task_check(!strncmp(cio_http_response_text(r), "GET /after HTTP/1.1\r\n", 21));
+        cio_http_response_free(r);
+    }
+    task_check_eq(p->connections, 1); /* one keep-alive connection throughout */
+    task_check_eq(p->requests, 5);
+    cio_http_session_close(s);
+
+    /* A real server sees them too: nginx's static files allow neither. */
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    const char *ms[] = {"PATCH", "OPTIONS"};
+    for (int i = 0; i < 2; i++) {
+        q = (cio_http_request){.method = ms[i], .url = url("/hello.txt")};
+        task_check_eq(cio_http_request_send(s, &q, &r), 0);
+        task_check_eq(cio_http_response_status(r), 405);
+        cio_http_response_free(r);
+    }
+    q = (cio_http_request){.method = "GET", .url = url("/hello.txt")};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check_eq(cio_http_response_status(r), 200);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_methods(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(methods_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 /* ---- errors from the network -------------------------------------------- */
 
 static int refused_task(void *arg)
@@ -816,7 +896,7 @@ int main(void)
         cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
         cmocka_unit_test(test_proxy),     cmocka_unit_test(test_malformed_urls),
         cmocka_unit_test(test_gzip),      cmocka_unit_test(test_deflate),
-        cmocka_unit_test(test_brotli),
+        cmocka_unit_test(test_brotli),    cmocka_unit_test(test_methods),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
