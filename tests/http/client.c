@@ -357,6 +357,67 @@ static void test_stream(void **state)
     assert_ok(run_real(stream_task, NULL));
 }
 
+/* ---- a rate-limited body ----------------------------------------------- */
+
+/* nginx sends /rate/quarter.bin (256 KiB) at 1 MiB/s in 16 KiB pieces:
+ * about 0.23 s (the last piece is not waited for). The body arrives whole
+ * and in order, over at least that long, and a sock_read shorter than the
+ * whole transfer but longer than the gaps never fires. */
+static int rate_task(void *arg)
+{
+    (void)arg;
+    cio_http_session *s;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    const double least = (double)(NGINX_QUARTER_LEN - (16u << 10)) / NGINX_RATE * 0.9;
+    cio_http_timeout tm = {.sock_read = 0.15};
+    cio_http_request q = {.url = url("/rate/quarter.bin"), .timeout = &tm};
+    cio_http_response *r;
+    double t0 = cio_time();
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    double took = cio_time() - t0;
+    task_check_eq(cio_http_response_status(r), 200);
+    size_t len;
+    const unsigned char *b = cio_http_response_body(r, &len);
+    task_check_eq(len, NGINX_QUARTER_LEN);
+    task_check_eq(check_pattern(b, 0, len), 0);
+    if (!(took >= least && took < 5))
+        print_error("rate-limited body took %.3f s, expected >= %.3f s\n", took, least);
+    task_check(took >= least && took < 5);
+    cio_http_response_free(r);
+
+    /* Streamed: many pieces, spread over the same time. */
+    q.stream = true;
+    t0 = cio_time();
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    size_t off = 0;
+    int pieces = 0, rc;
+    const void *d;
+    size_t n;
+    double half = 0; /* when half of the body was in */
+    while ((rc = cio_http_response_next(r, &d, &n)) == 1) {
+        task_check(off + n <= NGINX_QUARTER_LEN);
+        task_check_eq(check_pattern(d, off, n), 0);
+        off += n;
+        pieces++;
+        if (!half && off >= NGINX_QUARTER_LEN / 2)
+            half = cio_time() - t0;
+    }
+    took = cio_time() - t0;
+    task_check_eq(rc, 0);
+    task_check_eq(off, NGINX_QUARTER_LEN);
+    task_check(pieces >= 8);
+    task_check(took >= least && took < 5);
+    task_check(half >= least / 2 * 0.8); /* not all at the end either */
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_rate_limited(void **state)
+{
+    (void)state;
+    assert_ok(run_real(rate_task, NULL));
+}
+
 /* ---- keep-alive and limits ---------------------------------------------- */
 
 static int keepalive_task(void *arg)
@@ -889,14 +950,15 @@ static void test_tls_and_cookies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_json),  cmocka_unit_test(test_status),
-        cmocka_unit_test(test_redirects), cmocka_unit_test(test_bodies),
-        cmocka_unit_test(test_stream),    cmocka_unit_test(test_keepalive),
-        cmocka_unit_test(test_limit),     cmocka_unit_test(test_request_bodies),
-        cmocka_unit_test(test_refused),   cmocka_unit_test(test_tls_and_cookies),
-        cmocka_unit_test(test_proxy),     cmocka_unit_test(test_malformed_urls),
-        cmocka_unit_test(test_gzip),      cmocka_unit_test(test_deflate),
-        cmocka_unit_test(test_brotli),    cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_get_json),     cmocka_unit_test(test_status),
+        cmocka_unit_test(test_redirects),    cmocka_unit_test(test_bodies),
+        cmocka_unit_test(test_stream),       cmocka_unit_test(test_keepalive),
+        cmocka_unit_test(test_limit),        cmocka_unit_test(test_request_bodies),
+        cmocka_unit_test(test_refused),      cmocka_unit_test(test_tls_and_cookies),
+        cmocka_unit_test(test_proxy),        cmocka_unit_test(test_malformed_urls),
+        cmocka_unit_test(test_gzip),         cmocka_unit_test(test_deflate),
+        cmocka_unit_test(test_brotli),       cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_rate_limited),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }

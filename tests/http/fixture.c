@@ -52,7 +52,9 @@ int free_port(void)
 static int write_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int n0 = snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (n0 < 0 || (size_t)n0 >= sizeof path)
+        return -1;
     FILE *f = fopen(path, "wb");
     if (!f)
         return -1;
@@ -117,6 +119,7 @@ static int make_docroot(const char *root)
     for (size_t i = 0; i < big; i++)
         b[i] = (unsigned char)((i * 7 + i / 4096) & 255);
     int rc = write_file(root, "big.bin", b, big);
+    rc |= write_file(root, "quarter.bin", b, NGINX_QUARTER_LEN); /* its first 256 KiB */
     free(b);
     /* Text that compresses well. */
     char *t = malloc(NGINX_TEXT_LEN);

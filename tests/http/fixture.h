@@ -28,6 +28,11 @@ extern const char nginx_user_json[];
  * pre-compressed with a fixed Content-Encoding as /deflate/text.txt
  * (if CIO_HTTP_HAVE_ZLIB) and /br/text.txt (if CIO_HTTP_HAVE_BROTLI). */
 #define NGINX_TEXT_LEN 200000
+
+/* /big.bin: 4 MiB, byte i being (i * 7 + i / 4096) & 255; /quarter.bin:
+ * its first NGINX_QUARTER_LEN bytes. /rate/ serves them at 1 MiB/s. */
+#define NGINX_QUARTER_LEN (256u << 10)
+#define NGINX_RATE (1u << 20)
 char nginx_text_at(size_t i);
 
 /* Starts nginx and waits until it accepts connections. Returns 0, or -1
