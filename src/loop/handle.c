@@ -1,6 +1,6 @@
 /* call_soon, call_later, call_at. A handle is referenced by the loop while
- * scheduled and by the caller if it asked for one; handles are recycled
- * through a per-loop free list. */
+ * scheduled and by the caller if it asked for one; handles come from a
+ * per-loop slab and are recycled through it. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -20,11 +20,8 @@ struct cio_handle {
 
 static void unref(struct cio_handle *h)
 {
-    if (--h->refs == 0) {
-        struct cio__loop *loop = h->loop;
-        h->run.next = (struct cio__runnable *)loop->free_handles;
-        loop->free_handles = h;
-    }
+    if (--h->refs == 0)
+        cio__slab_put(&h->loop->handle_slab, h);
 }
 
 static void handle_timer_fire(struct cio__timer *timer)
@@ -40,14 +37,9 @@ static int make(cio_callback cb, void *arg, cio_handle **out, struct cio_handle 
     struct cio__loop *loop = cio__tls_loop;
     if (!loop)
         return CIO_ENOLOOP;
-    struct cio_handle *h = loop->free_handles;
-    if (h) {
-        loop->free_handles = (struct cio_handle *)h->run.next;
-    } else {
-        h = malloc(sizeof *h);
-        if (!h)
-            return -ENOMEM;
-    }
+    struct cio_handle *h = cio__slab_get(&loop->handle_slab);
+    if (!h)
+        return -ENOMEM;
     h->run.kind = CIO__RUN_HANDLE;
     h->timer.index = 0;
     h->timer.where = 0;
@@ -157,11 +149,10 @@ void cio__handles_free(struct cio__loop *loop)
     while ((t = cio__timers_take_any(&loop->timers)))
         if (t->fire == handle_timer_fire)
             unref(cio__container_of(t, struct cio_handle, timer));
-    struct cio_handle *h = loop->free_handles;
-    while (h) {
-        struct cio_handle *next = (struct cio_handle *)h->run.next;
-        free(h);
-        h = next;
-    }
-    loop->free_handles = NULL;
+    cio__slab_fini(&loop->handle_slab);
+}
+
+void cio__handles_init(struct cio__loop *loop)
+{
+    cio__slab_init(&loop->handle_slab, sizeof(struct cio_handle), 64);
 }

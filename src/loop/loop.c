@@ -58,6 +58,8 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     loop->ready.tail = &loop->ready.head;
     cio__list_init(&loop->tasks);
     cio__stack_pool_init(&loop->stacks);
+    cio__tasks_init(loop);
+    cio__handles_init(loop);
     loop->wake_fd = -1;
     loop->report = opts && opts->report ? opts->report : stderr;
     loop->default_stack = opts && opts->stack_size ? opts->stack_size : CIO_DEFAULT_STACK_SIZE;

@@ -12,6 +12,7 @@
 #include "base/compiler.h"
 #include "base/timers.h"
 #include "base/list.h"
+#include "base/slab.h"
 #include "base/stack.h"
 #include "cio/error.h"
 #include "cio/loop.h"
@@ -79,15 +80,14 @@ struct cio__loop {
     struct cio__list tasks; /* every task not yet released */
     long ntasks;
     uint64_t next_id;
-    struct cio__task *graveyard;  /* ended task whose stack awaits release */
-    struct cio__task *free_tasks; /* released, kept for reuse */
-    void *task_slabs;             /* where task records come from */
+    struct cio__task *graveyard; /* ended task whose stack awaits release */
+    struct cio__slab task_slab;  /* task records */
     struct cio__task *main_task;
     long external_refs;           /* things outside the loop that may wake it */
     struct cio__threads *threads; /* thread-safe calls, signals (threads/) */
 
     /* Callback handles. */
-    struct cio_handle *free_handles;
+    struct cio__slab handle_slab;
     /* Freed futures kept for reuse: a hand-off through a future then costs
      * no malloc. */
     struct cio_future *free_futures;
@@ -150,10 +150,13 @@ static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 
 /* Runs a handle popped from the ready queue (handle.c). */
 void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
+void cio__handles_init(struct cio__loop *loop);
 void cio__handles_free(struct cio__loop *loop);
 /* Frees the futures kept for reuse (future.c). */
 void cio__futures_free(struct cio__loop *loop);
-/* At close: frees every task not yet released, and the free list. */
+/* Task records (task.c): made ready when the loop opens, and all freed,
+ * released or not, when it closes. */
+void cio__tasks_init(struct cio__loop *loop);
 void cio__tasks_free(struct cio__loop *loop);
 
 /* fd watching (io.c). */

@@ -15,8 +15,7 @@
 
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
-    t->run.next = (struct cio__runnable *)loop->free_tasks;
-    loop->free_tasks = t;
+    cio__slab_put(&loop->task_slab, t);
 }
 
 /* Returns the stack of the task that just ended (we have left it now) to
@@ -184,38 +183,14 @@ void cio__task_release(struct cio__task *t)
         task_free(loop, t); /* else still running on its stack: reap() frees it */
 }
 
-/* Task records come in slabs of SLAB_TASKS, cache-line aligned, so a
- * sleeping task costs its record and no allocator header. The first line
- * of a slab links the slabs, for freeing them all at close. */
-enum { SLAB_TASKS = 64, RECORD = (sizeof(struct cio__task) + 63) & ~(size_t)63 };
-
-static struct cio__task *task_alloc(struct cio__loop *loop)
+void cio__tasks_init(struct cio__loop *loop)
 {
-    struct cio__task *t = loop->free_tasks;
-    if (cio__likely(t != NULL)) {
-        loop->free_tasks = (struct cio__task *)t->run.next;
-        return t;
-    }
-    char *slab = aligned_alloc(64, 64 + SLAB_TASKS * RECORD);
-    if (!slab)
-        return NULL;
-    *(void **)slab = loop->task_slabs;
-    loop->task_slabs = slab;
-    for (int i = SLAB_TASKS - 1; i > 0; i--)
-        task_free(loop, (struct cio__task *)(slab + 64 + (size_t)i * RECORD));
-    return (struct cio__task *)(slab + 64);
+    cio__slab_init(&loop->task_slab, sizeof(struct cio__task), 64);
 }
 
 void cio__tasks_free(struct cio__loop *loop)
 {
-    void *slab = loop->task_slabs;
-    while (slab) {
-        void *next = *(void **)slab;
-        free(slab);
-        slab = next;
-    }
-    loop->task_slabs = NULL;
-    loop->free_tasks = NULL;
+    cio__slab_fini(&loop->task_slab);
     cio__list_init(&loop->tasks);
     loop->ntasks = 0;
 }
@@ -280,7 +255,7 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     size_t size = opts && opts->stack_size ? opts->stack_size : loop->default_stack;
     if (size < CIO_MIN_STACK_SIZE || size > ((size_t)1 << 36))
         return spawn_failed(-EINVAL);
-    struct cio__task *t = task_alloc(loop);
+    struct cio__task *t = cio__slab_get(&loop->task_slab);
     if (!t)
         return spawn_failed(-ENOMEM);
     /* Field by field rather than memset: spawning is a hot path. */
