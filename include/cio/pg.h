@@ -433,9 +433,13 @@ typedef struct cio_pg_pool_options {
     int min_size;
     /* Most connections open at once; 0 means 10 (asyncpg's max_size). */
     int max_size;
-    /* An idle connection older than this many seconds of inactivity is
-     * closed (keeping min_size); 0 means 300 s (asyncpg's
-     * max_inactive_connection_lifetime), negative means never. */
+    /* An idle connection unused for this many seconds is closed on time,
+     * also in a pool nobody touches (the upkeep task's timer), oldest
+     * first, but never below min_size: the min_size connections stay open
+     * however long they idle, and are handed out. 0 means 300 s (asyncpg's
+     * max_inactive_connection_lifetime, which closes idle connections even
+     * below min_size and reopens them on the next acquire); negative
+     * means never. */
     double max_idle;
     /* A connection older than this many seconds is replaced when released;
      * 0 means never. */

@@ -13,12 +13,14 @@
  * Upkeep: each pool owns a detached task ("pg-pool-upkeep") that restores
  * min_size in the background after connections were dropped, one connect at
  * a time, backing off exponentially (RETRY_MIN to RETRY_MAX seconds, with
- * jitter) while the server refuses. Idle connections are watched (a reader
- * callback on their socket): one the server closes (pg_terminate_backend, a
- * restart) is dropped at once, not when an acquire trips over it. The task
- * parks in cio__suspend() between jobs and is woken (kick) only while
- * parked; close cancels it and waits for it to end, as it waits for the
- * connections in use. */
+ * jitter) while the server refuses, and closes idle connections above
+ * min_size when they pass max_idle (a timer on the oldest one: a quiet pool
+ * shrinks too). Idle connections are watched (a reader callback on their
+ * socket): one the server closes (pg_terminate_backend, a restart) is
+ * dropped at once, not when an acquire trips over it. The task parks in
+ * cio__suspend() between jobs and is woken (kick) only while parked; close
+ * cancels it and waits for it to end, as it waits for the connections in
+ * use. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +57,7 @@ struct cio_pg_pool {
     /* upkeep */
     struct cio__task *upkeep; /* the upkeep task while it runs */
     bool upkeep_parked;       /* it waits for work: kick() may wake it */
+    int64_t upkeep_deadline;  /* when it wakes up by itself (ns) */
     double backoff;           /* seconds of the last retry delay; 0: none */
     int64_t retry_at;         /* no reconnect before (ns); 0: now */
 };
@@ -187,10 +190,12 @@ static bool conn_alive(cio_pg_conn *c)
 }
 
 /* Whether an idle connection is still worth handing out: not expired, and
- * alive. */
+ * alive. max_idle, as in reap(), does not apply to the min_size
+ * connections the pool keeps. */
 static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
 {
-    if (p->o.max_idle > 0 && now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
+    if (p->o.max_idle > 0 && p->size > p->o.min_size &&
+        now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
         return false;
     if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
         return false;
@@ -231,7 +236,19 @@ static void idle_readable(void *arg)
     drop(p, c);
 }
 
-/* Closes idle connections past max_idle, oldest first, keeping min_size. */
+/* When the oldest idle connection the pool may close (above min_size)
+ * passes max_idle, or CIO__NEVER. */
+static int64_t next_expiry(const cio_pg_pool *p)
+{
+    if (p->o.max_idle <= 0 || p->size <= p->o.min_size || cio__list_empty(&p->idle))
+        return CIO__NEVER;
+    const cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
+    int64_t d = cio__deadline_after(c->idle_since_ns, cio__sec_to_ns(p->o.max_idle));
+    return d == CIO__NEVER ? d : d + 1; /* reap() closes it once past the limit */
+}
+
+/* Closes idle connections past max_idle, oldest first, keeping min_size
+ * (on release, and on time from the upkeep task). */
 static void reap(cio_pg_pool *p, int64_t now)
 {
     if (p->o.max_idle <= 0)
@@ -254,6 +271,10 @@ static void make_idle(cio_pg_pool *p, cio_pg_conn *c)
     /* No loop (a release from another context): not watched, the peek at
      * acquire still catches a closed one. */
     c->watched = cio__tls_loop && cio_add_reader(c->fd, idle_readable, c) == 0;
+    /* The upkeep closes it on time if it may: wake it only when it would
+     * otherwise sleep past that (once per quiet spell, not per release). */
+    if (p->upkeep_parked && next_expiry(p) < p->upkeep_deadline)
+        kick(p);
 }
 
 /* A connection nobody uses: to the first waiter whose wake-up succeeds,
@@ -297,6 +318,7 @@ static int upkeep_main(void *arg)
     struct cio__loop *loop = t->loop;
     while (!p->closing && !cio__interrupted(t)) {
         int64_t now = cio_time_ns();
+        reap(p, now);
         if (p->size < p->o.min_size && now >= p->retry_at) {
             /* Restore min_size, one connection at a time, in a slot that
              * acquires see as taken (max_size holds). */
@@ -318,9 +340,10 @@ static int upkeep_main(void *arg)
             give(p, c, cio_time_ns());
             continue;
         }
-        int64_t deadline = CIO__NEVER;
-        if (p->size < p->o.min_size)
+        int64_t deadline = next_expiry(p);
+        if (p->size < p->o.min_size && p->retry_at < deadline)
             deadline = p->retry_at;
+        p->upkeep_deadline = deadline;
         if (deadline != CIO__NEVER) {
             t->timer.deadline = deadline;
             t->timer_code = 0;

@@ -880,6 +880,116 @@ static void test_upkeep_backoff(void **state)
     assert_int_equal(run_real(backoff_main, NULL), 0);
 }
 
+/* Idle connections past max_idle are closed on time by a quiet pool (no
+ * acquire or release needed), oldest first, down to min_size: the min_size
+ * ones stay open (and are handed out) however long they idle. */
+static int wait_backends(cio_pg_conn *admin, const char *app, int64_t want)
+{
+    int64_t n = -1;
+    for (double t0 = cio_time(); cio_time() - t0 < 5.0; cio_sleep(0.02)) {
+        int rc = app_backends(admin, app, &n);
+        if (rc < 0)
+            return rc;
+        if (n == want)
+            return 0;
+    }
+    print_error("%s: %lld backends, expected %lld\n", app, (long long)n, (long long)want);
+    return -1;
+}
+
+static int idle_reap_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(admin, NULL);
+    cio_pg_pool *p =
+        app_pool("cio_reap", (cio_pg_pool_options){.min_size = 1, .max_size = 4, .max_idle = 0.2});
+    task_check(p != NULL);
+    cio_pg_conn *c[4];
+    for (int i = 0; i < 4; i++)
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &c[i]), 0);
+    int newest = cio_pg_backend_pid(c[3]);
+    double released = cio_time();
+    for (int i = 0; i < 4; i++) {
+        task_check_eq(cio_pg_pool_release(c[i]), 0);
+        task_check_eq(cio_sleep(0.01), 0);
+    }
+    task_check_eq(cio_pg_pool_size(p), 4);
+    task_check_eq(cio_pg_pool_idle(p), 4);
+    task_check_eq(wait_backends(admin, "cio_reap", 4), 0);
+    /* Nobody touches the pool: the three above min_size close on time. */
+    double first = 0;
+    while (cio_pg_pool_size(p) > 1) {
+        task_check(cio_time() - released < 2.0);
+        if (!first && cio_pg_pool_size(p) < 4)
+            first = cio_time() - released;
+        task_check_eq(cio_sleep(0.005), 0);
+    }
+    double took = cio_time() - released;
+    print_message("idle connections closed %.3f to %.3f s after release (max_idle 0.2)\n", first,
+                  took);
+    task_check(!first || first >= 0.2); /* not before max_idle */
+    task_check(took >= 0.21);           /* the third released 20 ms after the first */
+    task_check_eq(cio_pg_pool_idle(p), 1);
+    task_check_eq(wait_backends(admin, "cio_reap", 1), 0);
+    /* min_size stays open however long it idles, and is handed out. */
+    task_check_eq(cio_sleep(0.5), 0);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    cio_pg_conn *a;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check_eq(cio_pg_backend_pid(a), newest); /* the most recently used one */
+    /* Used more often than max_idle: never closed. */
+    cio_pg_conn *b;
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+    int pid_b = cio_pg_backend_pid(b);
+    task_check_eq(cio_pg_pool_release(b), 0);
+    for (int i = 0; i < 8; i++) {
+        task_check_eq(cio_sleep(0.05), 0);
+        task_check_eq(cio_pg_pool_acquire(p, 1.0, &b), 0);
+        task_check_eq(cio_pg_backend_pid(b), pid_b);
+        task_check_eq(cio_pg_pool_release(b), 0);
+    }
+    task_check_eq(cio_pg_pool_size(p), 2);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    /* Then both idle: the older one goes, min_size stays. */
+    double t0 = cio_time();
+    while (cio_pg_pool_size(p) > 1) {
+        task_check(cio_time() - t0 < 1.0);
+        task_check_eq(cio_sleep(0.01), 0);
+    }
+    task_check_eq(cio_pg_pool_acquire(p, 1.0, &a), 0);
+    task_check_eq(cio_pg_backend_pid(a), newest); /* released last */
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    task_check_eq(wait_backends(admin, "cio_reap", 0), 0);
+
+    /* min_size 0: a quiet pool ends up with no connection at all. */
+    p = app_pool("cio_reap", (cio_pg_pool_options){.max_size = 2, .max_idle = 0.1});
+    task_check(p != NULL);
+    task_check_eq(query_one(p, 1), 0);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    task_check_eq(cio_sleep(0.3), 0);
+    task_check_eq(cio_pg_pool_size(p), 0);
+    task_check_eq(wait_backends(admin, "cio_reap", 0), 0);
+    task_check_eq(query_one(p, 2), 0);
+    task_check_eq(cio_pg_pool_close(p), 0);
+
+    /* Negative max_idle: kept forever. */
+    p = app_pool("cio_reap", (cio_pg_pool_options){.max_size = 2, .max_idle = -1});
+    task_check(p != NULL);
+    task_check_eq(query_one(p, 1), 0);
+    task_check_eq(cio_sleep(0.3), 0);
+    task_check_eq(cio_pg_pool_size(p), 1);
+    task_check_eq(cio_pg_pool_close(p), 0);
+    cio_pg_close(admin);
+    return 0;
+}
+
+static void test_idle_closed_on_time(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(idle_reap_main, NULL), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -897,6 +1007,7 @@ int main(void)
         cmocka_unit_test(test_release_open_stream),
         cmocka_unit_test(test_min_size_restored),
         cmocka_unit_test(test_upkeep_backoff),
+        cmocka_unit_test(test_idle_closed_on_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
