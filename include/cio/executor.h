@@ -86,6 +86,13 @@ int cio_executor_shutdown(cio_executor *ex, bool cancel_pending);
  * made. Thread-safe. */
 cio_executor *cio_executor_default(void);
 
+/* Sets the options the default pool will be made with (NULL: back to the
+ * defaults: one thread per online CPU), as asyncio's
+ * loop.set_default_executor(ThreadPoolExecutor(max_workers=N)). Only
+ * before the default pool is first used: -EBUSY once it exists; 0
+ * otherwise. Thread-safe. */
+int cio_executor_set_default_options(const cio_executor_options *opts);
+
 /* Number of worker threads of a pool; 0 for NULL. */
 unsigned cio_executor_threads(const cio_executor *ex);
 

@@ -294,6 +294,7 @@ int cio_executor_shutdown(cio_executor *ex, bool cancel_pending)
 static _Atomic(cio_executor *) default_pool;
 static pthread_mutex_t default_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool atfork_registered;
+static cio_executor_options default_opts; /* zero: the defaults */
 
 /* A child process has none of the parent's threads: it forgets the pool
  * (its memory stays, unreachable) and makes a fresh one on first use. */
@@ -313,7 +314,7 @@ cio_executor *cio_executor_default(void)
     if (!ex) {
         if (!atfork_registered)
             atfork_registered = pthread_atfork(NULL, NULL, default_after_fork) == 0;
-        if (cio_executor_new(&ex, NULL) == 0) {
+        if (cio_executor_new(&ex, &default_opts) == 0) {
             ex->is_default = true;
             atomic_store_explicit(&default_pool, ex, memory_order_release);
         } else {
@@ -322,6 +323,18 @@ cio_executor *cio_executor_default(void)
     }
     pthread_mutex_unlock(&default_mu);
     return ex;
+}
+
+int cio_executor_set_default_options(const cio_executor_options *opts)
+{
+    pthread_mutex_lock(&default_mu);
+    int rc = 0;
+    if (atomic_load_explicit(&default_pool, memory_order_relaxed))
+        rc = -EBUSY;
+    else
+        default_opts = opts ? *opts : (cio_executor_options){0};
+    pthread_mutex_unlock(&default_mu);
+    return rc;
 }
 
 /* Queues j; returns 0 or -ESHUTDOWN. */

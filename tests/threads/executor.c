@@ -696,6 +696,40 @@ static void test_fork_gets_fresh_pool(void **state)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The default pool has one thread per online CPU unless it was configured
+ * before its first use; configuring it afterwards is refused. Each case
+ * runs in a child, which starts with no default pool. */
+static int child_default_pool(unsigned want_threads)
+{
+    if (want_threads &&
+        cio_executor_set_default_options(&(cio_executor_options){.threads = want_threads}) != 0)
+        return 2;
+    unsigned expect = want_threads ? want_threads : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    if (cio_executor_threads(cio_executor_default()) != expect)
+        return 3;
+    if (cio_executor_set_default_options(NULL) != -EBUSY)
+        return 4;
+    return run_real(t_child_job, NULL) == 0 ? 0 : 5;
+}
+
+static void test_default_pool_size(void **state)
+{
+    (void)state;
+#ifdef UNDER_TSAN
+    skip(); /* ThreadSanitizer does not support threads after a fork */
+#endif
+    for (unsigned want = 0; want <= 3; want += 3) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            _exit(child_default_pool(want));
+        int st = 0;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +746,7 @@ int main(void)
         cmocka_unit_test(test_cancel_races_completion),
         cmocka_unit_test(test_shutdown_races_cancel),
         cmocka_unit_test(test_fork_gets_fresh_pool),
+        cmocka_unit_test(test_default_pool_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
