@@ -74,7 +74,7 @@ static int make_encoded(const char *root, const char *t, size_t n)
 {
     char dir[512];
     int rc = 0;
-    (void)dir, (void)t, (void)n;
+    (void)root, (void)dir, (void)t, (void)n;
 #ifdef CIO_HTTP_HAVE_ZLIB
     {
         uLongf zl = compressBound((uLong)n);
