@@ -8,7 +8,9 @@
  * Errors: 0 or a count on success, a negative code on failure: -EINVAL (bad
  * argument), -ENOMEM, -ECANCELED, -ETIMEDOUT (the task was cancelled or an
  * enclosing CIO_TIMEOUT expired: the query is then cancelled on the server
- * too, and the connection stays usable if it could be cleaned up; a query
+ * too (a cancel request sent from a helper thread, at most 4 at once per
+ * process, more wait their turn), and the connection stays usable if it
+ * could be cleaned up within a few seconds, else it is dropped; a query
  * that had completed by then returns its result instead), CIO_ENOTTASK,
  * and the CIO_PG_E* codes of error.h. After a CIO_PG_ESERVER the server's
  * SQLSTATE, message, detail and hint are read with cio_pg_conn_error().

@@ -3,12 +3,20 @@
  *
  * libpq 15 has no non-blocking cancel (PQcancelStart came in 17): PQcancel
  * opens a new connection and waits for the server to close it. It runs on a
- * short-lived helper thread while the task waits on an eventfd, so the loop
- * never blocks. If the wait is abandoned (the server is unreachable), the
- * thread finishes on its own: whichever side finishes last frees the job. */
+ * helper thread while the task waits on an eventfd, so the loop never
+ * blocks. At most MAX_THREADS helpers run at once in the process: requests
+ * go to a FIFO queue, and a helper, started when a request finds fewer
+ * than MAX_THREADS running, serves the queue until it is empty and then
+ * ends. A storm of 1,000 cancelled queries thus costs a few threads, not
+ * 1,000. The task waits for its request (queue time included) at most
+ * CANCEL_WAIT seconds; if the wait is abandoned (a long queue, a server
+ * that cannot be reached) the request stays queued and is still sent, so
+ * the server stops the query, and whichever side finishes last frees the
+ * job. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -16,14 +24,21 @@
 #include "pg/internal.h"
 
 #define CANCEL_WAIT 5.0 /* seconds to deliver a cancel request */
+#define MAX_THREADS 4   /* cancel requests sent at once, per process */
 #define DRAIN_WAIT 10.0 /* seconds for the server to stop after it */
 
 struct cancel_job {
+    struct cancel_job *next; /* in the queue */
     PGcancel *cancel;
     int efd;
     atomic_int refs;
     char err[256];
 };
+
+/* The queue of requests and the count of helpers, shared by every loop. */
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cancel_job *queue_head, **queue_tail = &queue_head;
+static int nthreads;
 
 static void job_put(struct cancel_job *j)
 {
@@ -34,15 +49,75 @@ static void job_put(struct cancel_job *j)
     }
 }
 
+/* Pops the queue's head, or returns NULL, with queue_lock held. */
+static struct cancel_job *queue_pop(void)
+{
+    struct cancel_job *j = queue_head;
+    if (j && !(queue_head = j->next))
+        queue_tail = &queue_head;
+    return j;
+}
+
 static void *cancel_main(void *arg)
 {
-    struct cancel_job *j = arg;
-    PQcancel(j->cancel, j->err, sizeof j->err);
-    uint64_t one = 1;
-    ssize_t n = write(j->efd, &one, sizeof one);
-    (void)n;
-    job_put(j);
-    return NULL;
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&queue_lock);
+        struct cancel_job *j = queue_pop();
+        if (!j)
+            nthreads--;
+        pthread_mutex_unlock(&queue_lock);
+        if (!j)
+            return NULL;
+        PQcancel(j->cancel, j->err, sizeof j->err);
+        uint64_t one = 1;
+        ssize_t n = write(j->efd, &one, sizeof one);
+        (void)n;
+        job_put(j);
+    }
+}
+
+/* Queues j and starts a helper if fewer than MAX_THREADS run. Returns 0,
+ * or a negative errno (j not queued) when no helper runs and none could
+ * be started. */
+static int submit(struct cancel_job *j)
+{
+    pthread_mutex_lock(&queue_lock);
+    j->next = NULL;
+    *queue_tail = j;
+    queue_tail = &j->next;
+    bool start = nthreads < MAX_THREADS;
+    if (start)
+        nthreads++;
+    pthread_mutex_unlock(&queue_lock);
+    if (!start)
+        return 0;
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int rc = pthread_create(&th, &attr, cancel_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc == 0)
+        return 0;
+    /* Another helper will serve the queue, unless none runs any more: then
+     * take j back if it is still queued. */
+    pthread_mutex_lock(&queue_lock);
+    bool orphan = false;
+    if (--nthreads == 0) {
+        struct cancel_job **pp = &queue_head;
+        while (*pp && *pp != j)
+            pp = &(*pp)->next;
+        if (*pp) { /* else a helper that ran meanwhile has sent it */
+            *pp = j->next;
+            if (queue_tail == &j->next)
+                queue_tail = pp;
+            orphan = true;
+        }
+    }
+    pthread_mutex_unlock(&queue_lock);
+    return orphan ? -rc : 0;
 }
 
 int cio__pg_cancel_request(cio_pg_conn *c)
@@ -60,18 +135,12 @@ int cio__pg_cancel_request(cio_pg_conn *c)
         return -ENOMEM;
     }
     atomic_init(&j->refs, 2);
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    int rc = pthread_create(&th, &attr, cancel_main, j);
-    pthread_attr_destroy(&attr);
+    int rc = submit(j);
     if (rc) {
         close(j->efd);
         PQfreeCancel(j->cancel);
         free(j);
-        return -rc;
+        return rc;
     }
     rc = cio_wait_fd(j->efd, CIO_READABLE, CANCEL_WAIT);
     cio_forget_fd(j->efd);

@@ -88,7 +88,8 @@ int cio__pg_abort(cio_pg_conn *c, int rc);
  * error (conn broken then). Does not cancel. */
 int cio__pg_drain(cio_pg_conn *c);
 /* Sends a cancel request for conn's current query and waits for it to be
- * delivered (on a helper thread: libpq 15's PQcancel blocks). */
+ * delivered (on a helper thread: libpq 15's PQcancel blocks; at most a few
+ * run at once, requests queue for them), at most a few seconds. */
 int cio__pg_cancel_request(cio_pg_conn *c);
 
 /* Statement cache (stmt.c): the prepared statement for sql with these

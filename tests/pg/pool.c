@@ -2,8 +2,14 @@
  * traps (a timeout racing a release, close after a cancelled acquire, two
  * tasks on one connection), close waiting for connections in use, 1,000
  * tasks on 20 connections, broken connections replaced, rollback on
- * release, idle expiry, and cancellation of a pooled query. */
+ * release, idle expiry, and cancellation of a pooled query; the upkeep
+ * (min_size restored, idle connections closed on time) and a storm of
+ * cancelled queries. */
 #include "pg_test.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 
 static cio_pg_pool *make_pool(int min, int max, double max_idle)
 {
@@ -990,6 +996,118 @@ static void test_idle_closed_on_time(void **state)
     assert_int_equal(run_real(idle_reap_main, NULL), 0);
 }
 
+/* A storm of cancels: 1,000 queries time out through a pool of 50
+ * connections. Each interrupted query is cancelled on the server from a
+ * helper thread (libpq 15's PQcancel blocks), but at most 4 of those run
+ * at once: the rest wait their turn. Every query returns -ETIMEDOUT, the
+ * server stops them all, and the connections come back clean. */
+struct storm {
+    cio_pg_pool *pool;
+    int timed_out, other;
+};
+
+static int storm_task(void *arg)
+{
+    struct storm *s = arg;
+    int rc;
+    CIO_PG_ACQUIRE(conn, s->pool, 60.0, rc);
+    if (rc == 0) {
+        CIO_TIMEOUT(limit, 0.05);
+        rc = cio_pg_execute(conn, "SELECT pg_sleep(30) /* cio_storm */", CIO_PG_NOARGS);
+    }
+    if (rc == -ETIMEDOUT) {
+        s->timed_out++;
+    } else {
+        if (s->other++ == 0)
+            print_error("storm: %s\n", cio_err_name(rc));
+    }
+    return 0;
+}
+
+static atomic_int sampling;
+static atomic_int max_threads;
+
+static int thread_count(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void *sampler(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&sampling)) {
+        int n = thread_count();
+        if (n > atomic_load(&max_threads))
+            atomic_store(&max_threads, n);
+        usleep(500);
+    }
+    return NULL;
+}
+
+static int storm_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(admin, NULL);
+    enum { N = 1000, CONNS = 50, CAP = 4 };
+    struct storm s = {.pool = make_pool(0, CONNS, 0)};
+    task_check(s.pool != NULL);
+    atomic_store(&sampling, 1);
+    pthread_t th;
+    task_check_eq(pthread_create(&th, NULL, sampler, NULL), 0);
+    cio_sleep(0.01);
+    int base = thread_count(); /* this thread and the sampler */
+    atomic_store(&max_threads, base);
+    double t0 = cio_time();
+    static cio_task t[N];
+    for (int i = 0; i < N; i++)
+        t[i] = cio_spawn(storm_task, &s);
+    for (int i = 0; i < N; i++)
+        task_check_eq(cio_join(t[i]), 0);
+    double took = cio_time() - t0;
+    atomic_store(&sampling, 0);
+    pthread_join(th, NULL);
+    int peak = atomic_load(&max_threads) - base;
+    print_message("cancel storm: %d queries timed out in %.2f s, at most %d cancel threads, "
+                  "pool %d/%d idle\n",
+                  s.timed_out, took, peak, cio_pg_pool_idle(s.pool), cio_pg_pool_size(s.pool));
+    task_check_eq(s.other, 0);
+    task_check_eq(s.timed_out, N);
+    task_check(peak <= CAP);
+    /* The server stopped every one of them... */
+    int64_t active = -1;
+    for (double t1 = cio_time(); cio_time() - t1 < 5.0; cio_sleep(0.02)) {
+        PG_OK(admin, cio_pg_fetchval_int64(admin,
+                                           "SELECT count(*) FROM pg_stat_activity WHERE state = "
+                                           "'active' AND query LIKE '%cio_storm%' AND pid <> "
+                                           "pg_backend_pid()",
+                                           CIO_PG_NOARGS, &active));
+        if (active == 0)
+            break;
+    }
+    task_check_eq(active, 0);
+    /* ...and the connections came back clean, ready for more. */
+    task_check(cio_pg_pool_size(s.pool) > 0);
+    task_check_eq(cio_pg_pool_idle(s.pool), cio_pg_pool_size(s.pool));
+    task_check_eq(query_one(s.pool, 5), 0);
+    task_check_eq(cio_pg_pool_close(s.pool), 0);
+    cio_pg_close(admin);
+    return 0;
+}
+
+static void test_cancel_storm(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(storm_main, NULL), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -1008,6 +1126,7 @@ int main(void)
         cmocka_unit_test(test_min_size_restored),
         cmocka_unit_test(test_upkeep_backoff),
         cmocka_unit_test(test_idle_closed_on_time),
+        cmocka_unit_test(test_cancel_storm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
