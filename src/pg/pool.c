@@ -202,6 +202,8 @@ static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
     return conn_alive(c);
 }
 
+static void idle_readable(void *arg);
+
 /* Takes c out of the idle list and stops watching its socket. The reader
  * callback is removed the way io.c removes a task's interest: lazily. The
  * backend keeps watching the fd (the next operation on the connection
@@ -214,7 +216,8 @@ static void idle_take(cio_pg_pool *p, cio_pg_conn *c)
     if (c->watched) {
         c->watched = false;
         struct cio__loop *loop = cio__tls_loop;
-        if (loop && c->fd >= 0 && c->fd < loop->nfds && loop->fds[c->fd].rcb) {
+        if (loop && c->fd >= 0 && c->fd < loop->nfds && loop->fds[c->fd].rcb == idle_readable &&
+            loop->fds[c->fd].rarg == c) {
             loop->fds[c->fd].rcb = NULL;
             loop->fds[c->fd].rarg = NULL;
             loop->io_watchers--;
