@@ -185,6 +185,19 @@ static int remove_cb(int fd, bool writer)
     return 0;
 }
 
+bool cio__io_forget_reader(struct cio__loop *loop, int fd, cio_callback cb, void *arg)
+{
+    if (fd < 0 || fd >= loop->nfds)
+        return false;
+    struct cio__fdw *w = &loop->fds[fd];
+    if (w->rcb != cb || w->rarg != arg)
+        return false;
+    w->rcb = NULL;
+    w->rarg = NULL;
+    loop->io_watchers--;
+    return true;
+}
+
 int cio_add_reader(int fd, cio_callback cb, void *arg)
 {
     return add_cb(fd, cb, arg, false);

@@ -162,6 +162,12 @@ void cio__tasks_free(struct cio__loop *loop);
 /* fd watching (io.c). */
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);
 void cio__io_unwatch_task(struct cio__loop *loop, int fd, struct cio__task *t);
+/* Removes fd's reader callback if it is cb(arg), as a task's interest is
+ * removed: the backend keeps watching fd (the owner's next wait on it
+ * usually wants it again: no epoll_ctl), and an event nobody wants drops
+ * the interest then. Returns whether it was there. For owners that keep a
+ * socket watched between uses (the pg pool's idle connections). */
+bool cio__io_forget_reader(struct cio__loop *loop, int fd, cio_callback cb, void *arg);
 void cio__io_fini(struct cio__loop *loop);
 
 /* Converts an API time in seconds to loop nanoseconds, saturating. */

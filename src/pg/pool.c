@@ -204,11 +204,9 @@ static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
 
 static void idle_readable(void *arg);
 
-/* Takes c out of the idle list and stops watching its socket. The reader
- * callback is removed the way io.c removes a task's interest: lazily. The
- * backend keeps watching the fd (the next operation on the connection
- * waits for it to be readable anyway, so acquire + query + release costs
- * no epoll_ctl), and an event nobody wants drops the interest. */
+/* Takes c out of the idle list and stops watching its socket, lazily (the
+ * next operation on the connection waits for it to be readable anyway, so
+ * acquire + query + release costs no epoll_ctl). */
 static void idle_take(cio_pg_pool *p, cio_pg_conn *c)
 {
     cio__list_unlink(&c->link);
@@ -216,12 +214,8 @@ static void idle_take(cio_pg_pool *p, cio_pg_conn *c)
     if (c->watched) {
         c->watched = false;
         struct cio__loop *loop = cio__tls_loop;
-        if (loop && c->fd >= 0 && c->fd < loop->nfds && loop->fds[c->fd].rcb == idle_readable &&
-            loop->fds[c->fd].rarg == c) {
-            loop->fds[c->fd].rcb = NULL;
-            loop->fds[c->fd].rarg = NULL;
-            loop->io_watchers--;
-        }
+        if (loop)
+            cio__io_forget_reader(loop, c->fd, idle_readable, c);
     }
 }
 
