@@ -56,6 +56,9 @@ struct cio__fdw {
 struct cio__loop {
     /* The scheduler: runs on the thread's own stack. */
     cio__ctx sched_ctx;
+#ifdef CIO__TSAN
+    void *sched_tsan_fiber; /* the thread's own fiber, where the scheduler runs */
+#endif
     struct cio__task *current; /* NULL while the scheduler runs */
     struct cio__readyq ready;
     uint32_t budget; /* dispatches left before the next poll */

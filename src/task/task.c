@@ -10,6 +10,9 @@
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
+#ifdef CIO__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 /* ---- switching ---------------------------------------------------------- */
 
@@ -26,6 +29,10 @@ static void reap(struct cio__loop *loop)
     loop->graveyard = NULL;
     cio__stack_put(&loop->stacks, t->stack);
     t->stack = NULL;
+#ifdef CIO__TSAN
+    __tsan_destroy_fiber(t->tsan_fiber);
+    t->tsan_fiber = NULL;
+#endif
     if (t->id == 0)
         task_free(loop, t);
 }
@@ -50,6 +57,11 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
 #endif
     t->stack = s;
     cio__ctx_make(&t->ctx, s->lo, (void *)((uintptr_t)s & ~(uintptr_t)15), task_entry, t);
+#ifdef CIO__TSAN
+    /* Without a fiber of its own, ThreadSanitizer would see every task's
+     * calls and returns on one shadow stack, which overflows. */
+    t->tsan_fiber = __tsan_create_fiber(0);
+#endif
     return true;
 }
 
@@ -92,6 +104,11 @@ static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio
     cio__ctx_switch(from_ctx, to_ctx);
     __sanitizer_finish_switch_fiber(from ? from->asan_fake_stack : sched_fake, NULL, NULL);
 #else
+#ifdef CIO__TSAN
+    if (!loop->sched_tsan_fiber)
+        loop->sched_tsan_fiber = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(to ? to->tsan_fiber : loop->sched_tsan_fiber, 0);
+#endif
     cio__ctx_switch(from_ctx, to_ctx);
 #endif
     if (loop->graveyard)
@@ -277,6 +294,9 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     t->stack_size = size;
     t->wait_what = NULL;
     t->asan_fake_stack = NULL;
+#ifdef CIO__TSAN
+    t->tsan_fiber = NULL;
+#endif
     t->name[0] = 0;
     if (opts && opts->name)
         snprintf(t->name, sizeof t->name, "%s", opts->name);

@@ -48,6 +48,9 @@ struct cio__task {
     /* Where the task waits, for dumps. */
     const char *wait_what;
     void *asan_fake_stack;
+#ifdef CIO__TSAN
+    void *tsan_fiber; /* ThreadSanitizer's view of the task's stack */
+#endif
     char name[32];
 };
 
