@@ -41,9 +41,13 @@ struct cio__http_slot_waiter {
 };
 
 /* Requests in flight to one scheme://host:port (only with limit_per_host). */
+/* A host's share of the per-host limit; dropped once no request holds a
+ * slot of it nor waits for one, so a session that visits many hosts does
+ * not keep them all. */
 struct cio__http_host {
     struct cio__list link;
-    int active;
+    int active;  /* slots held */
+    int waiting; /* requests queued for a slot */
     char key[];
 };
 

@@ -66,6 +66,7 @@ static int host_for(cio_http_session *s, cio_http_response *r, const char *url,
         goto out;
     }
     h->active = 0;
+    h->waiting = 0;
     memcpy(h->key, key, n);
     cio__list_push(&s->hosts, &h->link);
     *out = h;
@@ -77,6 +78,14 @@ out:
     curl_free(port);
     curl_url_cleanup(u);
     return rc;
+}
+
+static void host_drop_if_unused(struct cio__http_host *h)
+{
+    if (h && h->active == 0 && h->waiting == 0) {
+        cio__list_unlink(&h->link);
+        free(h);
+    }
 }
 
 static bool room(cio_http_session *s, struct cio__http_host *h)
@@ -110,6 +119,8 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
     }
     struct cio__http_slot_waiter w = {.task = t, .host = h};
     cio__list_push(&s->waiters, &w.link);
+    if (h)
+        h->waiting++;
     int rc = 0;
     while (!w.granted && !rc) {
         rc = cio__interrupted(t);
@@ -119,6 +130,8 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
             rc = CIO_EHTTP_CLOSED;
     }
     cio__list_unlink(&w.link);
+    if (h)
+        h->waiting--;
     if (w.granted) {
         r->host = h;
         r->has_slot = true;
@@ -128,6 +141,7 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
         }
         return 0;
     }
+    host_drop_if_unused(h);
     return rc;
 }
 
@@ -138,8 +152,9 @@ void cio__http_slot_release(cio_http_response *r)
     cio_http_session *s = r->s;
     r->has_slot = false;
     s->active--;
-    if (r->host)
-        r->host->active--;
+    struct cio__http_host *h = r->host;
+    if (h)
+        h->active--;
     r->host = NULL;
     cio__list_foreach(it, &s->waiters)
     {
@@ -154,6 +169,7 @@ void cio__http_slot_release(cio_http_response *r)
         cio__wake(w->task, 0);
         break;
     }
+    host_drop_if_unused(h);
 }
 
 /* ---- easy handles ------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * redirects, big and compressed bodies, keep-alive reuse, HTTP/2, limits,
  * streaming; and request bodies against an echoing peer. */
 #include "common.h"
+#include "http/http.h"
 
 /* ---- GET and JSON ------------------------------------------------------- */
 
@@ -504,6 +505,9 @@ static int limit_task(void *arg)
             distinct[nd++] = l[i].conn;
     }
     task_check(nd <= 2);
+    /* Every slot is back: the session keeps no per-host entry (a session
+     * visiting many hosts does not grow with them). */
+    task_check(cio__list_empty(&s->hosts));
     return cio_http_session_close(s);
 }
 
