@@ -443,7 +443,9 @@ typedef struct cio_pg_pool_options {
      * below min_size and reopens them on the next acquire); negative
      * means never. */
     double max_idle;
-    /* A connection older than this many seconds is replaced when released;
+    /* A connection older than this many seconds is replaced: closed when
+     * released, and closed while idle (min_size included) by the pool's
+     * upkeep task, which then reconnects up to min_size in the background;
      * 0 means never. */
     double max_lifetime;
     /* Options of each connection (connect timeout, statement cache). */

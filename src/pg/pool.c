@@ -237,10 +237,21 @@ static void idle_readable(void *arg)
  * passes max_idle, or CIO__NEVER. */
 static int64_t next_expiry(const cio_pg_pool *p)
 {
-    if (p->o.max_idle <= 0 || p->size <= p->o.min_size || cio__list_empty(&p->idle))
-        return CIO__NEVER;
-    const cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
-    int64_t d = cio__deadline_after(c->idle_since_ns, cio__sec_to_ns(p->o.max_idle));
+    int64_t d = CIO__NEVER;
+    if (p->o.max_idle > 0 && p->size > p->o.min_size && !cio__list_empty(&p->idle)) {
+        const cio_pg_conn *c = cio__container_of(p->idle.next, cio_pg_conn, link);
+        d = cio__deadline_after(c->idle_since_ns, cio__sec_to_ns(p->o.max_idle));
+    }
+    /* And when an idle one, min_size included, reaches max_lifetime (the
+     * list is in idle order, not age order: max_size entries at most). */
+    if (p->o.max_lifetime > 0)
+        cio__list_foreach(it, &p->idle)
+        {
+            const cio_pg_conn *c = cio__container_of(it, cio_pg_conn, link);
+            int64_t e = cio__deadline_after(c->created_ns, cio__sec_to_ns(p->o.max_lifetime));
+            if (e < d)
+                d = e;
+        }
     return d == CIO__NEVER ? d : d + 1; /* reap() closes it once past the limit */
 }
 
@@ -248,6 +259,21 @@ static int64_t next_expiry(const cio_pg_pool *p)
  * (on release, and on time from the upkeep task). */
 static void reap(cio_pg_pool *p, int64_t now)
 {
+    /* Past max_lifetime: closed even below min_size, which the upkeep task
+     * then restores with fresh connections, so a quiet pool's connections
+     * are replaced in the background and not by a caller's acquire. */
+    if (p->o.max_lifetime > 0) {
+        int64_t life = cio__sec_to_ns(p->o.max_lifetime);
+        struct cio__list *it = p->idle.next;
+        while (it != &p->idle) {
+            cio_pg_conn *c = cio__container_of(it, cio_pg_conn, link);
+            it = it->next;
+            if (now - c->created_ns > life) {
+                idle_take(p, c);
+                drop(p, c);
+            }
+        }
+    }
     if (p->o.max_idle <= 0)
         return;
     int64_t limit = cio__sec_to_ns(p->o.max_idle);
