@@ -24,7 +24,9 @@ void cio__slab_fini(struct cio__slab *s)
 
 void *cio__slab_grow(struct cio__slab *s)
 {
-    char *slab = aligned_alloc(64, 64 + s->per * s->size);
+    /* aligned_alloc wants a size that is a multiple of the alignment. */
+    size_t bytes = (64 + s->per * s->size + 63) & ~(size_t)63;
+    char *slab = aligned_alloc(64, bytes);
     if (!slab)
         return NULL;
     *(void **)slab = s->slabs;

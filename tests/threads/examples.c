@@ -32,6 +32,19 @@ static void start(const char *path, struct proc *p)
     assert_non_null(p->out);
 }
 
+/* Reads everything p prints into buf (NUL-terminated), reaps it, and
+ * checks that it exited with `status`. */
+static void finish(struct proc *p, char *buf, size_t cap, int status)
+{
+    size_t len = fread(buf, 1, cap - 1, p->out);
+    buf[len] = 0;
+    int st;
+    assert_int_equal(waitpid(p->pid, &st, 0), p->pid);
+    fclose(p->out);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), status);
+}
+
 static int count(const char *text, const char *needle)
 {
     int n = 0;
@@ -52,15 +65,8 @@ static void test_graceful_shutdown(void **state)
     int64_t t0 = now_ns();
     kill(p.pid, SIGTERM);
     static char all[16384];
-    size_t len = fread(all, 1, sizeof all - 1, p.out);
-    all[len] = 0;
-    int st;
-    assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
-    double took = (double)(now_ns() - t0) / 1e9;
-    fclose(p.out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 143);
-    assert_true(took < 1.0);
+    finish(&p, all, sizeof all, 143);
+    assert_true((double)(now_ns() - t0) / 1e9 < 1.0);
     int finished = count(all, " finished\n"), cancelled = count(all, " cancelled, cleaned up\n");
     assert_true(finished >= 2);
     assert_true(cancelled >= 1);
@@ -81,13 +87,7 @@ static void test_producer_consumer_stopped(void **state)
     usleep(900 * 1000); /* ~8 produced, ~5 processed, 3 in consumers' hands */
     kill(p.pid, SIGTERM);
     static char all[16384];
-    size_t len = fread(all, 1, sizeof all - 1, p.out);
-    all[len] = 0;
-    int st;
-    assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
-    fclose(p.out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 143);
+    finish(&p, all, sizeof all, 143);
     bool produced[20] = {0}, accounted[20] = {0};
     int nproduced = 0, naccounted = 0;
     for (const char *l = all; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
@@ -132,13 +132,7 @@ static void test_blocking_offload(void **state)
     struct proc p;
     start(EXAMPLES_DIR "/blocking_offload", &p);
     static char all[4096];
-    size_t len = fread(all, 1, sizeof all - 1, p.out);
-    all[len] = 0;
-    int st;
-    assert_int_equal(waitpid(p.pid, &st, 0), p.pid);
-    fclose(p.out);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    finish(&p, all, sizeof all, 0);
     int bad_ticks = -1, good_ticks = -1, s1 = -1, s2 = -1, s3 = -2;
     double t1, t2;
     const char *b = strstr(all, "bad:"), *g = strstr(all, "good:"), *t = strstr(all, "to_thread:");
