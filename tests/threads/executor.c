@@ -122,8 +122,10 @@ static void test_many(void **state)
     atomic_store(&running_max, 0);
     int64_t t0 = now_ns();
     assert_ok(run_real(t_many, NULL));
-    /* Generous: the target is 2.5 us per job, sanitizers cost 10x. */
-    assert_true(now_ns() - t0 < 20LL * 1000000000);
+    /* Generous: the target is 2.5 us per job, sanitizers cost 10x, and
+     * under ctest -j2 beside the ASan stress test on 2 vCPUs a run once
+     * took over 20 s (every cross-thread wake-up then waits for a CPU). */
+    assert_true(now_ns() - t0 < 60LL * 1000000000);
     assert_true(atomic_load(&running_max) <= (int)cio_executor_threads(cio_executor_default()));
 }
 
