@@ -178,6 +178,74 @@ static void test_add_reader(void **state)
     assert_ok(run_real(reader_callback, &p));
 }
 
+/* Tasks that never stop yielding keep work ready, so the loop never sleeps
+ * in a poll; it must still poll I/O at a bounded interval (20 µs, see
+ * CIO__POLL_INTERVAL) and fire timers. The spinners give up after 5 s: the
+ * fd callback and the timer must have run long before. */
+struct spin {
+    struct pipe_cb p;
+    int timer_fired;
+    long yields_at_io, yields;
+    double io_after, timer_after;
+};
+
+static void spin_timer(void *arg)
+{
+    struct spin *s = arg;
+    s->timer_fired = 1;
+    s->timer_after = cio_time();
+}
+
+static void spin_readable(void *arg)
+{
+    struct spin *s = arg;
+    on_readable(&s->p);
+    s->yields_at_io = s->yields;
+    s->io_after = cio_time();
+}
+
+static int spinner(void *arg)
+{
+    struct spin *s = arg;
+    double t0 = cio_time();
+    while (!(s->p.calls && s->timer_fired) && cio_time() - t0 < 5.0) {
+        task_check_eq(cio_yield(), 0);
+        s->yields++;
+    }
+    return 0;
+}
+
+static int io_while_spinning(void *arg)
+{
+    struct spin *s = arg;
+    task_check_eq(pipe(s->p.fds), 0);
+    task_check_eq(cio_add_reader(s->p.fds[0], spin_readable, s), 0);
+    task_check_eq(cio_call_later(0.002, spin_timer, s, NULL), 0);
+    double t0 = cio_time();
+    cio_task a = cio_spawn(spinner, s), b = cio_spawn(spinner, s);
+    task_check_eq(cio_yield(), 0); /* the spinners are running */
+    task_check_eq(write(s->p.fds[1], "y", 1), 1);
+    task_check_eq(cio_join(a), 0);
+    task_check_eq(cio_join(b), 0);
+    task_check_eq(s->p.calls, 1);
+    task_check_eq(s->p.got, 'y');
+    task_check_eq(s->timer_fired, 1);
+    /* Generous bounds: a loaded machine may deschedule us for a while. */
+    task_check(s->io_after - t0 < 0.5);
+    task_check(s->timer_after - t0 >= 0.002 && s->timer_after - t0 < 0.5);
+    close(s->p.fds[0]);
+    close(s->p.fds[1]);
+    return 0;
+}
+
+static void test_io_polled_while_tasks_spin(void **state)
+{
+    (void)state;
+    struct spin s = {0};
+    assert_ok(run_real(io_while_spinning, &s));
+    assert_true(s.yields > s.yields_at_io); /* the spinners ran on after */
+}
+
 static void test_outside_loop(void **state)
 {
     (void)state;
@@ -197,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_virtual_clock_jumps),
         cmocka_unit_test(test_real_clock_sleep),
         cmocka_unit_test(test_add_reader),
+        cmocka_unit_test(test_io_polled_while_tasks_spin),
         cmocka_unit_test(test_outside_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
