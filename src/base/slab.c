@@ -1,39 +1,71 @@
 #include "slab.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
-void cio__slab_init(struct cio__slab *s, size_t size, unsigned per)
+#include "pages.h"
+
+/* Slabs this large or larger are mappings of their own (pages.h); smaller
+ * ones come from malloc, so that a loop with few records makes no system
+ * call for them. */
+#define MAPPED_MIN ((size_t)256 << 10)
+
+/* Each slab starts with this header, padded to a cache line. */
+struct slab_header {
+    void *next;
+    size_t bytes;
+};
+#define HEADER 64
+
+void cio__slab_init(struct cio__slab *s, size_t size, unsigned first)
 {
     s->free = NULL;
+    s->bump = s->end = NULL;
     s->slabs = NULL;
     s->size = (size + 15) & ~(size_t)15;
-    s->per = per ? per : 1;
+    s->next = HEADER + (size_t)(first ? first : 1) * s->size;
 }
 
 void cio__slab_fini(struct cio__slab *s)
 {
-    void *slab = s->slabs;
-    while (slab) {
-        void *next = *(void **)slab;
-        free(slab);
-        slab = next;
+    struct slab_header *h = s->slabs;
+    while (h) {
+        struct slab_header *next = h->next;
+        if (h->bytes >= MAPPED_MIN)
+            cio__pages_free(h, h->bytes);
+        else
+            free(h);
+        h = next;
     }
     s->slabs = NULL;
     s->free = NULL;
+    s->bump = s->end = NULL;
 }
 
 void *cio__slab_grow(struct cio__slab *s)
 {
-    /* aligned_alloc wants a size that is a multiple of the alignment. */
-    size_t bytes = (64 + s->per * s->size + 63) & ~(size_t)63;
-    char *slab = aligned_alloc(64, bytes);
-    if (!slab)
+    size_t bytes = s->next;
+    struct slab_header *h;
+    if (bytes >= MAPPED_MIN) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        bytes = (bytes + page - 1) & ~(page - 1);
+        h = cio__pages_alloc(bytes);
+    } else {
+        /* aligned_alloc wants a size that is a multiple of the alignment. */
+        bytes = (bytes + 63) & ~(size_t)63;
+        h = aligned_alloc(64, bytes);
+    }
+    if (!h)
         return NULL;
-    *(void **)slab = s->slabs;
-    s->slabs = slab;
-    /* Handed out in address order: neighbours in time are neighbours in
-     * memory. */
-    for (unsigned i = s->per - 1; i > 0; i--)
-        cio__slab_put(s, slab + 64 + (size_t)i * s->size);
-    return slab + 64;
+    h->next = s->slabs;
+    h->bytes = bytes;
+    s->slabs = h;
+    if (s->next < CIO__SLAB_MAX)
+        s->next *= 2;
+    char *r = (char *)h + HEADER;
+    s->bump = r + s->size;
+    s->end = r + (bytes - HEADER) / s->size * s->size;
+    return r;
 }

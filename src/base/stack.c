@@ -9,6 +9,10 @@
 
 #include "compiler.h"
 
+#ifdef CIO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #ifdef CIO_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #else
@@ -88,6 +92,11 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
         for (size_t i = 0; i < c->used; i++)
             VALGRIND_STACK_DEREGISTER(
                 slot_header(c->base + p->page + i * c->slot, c->slot)->valgrind_id);
+#ifdef CIO__ASAN
+        /* Frames left poisoned in these stacks would otherwise stay in
+         * ASan's shadow and fault the next mapping at these addresses. */
+        ASAN_UNPOISON_MEMORY_REGION(c->base, c->len);
+#endif
         munmap(c->base, c->len);
         free(c);
         c = next;
