@@ -40,15 +40,12 @@ int cio_future_new(cio_future **out)
     if (f) {
         loop->free_futures = f->next_free;
         loop->n_free_futures--;
-        memset(f, 0, sizeof *f);
     } else {
-        f = calloc(1, sizeof *f);
+        f = malloc(sizeof *f);
         if (!f)
             return -ENOMEM;
     }
-    f->loop = loop;
-    f->refs = 1;
-    f->owned = true;
+    *f = (cio_future){.loop = loop, .state = PENDING, .refs = 1, .owned = true};
     cio__list_init(&f->waiters);
     f->callbacks_tail = &f->callbacks;
     *out = f;
@@ -101,14 +98,10 @@ static void schedule(struct done_cb *d)
     }
 }
 
-static void settle(cio_future *f, int state, int err, void *value)
+/* Out of line: most futures have no done callback, and their settle() need
+ * not save the registers this loop uses. */
+static __attribute__((noinline)) void schedule_callbacks(cio_future *f)
 {
-    f->state = state;
-    f->err = err;
-    f->value = value;
-    struct cio__list *n;
-    while ((n = cio__list_shift(&f->waiters)))
-        cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
     struct done_cb *d = f->callbacks;
     f->callbacks = NULL;
     f->callbacks_tail = &f->callbacks;
@@ -117,6 +110,18 @@ static void settle(cio_future *f, int state, int err, void *value)
         schedule(d);
         d = next;
     }
+}
+
+static void settle(cio_future *f, int state, int err, void *value)
+{
+    f->state = state;
+    f->err = err;
+    f->value = value;
+    struct cio__list *n;
+    while ((n = cio__list_shift(&f->waiters)))
+        cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
+    if (f->callbacks)
+        schedule_callbacks(f);
 }
 
 int cio_future_set_result(cio_future *f, void *value)
