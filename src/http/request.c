@@ -214,10 +214,13 @@ static void session_defaults(cio_http_session *s, CURL *e)
     const cio_http_session_options *o = &s->o;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     cio__http_sockets(s, e);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
+    /* User-Agent is in the session's headers (session.c); a CONNECT to a
+     * proxy does not carry those, so it gets libcurl's own. */
+    if (s->proxy || o->trust_env)
+        curl_easy_setopt(e, CURLOPT_USERAGENT, s->user_agent);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    if (!o->no_decompress)
+    if (!o->no_decompress) /* decoding on; the header is the session's */
         curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     if (o->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -654,6 +654,94 @@ static void test_request_bodies(void **state)
     assert_ok(rc);
 }
 
+/* How often `line` (a whole header line, without CRLF) is in the echoed
+ * request t. */
+static int count_line(const char *t, const char *line)
+{
+    int n = 0;
+    size_t len = strlen(line);
+    for (const char *p = t; (p = strstr(p, line)); p += len)
+        n += p > t && p[-1] == '\n' && p[len] == '\r';
+    return n;
+}
+
+/* User-Agent and Accept-Encoding: sent once by default, replaced or
+ * removed by a session or request header of the same name, User-Agent
+ * set by the option. */
+static int default_headers_task(void *arg)
+{
+    struct peer *p = arg;
+    cio_http_session_options o = {.base_url = p->url};
+    cio_http_session *s;
+    cio_http_response *r;
+    const char *t;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "/plain", &r), 0);
+    t = cio_http_response_text(r);
+    task_check_eq(count_line(t, "User-Agent: cio-http/0.1"), 1);
+    task_check(strstr(t, "\r\nAccept-Encoding: ") != NULL);
+    task_check(strstr(strstr(t, "\r\nAccept-Encoding: ") + 3, "Accept-Encoding") == NULL);
+    cio_http_response_free(r);
+
+    cio_http_field hdrs[] = {{"user-agent", "mine/2"}, {"Accept-Encoding", "identity"}};
+    cio_http_request q = {.url = "/own", .headers = hdrs, .nheaders = 2};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check_eq(count_line(t, "user-agent: mine/2"), 1);
+    task_check(strstr(t, "cio-http") == NULL);
+    task_check_eq(count_line(t, "Accept-Encoding: identity"), 1);
+    task_check(strstr(t, "gzip") == NULL);
+    cio_http_response_free(r);
+
+    cio_http_field none[] = {{"User-Agent", NULL}, {"Accept-Encoding", NULL}};
+    q = (cio_http_request){.url = "/none", .headers = none, .nheaders = 2};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    t = cio_http_response_text(r);
+    task_check(strstr(t, "User-Agent") == NULL);
+    task_check(strstr(t, "Accept-Encoding") == NULL);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    /* The option, and a session header that wins over it. */
+    o.user_agent = "agent/3";
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "/ua", &r), 0);
+    task_check_eq(count_line(cio_http_response_text(r), "User-Agent: agent/3"), 1);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    cio_http_field sh = {"USER-AGENT", "session/4"};
+    o.headers = &sh;
+    o.nheaders = 1;
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "/ua", &r), 0);
+    t = cio_http_response_text(r);
+    task_check_eq(count_line(t, "USER-AGENT: session/4"), 1);
+    task_check(strstr(t, "agent/3") == NULL);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    /* An empty one sends none; one with CR/LF is refused. */
+    o = (cio_http_session_options){.base_url = p->url, .user_agent = ""};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    task_check_eq(cio_http_get(s, "/ua", &r), 0);
+    task_check(strstr(cio_http_response_text(r), "User-Agent") == NULL);
+    cio_http_response_free(r);
+    cio_http_session_close(s);
+    o.user_agent = "a\r\nX-Injected: 1";
+    task_check_eq(cio_http_session_new(&o, &s), -EINVAL);
+    return 0;
+}
+
+static void test_default_headers(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(default_headers_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 /* PATCH and OPTIONS reach the server as themselves, with or without a body,
  * and leave nothing behind on the pooled handle. */
 static int methods_task(void *arg)
@@ -912,6 +1000,7 @@ static int proxy_task(void *arg)
     task_check_eq(cio_http_session_new(&o, &s), 0);
     task_check_eq(cio_http_get(s, "http://example.invalid/via-proxy", &r), 0);
     task_check(!strncmp(cio_http_response_text(r), "GET http://example.invalid/via-proxy ", 37));
+    task_check_eq(count_line(cio_http_response_text(r), "User-Agent: cio-http/0.1"), 1);
     cio_http_response_free(r);
     cio_http_session_close(s);
 
@@ -962,7 +1051,7 @@ int main(void)
         cmocka_unit_test(test_proxy),        cmocka_unit_test(test_malformed_urls),
         cmocka_unit_test(test_gzip),         cmocka_unit_test(test_deflate),
         cmocka_unit_test(test_brotli),       cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_rate_limited),
+        cmocka_unit_test(test_rate_limited), cmocka_unit_test(test_default_headers),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
