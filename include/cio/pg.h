@@ -355,8 +355,14 @@ int cio_pg_fetchval_text(cio_pg_conn *conn, const char *sql, const cio_pg_arg *a
 /* Runs one statement once per row of parameters, all rows in one pipeline
  * (libpq pipeline mode): one round trip for the batch, not one per row. A
  * plain `INSERT INTO t [(cols)] VALUES ($1, ..., $n)` (nothing after the
- * tuple) is sent as multi-row INSERTs of up to 500 rows each (JDBC's
- * reWriteBatchedInserts), which the server runs several times faster.
+ * tuple), which the server runs several times faster with many rows per
+ * statement, is rewritten: when every parameter's type (as the server
+ * infers it for that INSERT) is a built-in one its values can be sent to
+ * in binary, as `INSERT INTO t [(cols)] SELECT unnest($1), ...` with one
+ * array per column and about 32 KiB of values per statement (both forms
+ * are prepared and cached: the row statement tells the types); otherwise
+ * as multi-row INSERTs of up to 500 rows each (JDBC's
+ * reWriteBatchedInserts). Either stores what one INSERT per row would.
  * args holds nrows * nargs values, row after row. As asyncpg's executemany,
  * the batch is atomic: outside a transaction it runs as one implicit
  * transaction, and a failing row (its index in cio_pg_conn_error()->row)

@@ -383,44 +383,143 @@ int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap)
     return 0;
 }
 
+/* One value in the binary format of `type` (cio__pg_binary_copy_ok()
+ * holds): its length (-1 for NULL) and its bytes, as COPY's binary rows
+ * and binary arrays both carry them. */
+static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a, uint32_t type)
+{
+    const char *v;
+    size_t vl;
+    char scratch[16];
+    bool jsonb = false;
+    switch (a->kind_) {
+    case CIO__PG_K_NULL:
+        if (grow(buf, cap, *len + 4) < 0)
+            return -ENOMEM;
+        be32(*buf + *len, 0xffffffffu);
+        *len += 4;
+        return 0;
+    case CIO__PG_K_TEXT:
+        v = a->v_.p;
+        vl = a->len_ >= 0 ? (size_t)a->len_ : strlen(v); /* text form: as libpq measures it */
+        jsonb = type == CIO_PG_JSONBOID;
+        break;
+    case CIO__PG_K_UUID:
+    case CIO__PG_K_BYTEA:
+        v = a->v_.p;
+        vl = (size_t)a->len_;
+        break;
+    default: {
+        struct cio__pg_params p;
+        const char *values[1];
+        int lengths[1], formats[1];
+        p.values = values;
+        p.lengths = lengths;
+        p.formats = formats;
+        p.scratch = scratch;
+        cio__pg_params_fill(&p, a, 1);
+        v = values[0];
+        vl = (size_t)lengths[0];
+    }
+    }
+    if (grow(buf, cap, *len + 5 + vl) < 0)
+        return -ENOMEM;
+    char *o = *buf + *len;
+    be32(o, (uint32_t)(vl + jsonb));
+    o += 4;
+    if (jsonb)
+        *o++ = 1; /* jsonb's binary format version */
+    memcpy(o, v, vl);
+    *len += 4 + jsonb + vl;
+    return 0;
+}
+
 int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n,
                             const uint32_t *types)
 {
-    struct cio__pg_params p;
-    const char *values[1];
-    int lengths[1], formats[1];
-    uint32_t oids[1];
-    char scratch[16];
-    p.values = values;
-    p.lengths = lengths;
-    p.formats = formats;
-    p.oids = oids;
-    p.scratch = scratch;
     if (grow(buf, cap, *len + 2) < 0)
         return -ENOMEM;
     be16(*buf + *len, (uint16_t)n);
     *len += 2;
-    for (int i = 0; i < n; i++) {
-        const cio_pg_arg *a = &args[i];
-        cio__pg_params_fill(&p, a, 1);
-        bool jsonb = a->kind_ == CIO__PG_K_TEXT && types[i] == CIO_PG_JSONBOID;
-        size_t vl = values[0] ? (size_t)lengths[0] : 0;
-        if (a->kind_ == CIO__PG_K_TEXT && a->len_ < 0)
-            vl = strlen(a->v_.p); /* text form: libpq would have used strlen */
-        if (grow(buf, cap, *len + 5 + vl) < 0)
+    for (int i = 0; i < n; i++)
+        if (binary_value(buf, len, cap, &args[i], types[i]) < 0)
             return -ENOMEM;
-        char *o = *buf + *len;
-        if (!values[0]) {
-            be32(o, 0xffffffffu);
-            *len += 4;
-            continue;
-        }
-        be32(o, (uint32_t)(vl + jsonb));
-        o += 4;
-        if (jsonb)
-            *o++ = 1;
-        memcpy(o, values[0], vl);
-        *len += 4 + jsonb + vl;
-    }
     return 0;
+}
+
+uint32_t cio__pg_array_type(uint32_t elem)
+{
+    switch (elem) {
+    case CIO_PG_BOOLOID:
+        return 1000;
+    case CIO_PG_BYTEAOID:
+        return 1001;
+    case CIO__PG_CHAROID:
+        return 1002;
+    case CIO__PG_NAMEOID:
+        return 1003;
+    case CIO_PG_INT8OID:
+        return 1016;
+    case CIO_PG_INT2OID:
+        return 1005;
+    case CIO_PG_INT4OID:
+        return 1007;
+    case CIO_PG_TEXTOID:
+        return 1009;
+    case CIO_PG_OIDOID:
+        return 1028;
+    case CIO_PG_JSONOID:
+        return 199;
+    case CIO_PG_FLOAT4OID:
+        return 1021;
+    case CIO_PG_FLOAT8OID:
+        return 1022;
+    case CIO_PG_BPCHAROID:
+        return 1014;
+    case CIO_PG_VARCHAROID:
+        return 1015;
+    case CIO_PG_DATEOID:
+        return 1182;
+    case CIO_PG_TIMESTAMPOID:
+        return 1115;
+    case CIO_PG_TIMESTAMPTZOID:
+        return 1185;
+    case CIO_PG_NUMERICOID:
+        return 1231;
+    case CIO_PG_UUIDOID:
+        return 2951;
+    case CIO_PG_JSONBOID:
+        return 3807;
+    default:
+        return 0;
+    }
+}
+
+int cio__pg_array_begin(struct cio__pg_array *a, uint32_t elem)
+{
+    a->len = 0;
+    a->n = 0;
+    a->nulls = false;
+    a->elem = elem;
+    if (grow(&a->buf, &a->cap, 20) < 0)
+        return -ENOMEM;
+    a->len = 20; /* the header, written by cio__pg_array_end() */
+    return 0;
+}
+
+int cio__pg_array_add(struct cio__pg_array *a, const cio_pg_arg *v)
+{
+    a->nulls |= v->kind_ == CIO__PG_K_NULL;
+    a->n++;
+    return binary_value(&a->buf, &a->len, &a->cap, v, a->elem);
+}
+
+void cio__pg_array_end(struct cio__pg_array *a)
+{
+    char *o = a->buf;
+    be32(o, 1);                   /* dimensions */
+    be32(o + 4, a->nulls);        /* has NULLs */
+    be32(o + 8, a->elem);         /* element type */
+    be32(o + 12, (uint32_t)a->n); /* length */
+    be32(o + 16, 1);              /* lower bound */
 }

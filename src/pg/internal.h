@@ -15,7 +15,8 @@ struct cio__pg_stmt {
     uint64_t hash;
     uint64_t last_use; /* LRU stamp */
     char *sql;
-    uint32_t *arg_oids; /* the oids it was prepared with (the cache key) */
+    uint32_t *arg_oids;    /* the oids it was prepared with (the cache key) */
+    uint32_t *param_types; /* the types the server gave the parameters */
     int nargs;
     int result_format; /* 1 when every column decodes from binary */
     int pins;          /* users holding it across other cache calls: not evicted */
@@ -142,6 +143,23 @@ int cio__pg_copy_binary_header(char **buf, size_t *len, size_t *cap);
 int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n,
                             const uint32_t *types);
 int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap);
+/* The array type of a built-in element type (int4 -> int4[]...), 0 for
+ * others. */
+uint32_t cio__pg_array_type(uint32_t elem);
+/* A one-dimensional array of element type elem in binary format, built
+ * value by value (each one cio__pg_binary_copy_ok() for elem): begin
+ * (empties it, keeps its buffer), add, end (writes the header); buf[0, len)
+ * is then the array. The caller frees buf. */
+struct cio__pg_array {
+    char *buf;
+    size_t len, cap;
+    uint32_t elem;
+    int n;
+    bool nulls;
+};
+int cio__pg_array_begin(struct cio__pg_array *a, uint32_t elem);
+int cio__pg_array_add(struct cio__pg_array *a, const cio_pg_arg *v);
+void cio__pg_array_end(struct cio__pg_array *a);
 
 /* Sends one statement with parameters (prepared and cached, or unnamed
  * when the cache is off) without waiting for results. On success stores

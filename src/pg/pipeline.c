@@ -78,8 +78,9 @@ static int column_oids(const cio_pg_arg *args, int nargs, int nrows, uint32_t *o
  * (`VALUES ($1, $2), ($3, $4), ...`): the server then parses, plans and
  * executes once per chunk instead of once per row, which is where the time
  * of a row-per-statement batch goes. Returns the length of the text before
- * the tuple, or 0 when sql does not have that shape. */
-static size_t insert_prefix(const char *sql, int nargs)
+ * the tuple, or 0 when sql does not have that shape; *values_at is then
+ * where the VALUES keyword starts. */
+static size_t insert_prefix(const char *sql, int nargs, size_t *values_at)
 {
     const char *p = sql;
     while (isspace((unsigned char)*p))
@@ -98,6 +99,7 @@ static size_t insert_prefix(const char *sql, int nargs)
     }
     if (!v)
         return 0;
+    *values_at = (size_t)(v - sql);
     const char *t = v + 6;
     while (isspace((unsigned char)*t))
         t++;
@@ -206,39 +208,170 @@ static int settle(cio_pg_conn *c, struct batch *b, int rc)
     return rc;
 }
 
-/* Sends the rows `per` at a time in one pipeline and one Sync. */
+/* The array form of an INSERT of the rewritable shape:
+ * `INSERT INTO t [(cols)] SELECT unnest($1), ..., unnest($n)`, each
+ * parameter an array holding one column of a chunk of rows. The server
+ * then avoids what a multi-row VALUES costs it per row and per parameter
+ * (an expression set up for every row of a VALUES list, the type of every
+ * parameter looked up in Bind): about a quarter less server time per row.
+ * (Set-returning functions in the select list run in lockstep, and unlike
+ * `FROM unnest(...)` their rows are not first stored in a tuplestore.) */
+struct unnest {
+    struct cio__pg_stmt *stmt;
+    uint32_t *elem;             /* each column's element type */
+    struct cio__pg_array *cols; /* the chunk's arrays */
+    int *starts;                /* first row of each statement sent */
+    int nstarts, starts_cap;
+};
+
+/* Bytes of arrays per statement: enough that the server's per-statement
+ * work is small, few enough that it starts on the first chunk while the
+ * next ones are encoded. Past 64 KiB the server's message buffer for each
+ * Bind is allocated and freed with mmap, page faults included: measured
+ * ~25 % more server time per row than at 16 to 48 KiB. */
+#define UNNEST_BYTES (32 * 1024)
+
+static void unnest_free(struct unnest *u, int nargs)
+{
+    for (int k = 0; u->cols && k < nargs; k++)
+        free(u->cols[k].buf);
+    free(u->cols);
+    free(u->elem);
+    free(u->starts);
+}
+
+/* Whether the batch can go as arrays, and its statement. The types of the
+ * array elements are those the server gives the row statement's parameters
+ * (a text value of unknown type becomes the column's type), found by
+ * describing it, as any cached statement is. Every one must be a built-in
+ * type every value of its column can be sent to in binary. Returns 1 and
+ * fills u, 0 when the batch does not qualify, or an error (preparing the
+ * row statement failed: the batch would fail the same way). */
+static int unnest_prepare(cio_pg_conn *c, const char *sql, size_t values_at, const cio_pg_arg *args,
+                          int nargs, int nrows, const uint32_t *col_oids, struct unnest *u)
+{
+    if (c->no_cache)
+        return 0; /* describing the row statement would cost a round trip per batch */
+    struct cio__pg_stmt *row;
+    int rc = cio__pg_stmt_get(c, sql, col_oids, nargs, &row);
+    if (rc)
+        return rc;
+    u->elem = malloc((size_t)nargs * 2 * sizeof *u->elem);
+    u->cols = calloc((size_t)nargs, sizeof *u->cols);
+    if (!u->elem || !u->cols)
+        return -ENOMEM;
+    uint32_t *arrays = u->elem + nargs;
+    memcpy(u->elem, row->param_types, (size_t)nargs * sizeof *u->elem);
+    for (int k = 0; k < nargs; k++) {
+        if (!(arrays[k] = cio__pg_array_type(u->elem[k])))
+            return 0;
+        for (int i = 0; i < nrows; i++)
+            if (!cio__pg_binary_copy_ok(&args[(size_t)i * (size_t)nargs + (size_t)k], u->elem[k]))
+                return 0;
+    }
+    char *usql = malloc(values_at + 16 + (size_t)nargs * 20);
+    if (!usql)
+        return -ENOMEM;
+    memcpy(usql, sql, values_at);
+    size_t n = values_at + (size_t)sprintf(usql + values_at, "SELECT ");
+    for (int k = 0; k < nargs; k++)
+        n += (size_t)sprintf(usql + n, k ? ", unnest($%d)" : "unnest($%d)", k + 1);
+    rc = cio__pg_stmt_get(c, usql, arrays, nargs, &u->stmt);
+    free(usql);
+    return rc ? rc : 1;
+}
+
+/* Sends the next rows of args (at most left, at least one) as one array
+ * statement; returns how many, or an error. */
+static int unnest_send(cio_pg_conn *c, struct unnest *u, struct cio__pg_params *p,
+                       const cio_pg_arg *args, int nargs, int left)
+{
+    for (int col = 0; col < nargs; col++)
+        if (cio__pg_array_begin(&u->cols[col], u->elem[col]) < 0)
+            return -ENOMEM;
+    int k = 0;
+    size_t bytes = 0;
+    while (k < left && bytes < UNNEST_BYTES) {
+        const cio_pg_arg *row = args + (size_t)k * (size_t)nargs;
+        for (int col = 0; col < nargs; col++) {
+            struct cio__pg_array *a = &u->cols[col];
+            size_t before = a->len;
+            if (cio__pg_array_add(a, &row[col]) < 0)
+                return -ENOMEM;
+            bytes += a->len - before;
+        }
+        k++;
+    }
+    for (int col = 0; col < nargs; col++) {
+        cio__pg_array_end(&u->cols[col]);
+        p->values[col] = u->cols[col].buf;
+        p->lengths[col] = (int)u->cols[col].len;
+        p->formats[col] = 1;
+    }
+    if (!PQsendQueryPrepared(c->pg, u->stmt->name, nargs, p->values, p->lengths, p->formats, 0))
+        return cio__pg_conn_lost(c);
+    return k;
+}
+
+/* Sends the rows `per` at a time in one pipeline and one Sync: as arrays
+ * (u not NULL: as many rows per statement as fit its size), as multi-row
+ * statements (prefix not 0), or one row per statement. */
 static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const cio_pg_arg *args,
-               int nargs, int nrows, const uint32_t *col_oids)
+               int nargs, int nrows, const uint32_t *col_oids, struct unnest *u)
 {
     PGconn *pg = c->pg;
-    int width = per * nargs;
+    int width = u ? nargs : per * nargs;
     struct cio__pg_params p;
     int rc = cio__pg_params_init(&p, args, width);
     if (rc)
         return rc;
     struct chunk_stmt full = {0}, last = {0};
     int rest = nrows % per;
-    rc = chunk_prepare(c, sql, prefix, nargs, per, col_oids, p.oids, &full);
-    /* Preparing the last chunk's statement may evict from the cache: the
-     * full chunk's must stay (prepared on the server, and its memory). */
-    cio__pg_stmt_pin(full.stmt);
-    if (rc == 0 && rest)
-        rc = chunk_prepare(c, sql, prefix, nargs, rest, col_oids, p.oids, &last);
+    if (!u) {
+        rc = chunk_prepare(c, sql, prefix, nargs, per, col_oids, p.oids, &full);
+        /* Preparing the last chunk's statement may evict from the cache:
+         * the full chunk's must stay (prepared on the server, and its
+         * memory). */
+        cio__pg_stmt_pin(full.stmt);
+        if (rc == 0 && rest)
+            rc = chunk_prepare(c, sql, prefix, nargs, rest, col_oids, p.oids, &last);
+    }
     if (rc == 0 && PQenterPipelineMode(pg) != 1)
         rc = cio__pg_conn_lost(c);
     c->unsynced = rc == 0;
     struct batch b = {0};
-    for (int start = 0; rc == 0 && start < nrows; start += per) {
-        int k = nrows - start < per ? nrows - start : per;
-        struct chunk_stmt *cs = k == per ? &full : &last;
+    for (int start = 0, k = 0; rc == 0 && start < nrows; start += k) {
         const cio_pg_arg *row = args + (size_t)start * (size_t)nargs;
-        cio__pg_params_fill(&p, row, k * nargs);
-        int ok = cs->stmt ? PQsendQueryPrepared(pg, cs->stmt->name, k * nargs, p.values, p.lengths,
-                                                p.formats, 0)
-                          : PQsendQueryParams(pg, cs->sql ? cs->sql : sql, k * nargs, p.oids,
-                                              p.values, p.lengths, p.formats, 0);
-        if (!ok) {
-            rc = cio__pg_abort(c, cio__pg_conn_lost(c));
+        if (u) {
+            if (u->nstarts == u->starts_cap) {
+                int n = u->starts_cap ? 2 * u->starts_cap : 64;
+                int *s = realloc(u->starts, (size_t)n * sizeof *s);
+                if (!s) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                u->starts = s;
+                u->starts_cap = n;
+            }
+            u->starts[u->nstarts] = start;
+            rc = k = unnest_send(c, u, &p, row, nargs, nrows - start);
+            if (rc > 0) {
+                u->nstarts++;
+                rc = 0;
+            }
+        } else {
+            k = nrows - start < per ? nrows - start : per;
+            struct chunk_stmt *cs = k == per ? &full : &last;
+            cio__pg_params_fill(&p, row, k * nargs);
+            int ok = cs->stmt ? PQsendQueryPrepared(pg, cs->stmt->name, k * nargs, p.values,
+                                                    p.lengths, p.formats, 0)
+                              : PQsendQueryParams(pg, cs->sql ? cs->sql : sql, k * nargs, p.oids,
+                                                  p.values, p.lengths, p.formats, 0);
+            if (!ok)
+                rc = cio__pg_conn_lost(c);
+        }
+        if (rc) {
+            rc = cio__pg_abort(c, rc);
             break;
         }
         b.sent++;
@@ -274,7 +407,8 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
     free(last.sql);
     cio__pg_params_free(&p);
     if (rc == 0 && b.err) {
-        c->err.row *= per; /* the first row of the failing statement */
+        /* The first row of the failing statement. */
+        c->err.row = u ? u->starts[c->err.row] : c->err.row * per;
         return b.err;
     }
     return rc ? rc : b.affected;
@@ -304,14 +438,22 @@ int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
     else
         rc = column_oids(args, nargs, nrows, oids);
     if (rc == 0 && nrows > 0) {
-        size_t prefix = nrows > 1 ? insert_prefix(sql, nargs) : 0;
-        int per = prefix ? rows_per_statement(nargs, nrows) : 1;
-        rc = run(c, sql, per > 1 ? prefix : 0, per, args, nargs, nrows, oids);
+        size_t values_at = 0;
+        size_t prefix = nrows > 1 ? insert_prefix(sql, nargs, &values_at) : 0;
+        struct unnest u = {0};
+        int per = 1;
+        if (prefix && (rc = unnest_prepare(c, sql, values_at, args, nargs, nrows, oids, &u)) > 0)
+            rc = run(c, sql, 0, nrows, args, nargs, nrows, oids, &u);
+        else if (rc == 0)
+            rc = run(c, sql, prefix, per = prefix ? rows_per_statement(nargs, nrows) : 1, args,
+                     nargs, nrows, oids, NULL);
         /* A failing multi-row statement names only its first row. When the
          * failure rolled the batch back (no transaction of the caller's),
          * replay it a row per statement to name the row exactly. */
-        if (rc == CIO_PG_ESERVER && per > 1 && PQtransactionStatus(c->pg) == PQTRANS_IDLE)
-            rc = run(c, sql, 0, 1, args, nargs, nrows, oids);
+        if (rc == CIO_PG_ESERVER && (u.stmt || per > 1) &&
+            PQtransactionStatus(c->pg) == PQTRANS_IDLE)
+            rc = run(c, sql, 0, 1, args, nargs, nrows, oids, NULL);
+        unnest_free(&u, nargs);
     }
     free(oids);
     cio__pg_end(c);

@@ -116,6 +116,8 @@ static int prepare(cio_pg_conn *c, struct cio__pg_stmt *s)
         if (st == PGRES_FATAL_ERROR && !err)
             err = cio__pg_result_error(c, r);
         else if (st == PGRES_COMMAND_OK && ++nres == 2) {
+            for (int i = 0; i < s->nargs && i < PQnparams(r); i++)
+                s->param_types[i] = PQparamtype(r, i);
             for (int i = 0; i < PQnfields(r); i++)
                 if (!cio__pg_binary_ok(PQftype(r, i)))
                     s->result_format = 0;
@@ -156,13 +158,16 @@ int cio__pg_stmt_get(cio_pg_conn *c, const char *sql, const uint32_t *oids, int 
     if (!s)
         return -ENOMEM;
     s->sql = strdup(sql);
-    s->arg_oids = malloc((size_t)(n ? n : 1) * sizeof *oids);
+    s->arg_oids = malloc((size_t)(n ? 2 * n : 1) * sizeof *oids);
     if (!s->sql || !s->arg_oids) {
         stmt_free(s);
         return -ENOMEM;
     }
-    if (n)
+    s->param_types = s->arg_oids + n;
+    if (n) {
         memcpy(s->arg_oids, oids, (size_t)n * sizeof *oids);
+        memcpy(s->param_types, oids, (size_t)n * sizeof *oids);
+    }
     s->nargs = n;
     s->hash = h;
     snprintf(s->name, sizeof s->name, "cio_%u", ++c->next_stmt_id);

@@ -219,7 +219,10 @@ static void test_statement_cache(void **state)
 
 /* executemany rewritten into multi-row INSERTs needs two statements at once
  * (the full chunk and the shorter last one): with a cache of one, preparing
- * the second must not evict (and free) the first while it is in use. */
+ * the second must not evict (and free) the first while it is in use. The
+ * array form needs the row statement (described for its parameter types)
+ * and the array statement. Both forms: an int column goes as arrays, a
+ * numeric one (text values) as multi-row VALUES. */
 static int many_small_cache_main(void *arg)
 {
     (void)arg;
@@ -227,29 +230,42 @@ static int many_small_cache_main(void *arg)
     PG_CONNECT(c, &o);
     PG_OK(c, cio_pg_execute(c,
                             "DROP TABLE IF EXISTS q_many_small; CREATE TABLE q_many_small (id int "
-                            "PRIMARY KEY)",
+                            "PRIMARY KEY); DROP TABLE IF EXISTS q_many_small_n; CREATE TABLE "
+                            "q_many_small_n (id numeric PRIMARY KEY)",
                             CIO_PG_NOARGS));
     enum { N = 1203 }; /* two chunks of 500 and one of 203 */
     cio_pg_arg *args = calloc(N, sizeof *args);
-    task_check(args != NULL);
-    for (int i = 0; i < N; i++)
-        args[i] = cio_pg_int4(i);
-    int rc = cio_pg_executemany(c, "INSERT INTO q_many_small VALUES ($1)", args, 1, N);
-    if (rc < 0)
-        print_error("executemany: %s: %s\n", cio_err_name(rc), cio_pg_conn_error(c)->message);
-    task_check_eq(rc, N);
-    /* Again: the cached statements are reused (or replaced) correctly. */
-    for (int i = 0; i < N; i++)
-        args[i] = cio_pg_int4(N + i);
-    task_check_eq(cio_pg_executemany(c, "INSERT INTO q_many_small VALUES ($1)", args, 1, N), N);
-    int64_t n;
-    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_many_small", CIO_PG_NOARGS, &n));
-    task_check_eq(n, 2 * N);
-    /* The cache is back to its size once the batch is over. */
-    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements", CIO_PG_NOARGS,
-                                   &n));
-    task_check(n <= 1);
+    char(*nums)[16] = calloc(2 * N, 16);
+    task_check(args != NULL && nums != NULL);
+    for (int f = 0; f < 2; f++) {
+        const char *table = f ? "q_many_small_n" : "q_many_small";
+        char sql[64], count[64];
+        snprintf(sql, sizeof sql, "INSERT INTO %s VALUES ($1)", table);
+        snprintf(count, sizeof count, "SELECT count(*) FROM %s", table);
+        for (int i = 0; i < N; i++) {
+            snprintf(nums[i], 16, "%d", i);
+            args[i] = f ? cio_pg_numeric(nums[i]) : cio_pg_int4(i);
+        }
+        int rc = cio_pg_executemany(c, sql, args, 1, N);
+        if (rc < 0)
+            print_error("executemany: %s: %s\n", cio_err_name(rc), cio_pg_conn_error(c)->message);
+        task_check_eq(rc, N);
+        /* Again: the cached statements are reused (or replaced) correctly. */
+        for (int i = 0; i < N; i++) {
+            snprintf(nums[N + i], 16, "%d", N + i);
+            args[i] = f ? cio_pg_numeric(nums[N + i]) : cio_pg_int4(N + i);
+        }
+        task_check_eq(cio_pg_executemany(c, sql, args, 1, N), N);
+        int64_t n;
+        PG_OK(c, cio_pg_fetchval_int64(c, count, CIO_PG_NOARGS, &n));
+        task_check_eq(n, 2 * N);
+        /* The cache is back to its size once the batch is over. */
+        PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM pg_prepared_statements",
+                                       CIO_PG_NOARGS, &n));
+        task_check(n <= 1);
+    }
     free(args);
+    free(nums);
     cio_pg_close(c);
     return 0;
 }
@@ -340,6 +356,138 @@ static void test_executemany(void **state)
     assert_int_equal(run_real(many_main, NULL), 0);
     cio_pg_options o = {.no_statement_cache = true};
     assert_int_equal(run_real(many_main, &o), 0);
+}
+
+/* The array form of executemany (INSERT ... SELECT unnest($1), ...) stores
+ * exactly what one INSERT per row stores, for every type it carries, NULLs
+ * and edge values included, across many statements; text of unknown type
+ * takes the column's type (json, jsonb, varchar), a value of another type
+ * than its column's is converted as an INSERT converts it. Values the array
+ * form cannot carry (text into a date column) go as multi-row VALUES. */
+static int many_forms_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    static const char cols[] =
+        "(id int8, t text, b bool, f4 float4, f8 float8, d date, ts timestamp, tz timestamptz, "
+        "u uuid, raw bytea, j jsonb, js json, v varchar(20), i2 int2, wide int8)";
+    char ddl[512];
+    snprintf(ddl, sizeof ddl,
+             "DROP TABLE IF EXISTS q_forms; CREATE TABLE q_forms %s; DROP TABLE IF EXISTS "
+             "q_forms_ref; CREATE TABLE q_forms_ref %s",
+             cols, cols);
+    PG_OK(c, cio_pg_execute(c, ddl, CIO_PG_NOARGS));
+    enum { N = 3000, K = 15 };
+    static const uint8_t uuid[16] = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t blob[5] = {0, 1, '\\', 0xff, '"'};
+    cio_pg_arg *rows = calloc(N * K, sizeof *rows);
+    task_check(rows != NULL);
+    for (int i = 0; i < N; i++) {
+        cio_pg_arg *a = rows + i * K;
+        a[0] = cio_pg_int8(i == 1 ? INT64_MIN : (int64_t)i * 1000000007LL);
+        a[1] = cio_pg_text(i % 3 ? "tab\there \"quoted\" \\ {braces}, comma" : "\xc3\xa9t\xc3\xa9");
+        a[2] = cio_pg_bool(i & 1);
+        a[3] = cio_pg_float4(i == 2 ? -0.0f : (float)i / 7.0f);
+        a[4] = cio_pg_float8(i == 2 ? 1e308 : i / 3.0);
+        a[5] = cio_pg_date(i == 4 ? INT32_MAX : i - 1000);
+        a[6] = cio_pg_timestamp(i == 4 ? INT64_MAX : (int64_t)i * -1000001);
+        a[7] = cio_pg_timestamptz(i == 4 ? INT64_MIN : (int64_t)i * 1000001);
+        a[8] = cio_pg_uuid(uuid);
+        a[9] = cio_pg_bytea(blob, i == 5 ? 0 : 5);
+        a[10] = cio_pg_text(i & 1 ? "{\"k\": [1, 2, null]}" : "\"s\"");
+        a[11] = cio_pg_json("{\"a\" : 1}");
+        a[12] = cio_pg_textn(i % 5 ? "varchar value" : "", i % 5 ? 13 : 0);
+        a[13] = cio_pg_int2((int16_t)(i - 1500));
+        a[14] = cio_pg_int4(i == 6 ? INT32_MIN : i); /* into int8: converted */
+        if (i % 97 == 0 || i == N - 1)               /* NULLs in every column, some rows all NULL */
+            for (int k = i % 2; k < K; k++)
+                a[k] = cio_pg_null();
+    }
+    static const char ins[] = "INSERT INTO q_forms VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
+                              "$10, $11, $12, $13, $14, $15)";
+    int rc = cio_pg_executemany(c, ins, rows, K, N);
+    PG_OK(c, rc);
+    task_check_eq(rc, N);
+    int64_t n;
+    PG_OK(c, cio_pg_fetchval_int64(c,
+                                   "SELECT count(*) FROM pg_prepared_statements WHERE statement "
+                                   "LIKE 'INSERT INTO q_forms SELECT unnest($1), %'",
+                                   CIO_PG_NOARGS, &n));
+    task_check_eq(n, 1); /* the array form was used */
+    /* The reference: one statement per row (RETURNING keeps the form). */
+    static const char ref[] = "INSERT INTO q_forms_ref VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                              "$9, $10, $11, $12, $13, $14, $15) RETURNING 1";
+    rc = cio_pg_executemany(c, ref, rows, K, N);
+    PG_OK(c, rc);
+    task_check_eq(rc, N);
+    static const char cmp[] =
+        "SELECT count(*) FROM ((SELECT id, t, b, f4, f8, d, ts, tz, u, raw, j, js::text, v, i2, "
+        "wide FROM q_forms EXCEPT ALL SELECT id, t, b, f4, f8, d, ts, tz, u, raw, j, js::text, v, "
+        "i2, wide FROM q_forms_ref) UNION ALL (SELECT id, t, b, f4, f8, d, ts, tz, u, raw, j, "
+        "js::text, v, i2, wide FROM q_forms_ref EXCEPT ALL SELECT id, t, b, f4, f8, d, ts, tz, u, "
+        "raw, j, js::text, v, i2, wide FROM q_forms)) x";
+    PG_OK(c, cio_pg_fetchval_int64(c, cmp, CIO_PG_NOARGS, &n));
+    task_check_eq(n, 0);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_forms WHERE wide = -2147483648",
+                                   CIO_PG_NOARGS, &n));
+    task_check_eq(n, 1);
+    free(rows);
+
+    /* Text into a date column: multi-row VALUES, the server parses it. */
+    PG_OK(c, cio_pg_execute(c, "DROP TABLE IF EXISTS q_dates; CREATE TABLE q_dates (d date, i int)",
+                            CIO_PG_NOARGS));
+    cio_pg_arg dates[3 * 2] = {
+        cio_pg_text("2020-01-02"), cio_pg_int4(1), cio_pg_null(), cio_pg_int4(2),
+        cio_pg_text("1999-12-31"), cio_pg_null()};
+    task_check_eq(cio_pg_executemany(c, "INSERT INTO q_dates (d, i) VALUES ($1, $2)", dates, 2, 3),
+                  3);
+    PG_OK(c, cio_pg_fetchval_int64(c,
+                                   "SELECT count(*) FROM q_dates WHERE d = '2020-01-02' AND i = 1 "
+                                   "OR d IS NULL AND i = 2 OR d = '1999-12-31' AND i IS NULL",
+                                   CIO_PG_NOARGS, &n));
+    task_check_eq(n, 3);
+    PG_OK(c, cio_pg_fetchval_int64(c,
+                                   "SELECT count(*) FROM pg_prepared_statements WHERE statement "
+                                   "LIKE 'INSERT INTO q_dates%unnest%'",
+                                   CIO_PG_NOARGS, &n));
+    task_check_eq(n, 0);
+
+    /* A failing row inside the caller's transaction: no replay is possible
+     * (the transaction is aborted), the error names the first row of the
+     * failing statement, and the transaction is left to the caller. */
+    PG_OK(c, cio_pg_execute(c,
+                            "DROP TABLE IF EXISTS q_forms_pk; CREATE TABLE q_forms_pk (id int "
+                            "PRIMARY KEY, s text)",
+                            CIO_PG_NOARGS));
+    enum { M = 20000 };
+    cio_pg_arg *pk = calloc(2 * M, sizeof *pk);
+    task_check(pk != NULL);
+    for (int i = 0; i < M; i++) {
+        pk[2 * i] = cio_pg_int4(i == 15000 ? 3 : i);
+        pk[2 * i + 1] = cio_pg_text("some text to fill the statements");
+    }
+    PG_OK(c, cio_pg_execute(c, "BEGIN", CIO_PG_NOARGS));
+    rc = cio_pg_executemany(c, "INSERT INTO q_forms_pk VALUES ($1, $2)", pk, 2, M);
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check(strcmp(cio_pg_conn_error(c)->sqlstate, "23505") == 0);
+    task_check(cio_pg_conn_error(c)->row > 0 && cio_pg_conn_error(c)->row <= 15000);
+    task_check(cio_pg_in_transaction(c));
+    PG_OK(c, cio_pg_execute(c, "ROLLBACK", CIO_PG_NOARGS));
+    /* Outside one: replayed a row per statement, the row named exactly. */
+    rc = cio_pg_executemany(c, "INSERT INTO q_forms_pk VALUES ($1, $2)", pk, 2, M);
+    task_check_eq(rc, CIO_PG_ESERVER);
+    task_check_eq(cio_pg_conn_error(c)->row, 15000);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT count(*) FROM q_forms_pk", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 0);
+    free(pk);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_executemany_forms(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(many_forms_main, NULL), 0);
 }
 
 /* Transactions: commit, rollback on error return, savepoints, rollback on
@@ -1005,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_statement_cache),
         cmocka_unit_test(test_executemany),
         cmocka_unit_test(test_executemany_small_cache),
+        cmocka_unit_test(test_executemany_forms),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_copy),
