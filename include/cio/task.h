@@ -11,8 +11,10 @@
  * used to cancel or inspect the task while it is owned or running, and
  * every function detects a stale copy (CIO_EBADTASK) instead of touching
  * freed memory. Task records are freed when their loop closes: a handle
- * kept past cio_run() is refused while no loop runs on the thread, but must
- * not be passed to a later loop.
+ * kept past cio_run(), passed to a later loop or to another thread's loop
+ * is refused too (CIO_ENOLOOP where no loop runs, else CIO_EBADTASK), as
+ * every call checks that the handle names a record of the running loop
+ * before reading it.
  *
  * Cancellation is level-triggered: once a task is cancelled, every
  * suspending call it makes returns -ECANCELED at once, until it returns.

@@ -1,6 +1,5 @@
 #include "slab.h"
 
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,7 +16,7 @@ struct slab_header {
     void *next;
     size_t bytes;
 };
-#define HEADER 64
+#define HEADER CIO__SLAB_HEADER
 
 void cio__slab_init(struct cio__slab *s, size_t size, unsigned first)
 {
@@ -26,6 +25,12 @@ void cio__slab_init(struct cio__slab *s, size_t size, unsigned first)
     s->slabs = NULL;
     s->size = (size + 15) & ~(size_t)15;
     s->next = HEADER + (size_t)(first ? first : 1) * s->size;
+    s->shift = (unsigned)__builtin_ctzll(s->size);
+    uint64_t odd = s->size >> s->shift, inv = odd; /* right in 3 bits */
+    for (int i = 0; i < 5; i++)
+        inv *= 2 - odd * inv; /* Newton's step doubles the right bits */
+    s->inv = inv;
+    s->limit = UINT64_MAX / odd;
 }
 
 void cio__slab_fini(struct cio__slab *s)
@@ -42,6 +47,19 @@ void cio__slab_fini(struct cio__slab *s)
     s->slabs = NULL;
     s->free = NULL;
     s->bump = s->end = NULL;
+}
+
+bool cio__slab_issued_slow(const struct cio__slab *s, const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    /* The older slabs have handed out every record that fits. */
+    for (const struct slab_header *h = s->slabs ? ((struct slab_header *)s->slabs)->next : NULL; h;
+         h = h->next) {
+        uintptr_t lo = (uintptr_t)h + HEADER, hi = lo + (h->bytes - HEADER) / s->size * s->size;
+        if (a >= lo && a < hi)
+            return cio__slab_is_record(s, lo, a);
+    }
+    return false;
 }
 
 void *cio__slab_grow(struct cio__slab *s)

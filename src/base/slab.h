@@ -10,7 +10,9 @@
 #ifndef CIO_BASE_SLAB_H
 #define CIO_BASE_SLAB_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
@@ -22,6 +24,10 @@ struct cio__slab {
     void *slabs;      /* every slab, linked through its header */
     size_t size;      /* bytes per record, a multiple of 16 */
     size_t next;      /* bytes of the next slab */
+    /* size = odd << shift, inv * odd == 1 (mod 2^64): whether an offset is
+     * a multiple of size, without a division. */
+    unsigned shift;
+    uint64_t inv, limit;
 };
 
 /* Records of at least `size` bytes; the first slab holds `first` of them. */
@@ -29,6 +35,35 @@ void cio__slab_init(struct cio__slab *s, size_t size, unsigned first);
 
 /* Frees every slab, whether its records were put back or not. */
 void cio__slab_fini(struct cio__slab *s);
+
+/* Whether p is the address of a record s has handed out (and may since
+ * have taken back), found without reading *p: how a handle that may come
+ * from another owner, or from one since freed, is checked before it is
+ * used. Memory s has not handed out yet may hold anything (a previous
+ * owner's records, even), so it is refused. O(number of slabs), which
+ * doubling keeps under 30; the newest slab is looked at first. */
+static inline bool cio__slab_issued(const struct cio__slab *s, const void *p);
+
+/* Bytes at the start of each slab, before its records. */
+#define CIO__SLAB_HEADER 64
+
+bool cio__slab_issued_slow(const struct cio__slab *s, const void *p);
+
+static inline bool cio__slab_is_record(const struct cio__slab *s, uintptr_t lo, uintptr_t a)
+{
+    uint64_t off = a - lo;
+    return (off & (((uint64_t)1 << s->shift) - 1)) == 0 && (off >> s->shift) * s->inv <= s->limit;
+}
+
+static inline bool cio__slab_issued(const struct cio__slab *s, const void *p)
+{
+    /* Most often in the newest slab, which has handed out the records
+     * below its bump pointer. */
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)s->slabs + CIO__SLAB_HEADER;
+    if (cio__likely(a >= lo && a < (uintptr_t)s->bump))
+        return cio__slab_is_record(s, lo, a);
+    return cio__slab_issued_slow(s, p);
+}
 
 /* Carves a record from a new slab; NULL when out of memory. */
 void *cio__slab_grow(struct cio__slab *s);

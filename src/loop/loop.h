@@ -49,6 +49,10 @@ struct cio__readyq {
 
 struct cio__task;
 
+/* A task id is (loop serial << CIO__TASK_SERIAL_BITS) + the task's number
+ * in its loop: unique in the process, however many loops come and go. */
+#define CIO__TASK_SERIAL_BITS 40
+
 /* What watches one fd: at most one reader and one writer, each either a
  * callback or a suspended task. `reg` is what the backend watches, which
  * may lag behind what is wanted (see io.c). */
@@ -89,7 +93,7 @@ struct cio__loop {
     size_t default_stack;
     struct cio__list tasks; /* every task not yet released */
     long ntasks;
-    uint64_t next_id;
+    uint64_t next_id;            /* the loop's serial in the high bits, see task.h */
     struct cio__task *graveyard; /* ended task whose stack awaits release */
     struct cio__slab task_slab;  /* task records */
     struct cio__task *main_task;

@@ -2,6 +2,7 @@
 #include "task/task.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,7 +187,8 @@ static void task_timer_fire(struct cio__timer *timer)
 const char *cio__task_name(struct cio__task *t)
 {
     if (!t->name[0])
-        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+        snprintf(t->name, sizeof t->name, "task-%llu",
+                 (unsigned long long)(t->id & ((1ull << CIO__TASK_SERIAL_BITS) - 1)));
     return t->name;
 }
 
@@ -202,7 +204,10 @@ void cio__task_release(struct cio__task *t)
 
 void cio__tasks_init(struct cio__loop *loop)
 {
+    static _Atomic uint64_t loops;
     cio__slab_init(&loop->task_slab, sizeof(struct cio__task), 64);
+    loop->next_id = (atomic_fetch_add_explicit(&loops, 1, memory_order_relaxed) + 1)
+                    << CIO__TASK_SERIAL_BITS;
 }
 
 void cio__tasks_free(struct cio__loop *loop)

@@ -134,14 +134,17 @@ bool cio__cancel_task(struct cio__task *t, int code);
 /* Resumes a ready task from the scheduler. */
 void cio__task_resume(struct cio__loop *loop, struct cio__task *t);
 
-/* Validates a handle: the task, or NULL if the handle is stale. */
+/* Validates a handle: the task, or NULL if the handle is stale. A handle
+ * of another loop (another thread's, or one since closed, whose records are
+ * freed) is refused before its record is read: the record must lie in this
+ * loop's slabs, among the records it has handed out. Task ids are unique in the process (the loop's
+ * serial number is in their high bits), so a record reused by a later task, or a later loop's
+ * record at the same address, does not match an old handle. */
 static inline struct cio__task *cio__task_from(cio_task h)
 {
     struct cio__task *t = h.ptr_;
     struct cio__loop *loop = cio__tls_loop;
-    /* No loop: the handle outlived its loop, whose tasks are freed; do not
-     * even look at it. */
-    if (!t || !loop || t->loop != loop || t->id != h.id_)
+    if (!t || !loop || !cio__slab_issued(&loop->task_slab, t) || t->id != h.id_)
         return NULL;
     return t;
 }
