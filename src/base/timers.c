@@ -37,32 +37,70 @@ static int vec_reserve(struct cio__timer_vec *v, uint32_t n)
     return 0;
 }
 
-static void vec_clear(struct cio__timer_vec *v)
-{
-    v->n = v->dead = 0;
-}
-
 static void vec_free(struct cio__timer_vec *v)
 {
     free(v->a);
     memset(v, 0, sizeof *v);
 }
 
-/* Drops the tombstones once they are the majority, keeping the order. */
-static void vec_compact(struct cio__timer_vec *v)
+/* ---- lists of references in blocks ---------------------------------------- */
+
+static inline struct cio__timer_ref *at(const struct cio__timer_list *l, uint32_t i)
 {
-    if (v->dead < 32 || v->dead * 2 < v->n)
+    return &l->blocks[i / CIO__TIMER_BLOCK]->r[i % CIO__TIMER_BLOCK];
+}
+
+static int list_push(struct cio__timers *q, struct cio__timer_list *l, struct cio__timer_ref r)
+{
+    if (l->n == l->nblocks * CIO__TIMER_BLOCK) {
+        if (l->nblocks == l->cap) {
+            uint32_t cap = l->cap ? 2 * l->cap : 4;
+            struct cio__timer_block **b = realloc(l->blocks, cap * sizeof *b);
+            if (!b)
+                return -ENOMEM;
+            l->blocks = b;
+            l->cap = cap;
+        }
+        struct cio__timer_block *blk = cio__slab_get(&q->blocks);
+        if (!blk)
+            return -ENOMEM;
+        l->blocks[l->nblocks++] = blk;
+    }
+    *at(l, l->n++) = r;
+    return 0;
+}
+
+/* Gives back the blocks past the first n references. */
+static void list_truncate(struct cio__timers *q, struct cio__timer_list *l, uint32_t n)
+{
+    l->n = n;
+    uint32_t keep = (n + CIO__TIMER_BLOCK - 1) / CIO__TIMER_BLOCK;
+    while (l->nblocks > keep)
+        cio__slab_put(&q->blocks, l->blocks[--l->nblocks]);
+}
+
+static void list_clear(struct cio__timers *q, struct cio__timer_list *l)
+{
+    list_truncate(q, l, 0);
+    l->dead = 0;
+}
+
+/* Drops the tombstones once they are the majority, keeping the order. */
+static void list_compact(struct cio__timers *q, struct cio__timer_list *l)
+{
+    if (l->dead < 32 || l->dead * 2 < l->n)
         return;
     uint32_t j = 0;
-    for (uint32_t i = 0; i < v->n; i++) {
-        if (!v->a[i].timer)
+    for (uint32_t i = 0; i < l->n; i++) {
+        struct cio__timer_ref *r = at(l, i);
+        if (!r->timer)
             continue;
-        v->a[j] = v->a[i];
-        v->a[j].timer->pos = j;
+        *at(l, j) = *r;
+        r->timer->pos = j;
         j++;
     }
-    v->n = j;
-    v->dead = 0;
+    list_truncate(q, l, j);
+    l->dead = 0;
 }
 
 /* ---- placing ------------------------------------------------------------ */
@@ -71,6 +109,7 @@ void cio__timers_init(struct cio__timers *q, int64_t now)
 {
     memset(q, 0, sizeof *q);
     cio__heap_init(&q->near);
+    cio__slab_init(&q->blocks, sizeof(struct cio__timer_block), 16);
     q->horizon = (slot_of(now) + 1) * WIDTH;
     q->overflow_min = INT64_MAX;
 }
@@ -79,7 +118,7 @@ void cio__timers_init(struct cio__timers *q, int64_t now)
 static int place_future(struct cio__timers *q, struct cio__timer *t)
 {
     int64_t d = t->deadline;
-    struct cio__timer_vec *v;
+    struct cio__timer_list *v;
     uint8_t where;
     unsigned k = 0;
     if (slot_of(d) < slot_of(q->horizon) + CIO__WHEEL_SLOTS) {
@@ -90,11 +129,10 @@ static int place_future(struct cio__timers *q, struct cio__timer *t)
         v = &q->overflow;
         where = CIO__TW_OVERFLOW;
     }
-    if (vec_reserve(v, v->n + 1) < 0)
-        return -ENOMEM;
     t->pos = v->n;
+    if (list_push(q, v, (struct cio__timer_ref){d, t->seq, t}) < 0)
+        return -ENOMEM;
     t->where = where;
-    v->a[v->n++] = (struct cio__timer_ref){d, t->seq, t};
     if (where == CIO__TW_BUCKET)
         q->used[k / 64] |= 1ull << (k % 64);
     else if (d < q->overflow_min)
@@ -152,18 +190,18 @@ void cio__timers_remove(struct cio__timers *q, struct cio__timer *t)
         if (r)
             r->timer = NULL;
     } else {
-        struct cio__timer_vec *v =
+        struct cio__timer_list *v =
             t->where == CIO__TW_BUCKET ? &q->bucket[bucket_of(t->deadline)] : &q->overflow;
-        v->a[t->pos].timer = NULL;
+        at(v, t->pos)->timer = NULL;
         v->dead++;
         if (v->dead == v->n) {
-            vec_clear(v);
+            list_clear(q, v);
             if (t->where == CIO__TW_BUCKET) {
                 unsigned k = bucket_of(t->deadline);
                 q->used[k / 64] &= ~(1ull << (k % 64));
             }
         } else {
-            vec_compact(v);
+            list_compact(q, v);
         }
     }
     t->where = CIO__TW_NONE;
@@ -244,7 +282,7 @@ static void sort_bucket(struct cio__timer_ref *src, struct cio__timer_ref *dst, 
 /* Moves bucket k, all due before the new horizon, into the sorted run. */
 static int drain_bucket(struct cio__timers *q, unsigned k)
 {
-    struct cio__timer_vec *v = &q->bucket[k];
+    struct cio__timer_list *v = &q->bucket[k];
     uint32_t live = v->n - v->dead;
     /* The run's consumed prefix is dropped: run entries are not pointed
      * at by their timers, so moving them is free. */
@@ -264,13 +302,17 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
         q->scratch_cap = live;
     }
     uint32_t j = 0;
-    for (uint32_t i = 0; i < v->n; i++)
-        if (v->a[i].timer)
-            q->scratch[j++] = v->a[i];
+    for (uint32_t b = 0; b < v->nblocks; b++) {
+        const struct cio__timer_ref *r = v->blocks[b]->r;
+        uint32_t n = v->n - b * CIO__TIMER_BLOCK;
+        for (uint32_t i = 0; i < n && i < CIO__TIMER_BLOCK; i++)
+            if (r[i].timer)
+                q->scratch[j++] = r[i];
+    }
     /* Every deadline in this bucket is later than every one in the run. */
     sort_bucket(q->scratch, q->run.a + q->run.n, live);
     q->run.n += live;
-    vec_clear(v);
+    list_clear(q, v);
     q->used[k / 64] &= ~(1ull << (k % 64));
     return 0;
 }
@@ -278,14 +320,14 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
 /* Moves the overflow timers the ring now reaches into the ring or heap. */
 static void refill_from_overflow(struct cio__timers *q)
 {
-    struct cio__timer_vec *v = &q->overflow;
+    struct cio__timer_list *v = &q->overflow;
     if (v->n == 0 || slot_of(q->overflow_min) >= slot_of(q->horizon) + CIO__WHEEL_SLOTS)
         return;
     q->overflow_min = INT64_MAX;
     uint32_t kept = 0, n = v->n;
     v->n = 0;
     for (uint32_t i = 0; i < n; i++) {
-        struct cio__timer *t = v->a[i].timer;
+        struct cio__timer *t = at(v, i)->timer;
         if (!t)
             continue;
         int rc = -1;
@@ -296,13 +338,13 @@ static void refill_from_overflow(struct cio__timers *q)
         if (rc == 0)
             continue;
         /* Still too far (or no memory): stays, in order. */
-        v->a[kept] = v->a[i];
+        *at(v, kept) = *at(v, i);
         t->pos = kept++;
         t->where = CIO__TW_OVERFLOW;
         if (t->deadline < q->overflow_min)
             q->overflow_min = t->deadline;
     }
-    v->n = kept;
+    list_truncate(q, v, kept);
     v->dead = 0;
 }
 
@@ -403,9 +445,9 @@ struct cio__timer *cio__timers_take_any(struct cio__timers *q)
     }
     for (unsigned k = 0; !t && k < CIO__WHEEL_SLOTS; k++)
         for (uint32_t i = 0; !t && i < q->bucket[k].n; i++)
-            t = q->bucket[k].a[i].timer;
+            t = at(&q->bucket[k], i)->timer;
     for (uint32_t i = 0; !t && i < q->overflow.n; i++)
-        t = q->overflow.a[i].timer;
+        t = at(&q->overflow, i)->timer;
     if (t)
         cio__timers_remove(q, t);
     return t;
@@ -418,8 +460,9 @@ void cio__timers_fini(struct cio__timers *q)
     cio__heap_fini(&q->near);
     vec_free(&q->run);
     for (unsigned k = 0; k < CIO__WHEEL_SLOTS; k++)
-        vec_free(&q->bucket[k]);
-    vec_free(&q->overflow);
+        free(q->bucket[k].blocks);
+    free(q->overflow.blocks);
+    cio__slab_fini(&q->blocks);
     free(q->scratch);
     q->scratch = NULL;
 }

@@ -4,11 +4,11 @@
  * A timer due before `horizon` is in the sorted run or, if it was added
  * after its bucket was sorted, in a small 4-ary heap; later ones wait in a
  * ring of 256 buckets of 2^23 ns (~8.4 ms) each, or beyond the ring (~2.1 s)
- * in an overflow array. Buckets are arrays of (deadline, sequence, timer)
- * kept in the order timers were added; a cancelled entry becomes a
- * tombstone. When time reaches a bucket, its entries are radix-sorted on
- * the low bits of their deadlines (stable, so equal deadlines keep their
- * FIFO order) into the run, which is then consumed from the front.
+ * in an overflow list. Buckets are lists of (deadline, sequence, timer)
+ * kept in the order timers were added, in blocks of 64 from a slab that
+ * drained buckets give back to; a cancelled entry becomes a tombstone. When time reaches a bucket,
+ * its entries are radix-sorted on the low bits of their deadlines (stable, so equal deadlines keep
+ * their FIFO order) into the run, which is then consumed from the front.
  *
  * So a timer's own memory is touched when it is added and when it fires,
  * and nowhere in between: a million timers cost a couple of cache misses
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "heap.h"
+#include "slab.h"
 
 #define CIO__WHEEL_SHIFT 23
 #define CIO__WHEEL_SLOTS 256
@@ -37,7 +38,22 @@ struct cio__timer_ref {
 struct cio__timer_vec {
     struct cio__timer_ref *a;
     uint32_t n, cap;
+};
+
+/* A bucket or the overflow: references in blocks of CIO__TIMER_BLOCK from
+ * the queue's slab, so that a drained bucket's memory serves the next one
+ * and a million timers fill huge pages rather than fault in 4 KiB ones. */
+#define CIO__TIMER_BLOCK 64
+
+struct cio__timer_block {
+    struct cio__timer_ref r[CIO__TIMER_BLOCK];
+};
+
+struct cio__timer_list {
+    struct cio__timer_block **blocks;
+    uint32_t n;    /* references, tombstones included */
     uint32_t dead; /* tombstones among the n */
+    uint32_t nblocks, cap;
 };
 
 struct cio__timers {
@@ -45,9 +61,10 @@ struct cio__timers {
     struct cio__timer_vec run; /* due before horizon, sorted */
     uint32_t run_head;         /* first entry of the run not yet taken */
     int64_t horizon;           /* a bucket boundary */
-    struct cio__timer_vec bucket[CIO__WHEEL_SLOTS];
+    struct cio__timer_list bucket[CIO__WHEEL_SLOTS];
     uint64_t used[CIO__WHEEL_SLOTS / 64]; /* buckets with live entries */
-    struct cio__timer_vec overflow;       /* beyond the ring */
+    struct cio__timer_list overflow;      /* beyond the ring */
+    struct cio__slab blocks;              /* of struct cio__timer_block */
     int64_t overflow_min;                 /* a lower bound of its deadlines */
     struct cio__timer_ref *scratch;       /* for sorting */
     uint32_t scratch_cap;
