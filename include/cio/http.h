@@ -151,7 +151,9 @@ typedef struct cio_http_session_options {
     /* Do not ask for compressed bodies nor decode them (aiohttp
      * auto_decompress=False). */
     bool no_decompress;
-    /* User-Agent header; NULL gives "cio-http/<version>". */
+    /* User-Agent header; NULL gives "cio-http/<version>", "" sends none.
+     * A session or request header named User-Agent replaces it. No CR or
+     * LF (-EINVAL). */
     const char *user_agent;
     /* Largest body a response may have, in bytes; 0 means no limit. */
     int64_t max_body_size;
@@ -274,7 +276,9 @@ int cio_http_post_json(cio_http_session *s, const char *url, const struct json_t
 
 /* Releases a response: its memory, and if its body is still streaming,
  * its transfer (the connection is then closed, not reused). NULL is
- * ignored. */
+ * ignored. Neither r nor anything an accessor returned may be used after:
+ * the session keeps the memory for its next request (up to 256 freed
+ * responses, until it is closed). */
 void cio_http_response_free(cio_http_response *r);
 
 /* The HTTP status of the final response (after redirects), or 0 if none

@@ -53,8 +53,9 @@ void cio__http_url_rejected(cio_http_response *r, CURLUcode uc)
 static void url_malformed(cio_http_response *r)
 {
     CURLU *u = curl_url();
-    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, r->url ? r->url : "", CIO__HTTP_URL_FLAGS)
-                     : CURLUE_OUT_OF_MEMORY;
+    CURLUcode uc =
+        u ? curl_url_set(u, CURLUPART_URL, r->url.len ? r->url.p : "", CIO__HTTP_URL_FLAGS)
+          : CURLUE_OUT_OF_MEMORY;
     curl_url_cleanup(u);
     if (uc)
         cio__http_url_rejected(r, uc);

@@ -25,12 +25,8 @@ struct cio__http_buf {
 int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n);
 void cio__http_buf_free(struct cio__http_buf *b);
 
-/* A pooled easy handle and what its options are (see request.c). */
+/* What options a response's easy handle carries (see request.c). */
 enum { CIO__EASY_FRESH, CIO__EASY_PLAIN, CIO__EASY_DIRTY };
-struct cio__http_easy {
-    CURL *e;
-    uint8_t state;
-};
 
 /* A task queued for a pool slot; lives on the task's stack. */
 struct cio__http_slot_waiter {
@@ -75,8 +71,8 @@ struct cio_http_session {
     struct cio__list sockets;      /* struct cio__http_sock */
     struct cio__http_sock **by_fd; /* the same, by fd */
     int nby_fd;
-    struct cio__http_easy *easy_free; /* reusable easy handles */
-    int neasy_free, easy_cap;
+    struct cio__list spare; /* freed responses kept for reuse */
+    int nspare;
     int inflight; /* tasks inside a call on this session */
     int refs;     /* 1 until closed, plus one per live response */
     bool closed;
@@ -101,15 +97,25 @@ struct cio__http_sock {
     bool conn; /* a connection's socket: we see it closed */
 };
 
+/* A response and the easy handle that carries its request. Freed
+ * responses go back to their session (session->spare) with their handle
+ * and buffers, and the next request takes one: no allocation, and the
+ * handle's callbacks and their data pointers already point at it. The
+ * fields up to req_headers survive that; the others, up to errbuf, are
+ * zeroed for each request (response_new in response.c). */
 struct cio_http_response {
-    struct cio__list link; /* in session->live */
+    struct cio__list link; /* in session->live, or session->spare */
     cio_http_session *s;
     CURL *easy;
-    uint8_t easy_state; /* CIO__EASY_*: options the handle carries */
+    uint8_t easy_state;        /* CIO__EASY_*: options the handle carries */
+    struct cio__http_buf url;  /* the URL with query parameters */
+    struct cio__http_buf hdr;  /* "name\0value\0" pairs of the final response */
+    struct cio__http_buf body; /* unread part starts at body_pos */
+
+    /* Zeroed for each request from here. */
     struct curl_slist *req_headers;
     curl_mime *mime; /* a multipart form */
     char *req_body;  /* owned copy: JSON or form text */
-    char *url;       /* owned copy: URL with query parameters */
 
     /* Who waits and for what. */
     struct cio__task *waiter;
@@ -145,10 +151,7 @@ struct cio_http_response {
     int status;
     int version;
     int reused;
-    char *reason;             /* inside hdr */
-    struct cio__http_buf hdr; /* "name\0value\0" pairs of the final response */
     size_t nhdr;
-    struct cio__http_buf body; /* unread part starts at body_pos */
     size_t body_pos;
     size_t chunk_len; /* handed out by next(), consumed at the next call */
     int64_t max_body;
@@ -161,8 +164,8 @@ struct cio_http_response {
 int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio__task *t,
                            const char *url);
 void cio__http_slot_release(cio_http_response *r);
-struct cio__http_easy cio__http_easy_get(cio_http_session *s);
-void cio__http_easy_put(cio_http_session *s, struct cio__http_easy e);
+/* Frees the spare responses and their handles. */
+void cio__http_spares_free(cio_http_session *s);
 /* Marks a task as inside a call on s / leaving it (wakes a closer). */
 void cio__http_enter(cio_http_session *s);
 void cio__http_leave(cio_http_session *s);

@@ -277,7 +277,7 @@ void cio__http_finish(cio_http_response *r, int err)
             r->reused = r->status ? reused == 0 : -1;
         char *u = NULL;
         if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u &&
-            (!r->url || strcmp(u, r->url))) {
+            (!r->url.len || strcmp(u, r->url.p))) {
             free(r->eff_url);
             r->eff_url = strdup(u);
         }

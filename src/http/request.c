@@ -81,30 +81,28 @@ static int encode_fields(CURL *e, struct cio__http_buf *b, const cio_http_field 
     return 0;
 }
 
+/* Builds r->url, in its buffer (kept from request to request). */
 static int make_url(cio_http_response *r, const cio_http_request *q)
 {
     cio_http_session *s = r->s;
-    struct cio__http_buf b = {0};
+    struct cio__http_buf *b = &r->url;
     int rc = 0;
     if (s->base_url && !strstr(q->url, "://")) {
         size_t bl = strlen(s->base_url);
         bool slash = bl && s->base_url[bl - 1] == '/';
         if (slash && q->url[0] == '/')
             bl--;
-        rc = cio__http_buf_add(&b, s->base_url, bl);
+        rc = cio__http_buf_add(b, s->base_url, bl);
         if (!rc && !slash && q->url[0] != '/')
-            rc = cio__http_buf_add(&b, "/", 1);
+            rc = cio__http_buf_add(b, "/", 1);
     }
     if (!rc)
-        rc = cio__http_buf_add(&b, q->url, strlen(q->url));
+        rc = cio__http_buf_add(b, q->url, strlen(q->url));
     if (!rc && q->nparams)
-        rc = encode_fields(r->easy, &b, q->params, q->nparams, strchr(q->url, '?') ? '&' : '?');
-    if (rc) {
-        cio__http_buf_free(&b);
-        return rc;
-    }
-    r->url = b.p;
-    return 0;
+        rc = encode_fields(r->easy, b, q->params, q->nparams, strchr(q->url, '?') ? '&' : '?');
+    if (rc)
+        b->len = 0; /* no URL */
+    return rc;
 }
 
 static int add_header(struct curl_slist **l, const char *name, const char *value)
@@ -272,7 +270,7 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
     if (rc)
         return rc;
     cio__http_response_setup(r, defaults);
-    if (curl_easy_setopt(e, CURLOPT_URL, r->url) != CURLE_OK)
+    if (curl_easy_setopt(e, CURLOPT_URL, r->url.p) != CURLE_OK)
         return -EINVAL;
     if (m && !strcasecmp(m, "HEAD"))
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
@@ -350,7 +348,7 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
     if (!rc && tm.connect)
         rc = cio_timeout_enter(&conn, tm.connect);
     if (!rc) {
-        rc = cio__http_slot_acquire(s, r, t, r->url);
+        rc = cio__http_slot_acquire(s, r, t, r->url.p);
         if (conn.entered_)
             cio_scope_exit(&conn);
     }

@@ -7,25 +7,56 @@
 
 #include "http/http.h"
 
+#ifdef CIO__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 /* A streamed body pauses its transfer when this much is buffered unread. */
 #define STREAM_HIGH_WATER ((size_t)1 << 20)
 #define UPLOAD_CHUNK ((size_t)64 * 1024)
 
+/* Makes room for n more bytes and the NUL after them. */
+static int buf_reserve(struct cio__http_buf *b, size_t n)
+{
+    if (cio__likely(b->len + n + 1 <= b->cap))
+        return 0;
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return -ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
 int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -ENOMEM;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (buf_reserve(b, n))
+        return -ENOMEM;
     memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = 0;
+    return 0;
+}
+
+/* Appends a and b, each followed by a NUL (b may be NULL: a alone). */
+static int buf_add_pair(struct cio__http_buf *buf, const char *a, size_t an, const char *b,
+                        size_t bn)
+{
+    if (buf_reserve(buf, an + 1 + (b ? bn + 1 : 0)))
+        return -ENOMEM;
+    char *p = buf->p + buf->len;
+    memcpy(p, a, an);
+    p[an] = 0;
+    buf->len += an + 1;
+    if (b) {
+        memcpy(p + an + 1, b, bn);
+        p[an + 1 + bn] = 0;
+        buf->len += bn + 1;
+    }
+    buf->p[buf->len] = 0;
     return 0;
 }
 
@@ -128,7 +159,6 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         /* A new response of the chain (1xx, redirect, final): start over. */
         r->hdr.len = 0;
         r->nhdr = 0;
-        r->reason = NULL;
         const char *p = memchr(data, ' ', len);
         if (!p || len - (size_t)(p - data) < 4) {
             r->result = CIO_EHTTP_PROTOCOL; /* libcurl rejects it too; be safe */
@@ -139,8 +169,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         size_t off = (size_t)(p + 4 - data);
         while (off < len && data[off] == ' ')
             off++;
-        if (cio__http_buf_add(&r->hdr, data + off, len - off) ||
-            cio__http_buf_add(&r->hdr, "", 1)) {
+        if (buf_add_pair(&r->hdr, data + off, len - off, NULL, 0)) {
             r->result = -ENOMEM;
             return 0;
         }
@@ -163,8 +192,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     size_t nlen = (size_t)(colon - data), voff = nlen + 1;
     while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
         voff++;
-    if (cio__http_buf_add(&r->hdr, data, nlen) || cio__http_buf_add(&r->hdr, "", 1) ||
-        cio__http_buf_add(&r->hdr, data + voff, len - voff) || cio__http_buf_add(&r->hdr, "", 1)) {
+    if (buf_add_pair(&r->hdr, data, nlen, data + voff, len - voff)) {
         r->result = -ENOMEM;
         return 0;
     }
@@ -194,13 +222,15 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         r->result = CIO_EHTTP_TOOBIG;
         return 0;
     }
-    if (!r->body.cap && !r->stream) {
+    if (!r->body.len && !r->stream) {
         curl_off_t cl = -1;
         curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
-        if (cl > 0 && cl < (64 << 20)) {
-            r->body.p = malloc((size_t)cl + 1);
-            if (r->body.p)
+        if (cl > 0 && cl < (64 << 20) && (size_t)cl + 1 > r->body.cap) {
+            char *p = realloc(r->body.p, (size_t)cl + 1);
+            if (p) {
+                r->body.p = p;
                 r->body.cap = (size_t)cl + 1;
+            }
         }
     }
     if (cio__http_buf_add(&r->body, data, len)) {
@@ -257,19 +287,52 @@ int cio__http_upload_fill(cio_http_response *r)
     return 0;
 }
 
+/* Spare responses are poisoned for AddressSanitizer, so that a response
+ * used after cio_http_response_free() is still reported as one. */
+static void poison(cio_http_response *r, bool on)
+{
+#ifdef CIO__ASAN
+    char *from = (char *)&r->req_headers;
+    size_t n = sizeof *r - offsetof(cio_http_response, req_headers);
+    struct cio__http_buf *b[] = {&r->url, &r->hdr, &r->body};
+    if (on) {
+        ASAN_POISON_MEMORY_REGION(from, n);
+        for (size_t i = 0; i < 3; i++)
+            ASAN_POISON_MEMORY_REGION(b[i]->p, b[i]->cap);
+    } else {
+        ASAN_UNPOISON_MEMORY_REGION(from, n);
+        for (size_t i = 0; i < 3; i++)
+            ASAN_UNPOISON_MEMORY_REGION(b[i]->p, b[i]->cap);
+    }
+#else
+    (void)r, (void)on;
+#endif
+}
+
 cio_http_response *cio__http_response_new(cio_http_session *s)
 {
-    cio_http_response *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    struct cio__http_easy e = cio__http_easy_get(s);
-    r->easy = e.e;
-    r->easy_state = e.state;
-    if (!r->easy) {
-        free(r);
-        return NULL;
+    cio_http_response *r;
+    struct cio__list *n = cio__list_shift(&s->spare);
+    if (n) {
+        s->nspare--;
+        r = cio__container_of(n, cio_http_response, link);
+        poison(r, false);
+        memset(&r->req_headers, 0,
+               offsetof(cio_http_response, errbuf) - offsetof(cio_http_response, req_headers));
+        r->errbuf[0] = 0;
+        r->url.len = r->hdr.len = r->body.len = 0;
+    } else {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return NULL;
+        r->easy = curl_easy_init();
+        if (!r->easy) {
+            free(r);
+            return NULL;
+        }
+        r->easy_state = CIO__EASY_FRESH;
+        r->s = s;
     }
-    r->s = s;
     r->reused = -1;
     r->deadline = CIO__NEVER;
     r->read_timer.fire = read_timer_fire;
@@ -278,15 +341,18 @@ cio_http_response *cio__http_response_new(cio_http_session *s)
     return r;
 }
 
+/* The handle's callbacks and their data pointers are r's for good (it
+ * moves from request to request with r): set on a fresh or reset handle
+ * only. */
 void cio__http_response_setup(cio_http_response *r, bool defaults)
 {
     CURL *e = r->easy;
-    if (defaults) {
-        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
-    }
+    if (!defaults)
+        return;
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
@@ -294,6 +360,27 @@ void cio__http_response_setup(cio_http_response *r, bool defaults)
     curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
     curl_easy_setopt(e, CURLOPT_READDATA, r);
 }
+
+static void destroy(cio_http_response *r)
+{
+    poison(r, false);
+    curl_easy_cleanup(r->easy);
+    cio__http_buf_free(&r->url);
+    cio__http_buf_free(&r->hdr);
+    cio__http_buf_free(&r->body);
+    free(r);
+}
+
+void cio__http_spares_free(cio_http_session *s)
+{
+    struct cio__list *n;
+    while ((n = cio__list_shift(&s->spare)))
+        destroy(cio__container_of(n, cio_http_response, link));
+    s->nspare = 0;
+}
+
+/* Buffers larger than this are not kept with a spare response. */
+#define SPARE_BUF_MAX ((size_t)64 * 1024)
 
 void cio_http_response_free(cio_http_response *r)
 {
@@ -305,19 +392,24 @@ void cio_http_response_free(cio_http_response *r)
         cio__http_finish(r, -ECANCELED);
     }
     cio__list_unlink(&r->link);
-    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, NULL);
-    cio__http_easy_put(s, (struct cio__http_easy){r->easy, r->easy_state});
     curl_slist_free_all(r->req_headers);
     curl_mime_free(r->mime);
     free(r->req_body);
-    free(r->url);
     free(r->up_buf);
     free(r->eff_url);
-    cio__http_buf_free(&r->hdr);
-    cio__http_buf_free(&r->body);
     if (r->json)
         json_decref(r->json);
-    free(r);
+    if (s->closed || s->nspare >= 256) {
+        destroy(r);
+    } else {
+        struct cio__http_buf *b[] = {&r->url, &r->hdr, &r->body};
+        for (size_t i = 0; i < 3; i++)
+            if (b[i]->cap > SPARE_BUF_MAX)
+                cio__http_buf_free(b[i]);
+        cio__list_insert_before(s->spare.next, &r->link); /* LIFO: the warmest first */
+        s->nspare++;
+        poison(r, true);
+    }
     cio__http_session_unref(s);
 }
 
@@ -346,7 +438,7 @@ int cio_http_response_version(const cio_http_response *r)
 
 const char *cio_http_response_url(const cio_http_response *r)
 {
-    return r && r->eff_url ? r->eff_url : r && r->url ? r->url : "";
+    return r && r->eff_url ? r->eff_url : r && r->url.len ? r->url.p : "";
 }
 
 /* Header pairs follow the reason phrase in r->hdr. */

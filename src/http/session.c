@@ -1,6 +1,7 @@
 /* Sessions: options and defaults, lifetime, the keeper task that reports a
- * session nobody closed, reusable easy handles, and the pool of request
- * slots that enforces the session's limits. */
+ * session nobody closed, and the pool of request slots that enforces the
+ * session's limits. (Freed responses, kept for reuse with their easy
+ * handles, are response.c's.) */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -172,37 +173,6 @@ void cio__http_slot_release(cio_http_response *r)
     host_drop_if_unused(h);
 }
 
-/* ---- easy handles ------------------------------------------------------- */
-
-/* Handles keep their connections' TLS sessions and DNS entries, and the
- * options of their last request: a plain GET reuses them as they are
- * (request.c). */
-struct cio__http_easy cio__http_easy_get(cio_http_session *s)
-{
-    if (s->neasy_free)
-        return s->easy_free[--s->neasy_free];
-    return (struct cio__http_easy){curl_easy_init(), CIO__EASY_FRESH};
-}
-
-void cio__http_easy_put(cio_http_session *s, struct cio__http_easy e)
-{
-    if (!s->closed && s->neasy_free < 256) {
-        if (s->neasy_free == s->easy_cap) {
-            int cap = s->easy_cap ? s->easy_cap * 2 : 16;
-            struct cio__http_easy *a = realloc(s->easy_free, (size_t)cap * sizeof *a);
-            if (a) {
-                s->easy_free = a;
-                s->easy_cap = cap;
-            }
-        }
-        if (s->neasy_free < s->easy_cap) {
-            s->easy_free[s->neasy_free++] = e;
-            return;
-        }
-    }
-    curl_easy_cleanup(e.e);
-}
-
 /* ---- lifetime ----------------------------------------------------------- */
 
 void cio__http_enter(cio_http_session *s)
@@ -221,9 +191,7 @@ static void session_free(cio_http_session *s)
     struct cio__list *n;
     while ((n = cio__list_shift(&s->hosts)))
         free(cio__container_of(n, struct cio__http_host, link));
-    for (int i = 0; i < s->neasy_free; i++)
-        curl_easy_cleanup(s->easy_free[i].e);
-    free(s->easy_free);
+    cio__http_spares_free(s);
     curl_slist_free_all(s->headers);
     if (s->share)
         curl_share_cleanup(s->share);
@@ -268,9 +236,7 @@ static int close_session(cio_http_session *s)
         s->closer = NULL;
     }
     cio__http_multi_fini(s);
-    for (int i = 0; i < s->neasy_free; i++)
-        curl_easy_cleanup(s->easy_free[i].e);
-    s->neasy_free = 0;
+    cio__http_spares_free(s);
     return 0;
 }
 
@@ -391,6 +357,7 @@ int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_sessi
     cio__list_init(&s->hosts);
     cio__list_init(&s->live);
     cio__list_init(&s->sockets);
+    cio__list_init(&s->spare);
     if (s->o.limit == 0)
         s->o.limit = 100;
     if (s->o.max_redirects == 0)

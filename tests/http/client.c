@@ -654,6 +654,62 @@ static void test_request_bodies(void **state)
     assert_ok(rc);
 }
 
+/* A freed response is kept with its easy handle and buffers for the next
+ * request of its session: nothing of one request shows in the next. */
+static int reuse_task(void *arg)
+{
+    struct peer *p = arg;
+    cio_http_session *s;
+    cio_http_response *r;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    char u[96];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/", free_port());
+    task_check_eq(cio_http_get(s, u, &r), -ECONNREFUSED);
+    task_check(cio_http_response_error(r)[0] != 0);
+    cio_http_response_free(r);
+
+    task_check_eq(cio_http_get(s, url("/user.json"), &r), 0);
+    task_check_eq(cio_http_response_result(r), 0);
+    task_check(!strcmp(cio_http_response_error(r), ""));
+    task_check_eq(cio_http_response_status(r), 200);
+    task_check(cio_http_response_header(r, "server") != NULL);
+    json_t *j;
+    task_check_eq(cio_http_response_json(r, &j), 0);
+    cio_http_response_free(r);
+
+    snprintf(u, sizeof u, "%sechoed?x=1", p->url); /* p->url ends in / */
+    cio_http_request q = {.url = u, .raise_for_status = 1};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    task_check(!strcmp(cio_http_response_url(r), u));
+    task_check(cio_http_response_header(r, "server") == NULL);
+    const char *name, *value;
+    task_check_eq(cio_http_response_header_at(r, 1, &name, &value), 0);
+    task_check_eq(cio_http_response_header_at(r, 2, &name, &value), -ENOENT);
+    size_t len;
+    const char *t = cio_http_response_body(r, &len);
+    task_check(len > 20 && !strncmp(t, "GET /echoed?x=1 HTTP/1.1\r\n", 26));
+    task_check_eq(cio_http_response_json(r, &j), CIO_EHTTP_JSON);
+    cio_http_response_free(r);
+
+    q = (cio_http_request){.method = "HEAD", .url = url("/user.json")};
+    task_check_eq(cio_http_request_send(s, &q, &r), 0);
+    cio_http_response_body(r, &len);
+    task_check_eq(len, 0);
+    task_check_eq(cio_http_response_timeout(r), CIO_HTTP_TIMEOUT_NONE);
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_reuse(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_ECHO), 0);
+    int rc = run_real(reuse_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 /* How often `line` (a whole header line, without CRLF) is in the echoed
  * request t. */
 static int count_line(const char *t, const char *line)
@@ -1052,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_gzip),         cmocka_unit_test(test_deflate),
         cmocka_unit_test(test_brotli),       cmocka_unit_test(test_methods),
         cmocka_unit_test(test_rate_limited), cmocka_unit_test(test_default_headers),
+        cmocka_unit_test(test_reuse),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
