@@ -3,7 +3,6 @@
 #ifndef CIO_BASE_CLOCK_H
 #define CIO_BASE_CLOCK_H
 
-#include <math.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -25,7 +24,9 @@ static inline int64_t cio__sec_to_ns(double s)
         return 0;
     if (s >= 9.2e9)
         return CIO__NEVER;
-    return (int64_t)llround(s * 1e9);
+    /* s > 0: adding a half and truncating rounds as llround() does, without
+     * a call into libm on every sleep and timer. */
+    return (int64_t)(s * 1e9 + 0.5);
 }
 
 /* now + delta, saturating at CIO__NEVER. */

@@ -249,37 +249,34 @@ static void insertion_sort(struct cio__timer_ref *a, uint32_t n)
     }
 }
 
-/* Sorts n references from src into dst by (deadline, sequence). They
- * share a bucket, so only the low 23 bits of the deadlines differ: three
- * stable 8-bit radix passes, then an insertion pass that orders equal
- * deadlines by sequence (a bucket is in sequence order except for timers
- * moved in from the overflow). src is clobbered. */
-static void sort_bucket(struct cio__timer_ref *src, struct cio__timer_ref *dst, uint32_t n)
-{
-    if (n <= 32) {
-        memcpy(dst, src, (size_t)n * sizeof *dst);
-        insertion_sort(dst, n);
-        return;
-    }
-    struct cio__timer_ref *from = src, *to = dst;
-    for (int shift = 0; shift < CIO__WHEEL_SHIFT; shift += 8) {
-        uint32_t count[257] = {0};
-        for (uint32_t i = 0; i < n; i++)
-            count[((low_bits(&from[i]) >> shift) & 255) + 1]++;
-        for (int b = 0; b < 256; b++)
-            count[b + 1] += count[b];
-        for (uint32_t i = 0; i < n; i++)
-            to[count[(low_bits(&from[i]) >> shift) & 255]++] = from[i];
-        struct cio__timer_ref *x = from;
-        from = to;
-        to = x;
-    }
-    if (from != dst)
-        memcpy(dst, from, (size_t)n * sizeof *dst);
-    insertion_sort(dst, n);
-}
+/* Two radix passes cover a bucket's 23 bits; their counts (32 KiB, kept
+ * with the scratch array) stay in L1. */
+#define RADIX_BITS 12
+#define RADIX (1 << RADIX_BITS)
+#define DIGIT0(r) (low_bits(r) & (RADIX - 1))
+#define DIGIT1(r) (low_bits(r) >> RADIX_BITS)
 
-/* Moves bucket k, all due before the new horizon, into the sorted run. */
+/* Calls `body` with `r` set to each live reference of list l, in order. */
+#define FOREACH_LIVE(l, r, body)                                                                   \
+    for (uint32_t b_ = 0; b_ < (l)->nblocks; b_++) {                                               \
+        const struct cio__timer_ref *blk_ = (l)->blocks[b_]->r;                                    \
+        uint32_t n_ = (l)->n - b_ * CIO__TIMER_BLOCK;                                              \
+        if (n_ > CIO__TIMER_BLOCK)                                                                 \
+            n_ = CIO__TIMER_BLOCK;                                                                 \
+        for (uint32_t i_ = 0; i_ < n_; i_++) {                                                     \
+            const struct cio__timer_ref *r = &blk_[i_];                                            \
+            if (r->timer) {                                                                        \
+                body;                                                                              \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+/* Moves bucket k, all due before the new horizon, into the sorted run, in
+ * (deadline, sequence) order. Its deadlines share their high bits, so two
+ * stable radix passes on the low 23 bits sort them (the first reading the
+ * bucket's blocks, the second writing the run), and an insertion pass
+ * orders equal deadlines by sequence (a bucket is in sequence order but
+ * for timers moved in from the overflow). */
 static int drain_bucket(struct cio__timers *q, unsigned k)
 {
     struct cio__timer_list *v = &q->bucket[k];
@@ -294,6 +291,8 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
     }
     if (vec_reserve(&q->run, q->run.n + live) < 0)
         return -ENOMEM;
+    if (!q->counts && !(q->counts = malloc(2 * (RADIX + 1) * sizeof *q->counts)))
+        return -ENOMEM;
     if (live > q->scratch_cap) {
         struct cio__timer_ref *s = realloc(q->scratch, (size_t)live * sizeof *s);
         if (!s)
@@ -301,16 +300,27 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
         q->scratch = s;
         q->scratch_cap = live;
     }
-    uint32_t j = 0;
-    for (uint32_t b = 0; b < v->nblocks; b++) {
-        const struct cio__timer_ref *r = v->blocks[b]->r;
-        uint32_t n = v->n - b * CIO__TIMER_BLOCK;
-        for (uint32_t i = 0; i < n && i < CIO__TIMER_BLOCK; i++)
-            if (r[i].timer)
-                q->scratch[j++] = r[i];
-    }
     /* Every deadline in this bucket is later than every one in the run. */
-    sort_bucket(q->scratch, q->run.a + q->run.n, live);
+    struct cio__timer_ref *dst = q->run.a + q->run.n;
+    if (live <= 32) {
+        uint32_t j = 0;
+        FOREACH_LIVE(v, r, dst[j++] = *r);
+    } else {
+        uint32_t *c0 = q->counts, *c1 = q->counts + RADIX + 1;
+        memset(q->counts, 0, 2 * (RADIX + 1) * sizeof *q->counts);
+        FOREACH_LIVE(v, r, {
+            c0[DIGIT0(r) + 1]++;
+            c1[DIGIT1(r) + 1]++;
+        });
+        for (int b = 0; b < RADIX; b++) {
+            c0[b + 1] += c0[b];
+            c1[b + 1] += c1[b];
+        }
+        FOREACH_LIVE(v, r, q->scratch[c0[DIGIT0(r)]++] = *r);
+        for (uint32_t i = 0; i < live; i++)
+            dst[c1[DIGIT1(&q->scratch[i])]++] = q->scratch[i];
+    }
+    insertion_sort(dst, live);
     q->run.n += live;
     list_clear(q, v);
     q->used[k / 64] &= ~(1ull << (k % 64));
@@ -465,4 +475,6 @@ void cio__timers_fini(struct cio__timers *q)
     cio__slab_fini(&q->blocks);
     free(q->scratch);
     q->scratch = NULL;
+    free(q->counts);
+    q->counts = NULL;
 }

@@ -67,6 +67,7 @@ struct cio__timers {
     struct cio__slab blocks;              /* of struct cio__timer_block */
     int64_t overflow_min;                 /* a lower bound of its deadlines */
     struct cio__timer_ref *scratch;       /* for sorting */
+    uint32_t *counts;                     /* for sorting */
     uint32_t scratch_cap;
     uint64_t seq;
     size_t count;
