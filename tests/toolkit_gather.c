@@ -120,6 +120,41 @@ static void test_gather_first_failure(void **state)
     assert_ok(run_virtual(gather_fail_body, NULL));
 }
 
+/* The gatherer is woken only by the last finish or a failure: successes
+ * before a failure are harvested when the failure wakes it, and it returns
+ * at the failure's time, not at the last task's. */
+static int gather_ok_then_fail_body(void *arg)
+{
+    (void)arg;
+    epoch = cio_time();
+    struct job j[4];
+    setup(j, 4, (double[]){0.1, 0.5, 0.3, 0.2}, (int[]){0, -EIO, 0, 0}, NULL, NULL);
+    cio_task t[4];
+    for (int i = 0; i < 4; i++)
+        t[i] = cio_spawn(job, &j[i]);
+    task_check_eq(cio_gather(t, 4), -EIO);
+    task_check(near(cio_time() - epoch, 0.5));
+    for (int i = 0; i < 4; i++)
+        task_check(cio_task_is_none(t[i])); /* all finished and released */
+    setup(j, 3, (double[]){0.1, 0.4, 0.2}, (int[]){0, 0, -EPIPE}, NULL, NULL);
+    epoch = cio_time();
+    for (int i = 0; i < 3; i++)
+        t[i] = cio_spawn(job, &j[i]);
+    task_check_eq(cio_gather(t, 3), -EPIPE);
+    task_check(near(cio_time() - epoch, 0.2));
+    task_check(cio_task_is_none(t[0]) && cio_task_is_none(t[2]));
+    task_check(!cio_task_is_none(t[1]));
+    task_check_eq(cio_gather(t, 3), 0);
+    task_check(near(cio_time() - epoch, 0.4));
+    return 0;
+}
+
+static void test_gather_successes_then_failure(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(gather_ok_then_fail_body, NULL));
+}
+
 struct gatherer {
     struct job j[3];
     int rc;
@@ -522,6 +557,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_gather_first_failure),
+        cmocka_unit_test(test_gather_successes_then_failure),
         cmocka_unit_test(test_gather_cancel),
         cmocka_unit_test(test_gather_many),
         cmocka_unit_test(test_wait),

@@ -60,6 +60,7 @@ static int gather(cio_task *tasks, size_t n, int *results)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     struct cio__watch s;
     s.release = true;
+    s.wake_on_fail_or_all = true;
     int rc = cio__watch_start(&s, tasks, n, true);
     if (rc)
         return rc;
@@ -121,6 +122,7 @@ int cio_wait(cio_task *tasks, size_t n, int return_when, double timeout)
         return rc;
     struct cio__watch s;
     s.release = false;
+    s.wake_on_fail_or_all = false;
     rc = cio__watch_start(&s, tasks, n, false);
     if (rc)
         return rc;
@@ -220,6 +222,7 @@ int cio_as_completed_init(cio_as_completed *it, cio_task *tasks, size_t n)
     if (!s)
         return it->err_ = -ENOMEM;
     s->release = false;
+    s->wake_on_fail_or_all = false;
     int rc = cio__watch_start(s, tasks, n, true);
     if (rc) {
         free(s);

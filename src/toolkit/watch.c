@@ -26,7 +26,7 @@ static void on_done(struct cio__waiter *w, struct cio__task *ended)
     }
     s->pending--;
     push_done(s, d);
-    if (s->watcher)
+    if (s->watcher && (!s->wake_on_fail_or_all || s->pending == 0 || ended->result < 0))
         cio__wake(s->watcher, 0);
 }
 

@@ -26,6 +26,11 @@ struct cio__watch {
     size_t absent;             /* empty entries left out */
     struct cio__task *watcher; /* woken when one finishes; may be NULL */
     bool release;              /* the hook keeps results and releases tasks */
+    /* Set before cio__watch_start(): the watcher is woken only when the
+     * last task finishes or one fails (result < 0), not on every finish;
+     * a gather of a thousand tasks then resumes once, not a thousand
+     * times. */
+    bool wake_on_fail_or_all;
     struct cio__watch_node *done_head, **done_tail;
     struct cio__watch_node small[CIO__WATCH_INLINE];
 };
