@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ssl.h>
+
 #include "pg/internal.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 60.0
@@ -154,14 +156,35 @@ void cio__pg_end(cio_pg_conn *c)
     c->user = NULL;
 }
 
+/* TLS reads ahead (below): bytes of the server's may then wait in
+ * OpenSSL's buffer rather than in the socket, where epoll does not see
+ * them. They are there when OpenSSL holds decrypted data, or holds record
+ * bytes and its last read of the socket did not end in EAGAIN (a read that
+ * did means only a partial record is left, which more input must complete:
+ * the socket then becomes readable). */
+static bool tls_buffered(const cio_pg_conn *c)
+{
+    SSL *ssl = c->ssl;
+    return ssl &&
+           (SSL_pending(ssl) > 0 || (SSL_has_pending(ssl) && !BIO_should_retry(SSL_get_rbio(ssl))));
+}
+
+int cio__pg_wait(cio_pg_conn *c, int events)
+{
+    if ((events & CIO_READABLE) && tls_buffered(c))
+        return CIO_READABLE;
+    int rc = cio_wait_fd(c->fd, events, -1.0);
+    return rc == -EBADF ? cio__pg_conn_lost(c) : rc;
+}
+
 int cio__pg_pump(cio_pg_conn *c)
 {
     int f = PQflush(c->pg);
     if (f < 0)
         return cio__pg_conn_lost(c);
-    int rc = cio_wait_fd(c->fd, CIO_READABLE | (f ? CIO_WRITABLE : 0), -1.0);
+    int rc = cio__pg_wait(c, CIO_READABLE | (f ? CIO_WRITABLE : 0));
     if (rc < 0)
-        return rc == -EBADF ? cio__pg_conn_lost(c) : rc;
+        return rc;
     if (!PQconsumeInput(c->pg))
         return cio__pg_conn_lost(c);
     return 0;
@@ -175,9 +198,9 @@ int cio__pg_flush(cio_pg_conn *c)
             return cio__pg_conn_lost(c);
         if (f == 0)
             return 0;
-        int rc = cio_wait_fd(c->fd, CIO_READABLE | CIO_WRITABLE, -1.0);
+        int rc = cio__pg_wait(c, CIO_READABLE | CIO_WRITABLE);
         if (rc < 0)
-            return rc == -EBADF ? cio__pg_conn_lost(c) : rc;
+            return rc;
         /* Reading while we write keeps the server from blocking on its
          * own full send buffer (a long pipeline). */
         if ((rc & CIO_READABLE) && !PQconsumeInput(c->pg))
@@ -298,6 +321,12 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
     if (PQsetnonblocking(c->pg, 1) != 0)
         return cio__pg_conn_lost(c);
     c->fd = PQsocket(c->pg);
+    /* Over TLS, OpenSSL reads a record's 5-byte header and then its body:
+     * two reads of the socket per reply. Reading ahead takes whatever has
+     * arrived in one (cio__pg_wait() then looks in OpenSSL's buffer before
+     * it waits for the socket). */
+    if (PQsslInUse(c->pg) && (c->ssl = PQsslStruct(c->pg, "OpenSSL")) != NULL)
+        SSL_set_read_ahead(c->ssl, 1);
     c->created_ns = c->idle_since_ns = cio_time_ns();
     return 0;
 }

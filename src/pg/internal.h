@@ -26,6 +26,7 @@ struct cio__pg_stmt {
 struct cio_pg_conn {
     PGconn *pg;
     int fd;
+    void *ssl;                /* libpq's OpenSSL connection (SSL *), NULL without TLS */
     struct cio_pg_pool *pool; /* NULL for a standalone connection */
     struct cio__task *user;   /* the task running an operation, or NULL */
     bool broken;              /* unusable: dropped on release */
@@ -71,6 +72,11 @@ int cio__pg_result_error(cio_pg_conn *c, const PGresult *res);
  * conn broken. */
 int cio__pg_conn_lost(cio_pg_conn *c);
 
+/* Waits for the socket like cio_wait_fd() (events: CIO_READABLE,
+ * CIO_WRITABLE), except that input already read from the socket by TLS
+ * counts as readable. Returns the events, or an error (-EBADF becomes
+ * CIO_PG_ECONN). */
+int cio__pg_wait(cio_pg_conn *c, int events);
 /* Waits until libpq can make progress: flushes pending output and reads
  * available input. Returns 0 or an error (interruption: -ECANCELED or
  * -ETIMEDOUT, connection loss: CIO_PG_ECONN). */

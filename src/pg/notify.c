@@ -110,12 +110,9 @@ int cio_pg_wait_notification(cio_pg_conn *c, double timeout, cio_pg_notification
     cio_scope limit = {0};
     cio_timeout_enter(&limit, timeout < 0 ? INFINITY : timeout);
     while ((rc = take(c, out, &got)) == 0 && !got) {
-        rc = cio_wait_fd(c->fd, CIO_READABLE, -1.0);
-        if (rc < 0) {
-            if (rc == -EBADF)
-                rc = cio__pg_conn_lost(c);
+        rc = cio__pg_wait(c, CIO_READABLE);
+        if (rc < 0)
             break;
-        }
         if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK) {
             rc = cio__pg_conn_lost(c);
             break;

@@ -191,14 +191,19 @@ static bool conn_alive(cio_pg_conn *c)
 
 /* Whether an idle connection is still worth handing out: not expired, and
  * alive. max_idle, as in reap(), does not apply to the min_size
- * connections the pool keeps. */
-static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
+ * connections the pool keeps. A watched one was alive when the loop last
+ * polled (idle_readable() drops it when the server closes it), so only an
+ * unwatched one costs a peek at its socket: a syscall per acquire saved. */
+static bool idle_ok(cio_pg_pool *p, cio_pg_conn *c, int64_t now, bool watched)
 {
     if (p->o.max_idle > 0 && p->size > p->o.min_size &&
         now - c->idle_since_ns > cio__sec_to_ns(p->o.max_idle))
         return false;
     if (p->o.max_lifetime > 0 && now - c->created_ns > cio__sec_to_ns(p->o.max_lifetime))
         return false;
+    if (watched)
+        return !c->broken && PQstatus(c->pg) == CONNECTION_OK &&
+               PQtransactionStatus(c->pg) == PQTRANS_IDLE;
     return conn_alive(c);
 }
 
@@ -530,8 +535,9 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
         int64_t now = cio_time_ns();
         while (!cio__list_empty(&p->idle)) {
             cio_pg_conn *c = cio__container_of(p->idle.prev, cio_pg_conn, link);
+            bool watched = c->watched;
             idle_take(p, c);
-            if (!idle_ok(p, c, now)) {
+            if (!idle_ok(p, c, now, watched)) {
                 drop(p, c);
                 continue;
             }

@@ -1123,6 +1123,39 @@ static int tls_main(void *arg)
     }
     PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 3", CIO_PG_NOARGS, &n));
     task_check_eq(n, 3);
+    /* TLS reads ahead: replies that arrive together (many records in one
+     * read) are taken from OpenSSL's buffer without waiting for the
+     * socket. A stream of small rows, a burst of notifications. */
+    cio_pg_stream *st;
+    PG_OK(c, cio_pg_stream_open(c, "SELECT g, repeat('y', 50) FROM generate_series(1, 20000) g",
+                                CIO_PG_NOARGS, 0, &st));
+    int64_t rows = 0;
+    while ((rc = cio_pg_stream_next(st, &r)) > 0)
+        rows += rc;
+    task_check_eq(rc, 0);
+    task_check_eq(rows, 20000);
+    task_check_eq(cio_pg_stream_close(st), 0);
+    PG_OK(c, cio_pg_listen(c, "tls_chan"));
+    PG_OK(c,
+          cio_pg_execute(c, "SELECT pg_notify('tls_chan', g::text) FROM generate_series(1, 50) g",
+                         CIO_PG_NOARGS));
+    for (int i = 1; i <= 50; i++) {
+        cio_pg_notification *note;
+        PG_OK(c, cio_pg_wait_notification(c, 5.0, &note));
+        task_check_eq(atoi(note->payload), i);
+        free(note);
+    }
+    cio_pg_close(c);
+    /* Without TLS: the same calls, nothing to look at in OpenSSL. */
+    snprintf(dsn, sizeof dsn, "%s sslmode=disable", pg_dsn());
+    task_check_eq(cio_pg_connect(dsn, NULL, &c), 0);
+    PG_OK(c, cio_pg_fetchval_bool(c, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                                  CIO_PG_NOARGS, &ssl));
+    task_check(!ssl);
+    rc = cio_pg_fetch(c, "SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g",
+                      CIO_PG_NOARGS, &r);
+    task_check_eq(rc, 100000);
+    cio_pg_result_free(r);
     cio_pg_close(c);
     return 0;
 }
