@@ -109,7 +109,7 @@ struct cio_http_response {
     CURL *easy;
     uint8_t easy_state;        /* CIO__EASY_*: options the handle carries */
     struct cio__http_buf url;  /* the URL with query parameters */
-    struct cio__http_buf hdr;  /* "name\0value\0" pairs of the final response */
+    struct cio__http_buf hdr;  /* the final response's reason and headers */
     struct cio__http_buf body; /* unread part starts at body_pos */
 
     /* Zeroed for each request from here. */
@@ -151,7 +151,8 @@ struct cio_http_response {
     int status;
     int version;
     int reused;
-    size_t nhdr;
+    size_t nhdr;     /* header pairs in hdr, once parsed */
+    bool hdr_parsed; /* hdr holds pairs, not the lines as they came */
     size_t body_pos;
     size_t chunk_len; /* handed out by next(), consumed at the next call */
     int64_t max_body;

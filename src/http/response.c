@@ -155,10 +155,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         r->last_activity = r->s->loop->now;
     while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
         len--;
-    if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
+    if (len >= 5 && data[0] == 'H' && !memcmp(data, "HTTP/", 5)) {
         /* A new response of the chain (1xx, redirect, final): start over. */
         r->hdr.len = 0;
         r->nhdr = 0;
+        r->hdr_parsed = false;
         const char *p = memchr(data, ' ', len);
         if (!p || len - (size_t)(p - data) < 4) {
             r->result = CIO_EHTTP_PROTOCOL; /* libcurl rejects it too; be safe */
@@ -186,9 +187,18 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         }
         return all;
     }
+    if (!r->hdr_parsed) {
+        /* Kept as it came; parse_headers() splits the lines when asked. */
+        if (buf_add_pair(&r->hdr, data, len, NULL, 0)) {
+            r->result = -ENOMEM;
+            return 0;
+        }
+        return all;
+    }
+    /* A line after the headers were read (a trailer): split now. */
     const char *colon = memchr(data, ':', len);
     if (!colon)
-        return all; /* folded continuation lines: ignored */
+        return all;
     size_t nlen = (size_t)(colon - data), voff = nlen + 1;
     while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
         voff++;
@@ -428,7 +438,7 @@ int cio_http_response_status(const cio_http_response *r)
 
 const char *cio_http_response_reason(const cio_http_response *r)
 {
-    return r && r->hdr.p && r->status ? r->hdr.p : "";
+    return r && r->hdr.len && r->status ? r->hdr.p : "";
 }
 
 int cio_http_response_version(const cio_http_response *r)
@@ -441,13 +451,56 @@ const char *cio_http_response_url(const cio_http_response *r)
     return r && r->eff_url ? r->eff_url : r && r->url.len ? r->url.p : "";
 }
 
+/* The header lines on_header() kept (after the reason phrase, each
+ * NUL-terminated) become "name\0value\0" pairs, in place: a pair is never
+ * longer than its line. Lines without a colon (obsolete folding) are
+ * dropped. Done once, at the first look at a header: most responses are
+ * read without one. */
+static void parse_headers(cio_http_response *r)
+{
+    r->hdr_parsed = true;
+    if (!r->hdr.len)
+        return;
+    char *p = r->hdr.p + strlen(r->hdr.p) + 1, *end = r->hdr.p + r->hdr.len, *w = p;
+    size_t n = 0;
+    while (p < end) {
+        size_t len = strlen(p);
+        char *e = p + len, *colon = memchr(p, ':', len);
+        if (colon) {
+            size_t nlen = (size_t)(colon - p);
+            char *v = colon + 1;
+            while (v < e && (*v == ' ' || *v == '\t'))
+                v++;
+            memmove(w, p, nlen);
+            w[nlen] = 0;
+            w += nlen + 1;
+            memmove(w, v, (size_t)(e - v));
+            w[e - v] = 0;
+            w += e - v + 1;
+            n++;
+        }
+        p = e + 1;
+    }
+    r->hdr.len = (size_t)(w - r->hdr.p);
+    r->nhdr = n;
+}
+
+/* Accessors take a const response; parsing is a cache of what it holds. */
+static const cio_http_response *parsed(const cio_http_response *r)
+{
+    if (!r->hdr_parsed)
+        parse_headers((cio_http_response *)r);
+    return r;
+}
+
 /* Header pairs follow the reason phrase in r->hdr. */
 int cio_http_response_header_at(const cio_http_response *r, size_t i, const char **name,
                                 const char **value)
 {
     if (!r || !name || !value)
         return -EINVAL;
-    if (i >= r->nhdr || !r->hdr.p)
+    r = parsed(r);
+    if (i >= r->nhdr)
         return -ENOENT;
     const char *p = r->hdr.p + strlen(r->hdr.p) + 1;
     for (size_t k = 0; k < i; k++) {
@@ -461,7 +514,10 @@ int cio_http_response_header_at(const cio_http_response *r, size_t i, const char
 
 const char *cio_http_response_header(const cio_http_response *r, const char *name)
 {
-    if (!r || !name || !r->hdr.p)
+    if (!r || !name)
+        return NULL;
+    r = parsed(r);
+    if (!r->nhdr)
         return NULL;
     const char *p = r->hdr.p + strlen(r->hdr.p) + 1;
     for (size_t k = 0; k < r->nhdr; k++) {

@@ -710,6 +710,59 @@ static void test_reuse(void **state)
     assert_ok(rc);
 }
 
+/* Response headers as they came: values without leading blanks, empty
+ * ones, duplicates in order, a chunked trailer after them; read before the
+ * body, after it, or never. */
+static int response_headers_task(void *arg)
+{
+    struct peer *p = arg;
+    cio_http_session *s;
+    cio_http_response *r;
+    const char *name, *value;
+    task_check_eq(cio_http_session_new(NULL, &s), 0);
+    for (int round = 0; round < 2; round++) {
+        cio_http_request q = {.url = p->url, .stream = round == 1};
+        task_check_eq(cio_http_request_send(s, &q, &r), 0);
+        task_check(!strcmp(cio_http_response_reason(r), "Fine"));
+        task_check(!strcmp(cio_http_response_header(r, "x-spaces"), "padded value"));
+        task_check(!strcmp(cio_http_response_header(r, "X-TAB"), "t"));
+        task_check(!strcmp(cio_http_response_header(r, "x-empty"), ""));
+        task_check(!strcmp(cio_http_response_header(r, "x-dup"), "1"));
+        task_check_eq(cio_http_response_header_at(r, 4, &name, &value), 0);
+        task_check(!strcmp(name, "x-dup") && !strcmp(value, "2"));
+        task_check_eq(cio_http_response_header_at(r, 5, &name, &value), 0);
+        task_check(!strcmp(name, "Transfer-Encoding") && !strcmp(value, "chunked"));
+        if (round == 1) { /* headers read before the body and its trailer */
+            char buf[16];
+            task_check_eq(cio_http_response_read(r, buf, sizeof buf), 5);
+            task_check_eq(cio_http_response_read(r, buf, sizeof buf), 0);
+        }
+        task_check(!strcmp(cio_http_response_header(r, "x-trailer"), "t"));
+        task_check_eq(cio_http_response_header_at(r, 6, &name, &value), 0);
+        task_check(!strcmp(name, "X-Trailer"));
+        task_check_eq(cio_http_response_header_at(r, 7, &name, &value), -ENOENT);
+        cio_http_response_free(r);
+    }
+    /* Never looked at, then freed: the next response starts clean. */
+    task_check_eq(cio_http_get(s, p->url, &r), 0);
+    cio_http_response_free(r);
+    task_check_eq(cio_http_get(s, p->url, &r), 0);
+    task_check_eq(cio_http_response_header_at(r, 7, &name, &value), -ENOENT);
+    task_check(!strcmp(cio_http_response_header(r, "X-Spaces"), "padded value"));
+    cio_http_response_free(r);
+    return cio_http_session_close(s);
+}
+
+static void test_response_headers(void **state)
+{
+    (void)state;
+    struct peer p;
+    assert_int_equal(peer_start(&p, PEER_HEADERS), 0);
+    int rc = run_real(response_headers_task, &p);
+    peer_stop(&p);
+    assert_ok(rc);
+}
+
 /* How often `line` (a whole header line, without CRLF) is in the echoed
  * request t. */
 static int count_line(const char *t, const char *line)
@@ -1108,7 +1161,7 @@ int main(void)
         cmocka_unit_test(test_gzip),         cmocka_unit_test(test_deflate),
         cmocka_unit_test(test_brotli),       cmocka_unit_test(test_methods),
         cmocka_unit_test(test_rate_limited), cmocka_unit_test(test_default_headers),
-        cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_reuse),        cmocka_unit_test(test_response_headers),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }

@@ -143,6 +143,14 @@ static void serve(struct peer *p, int fd)
             put(fd, bad, sizeof bad - 1);
             continue;
         }
+        case PEER_HEADERS: {
+            static const char hd[] = "HTTP/1.1 200 Fine\r\nX-Spaces:   padded value\r\n"
+                                     "X-Tab:\tt\r\nX-Empty:\r\nX-Dup: 1\r\nx-dup: 2\r\n"
+                                     "Transfer-Encoding: chunked\r\n\r\n"
+                                     "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n";
+            put(fd, hd, sizeof hd - 1);
+            continue;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);

@@ -17,6 +17,7 @@ enum peer_mode {
     PEER_DELAY,     /* answers each request after 500 ms, keep-alive */
     PEER_ONE_SHOT,  /* answers one request (keep-alive), closes 100 ms later */
     PEER_BAD_GZIP,  /* Content-Encoding: gzip over bytes that are not gzip */
+    PEER_HEADERS,   /* odd header spacing, duplicates, a chunked trailer */
 };
 
 struct peer {
