@@ -6,6 +6,9 @@
  *                                  up to its sleep (one cio_yield after the
  *                                  spawns lets every new task run once)
  *   core.sleepers_1m.cancel        seconds to cancel them all and join each
+ *   core.sleepers_1m.faults_per_task  page faults per task while spawning:
+ *                                  where faults cost microseconds (a VM),
+ *                                  they rule .spawn
  * Tasks use the default stack size (CIO_DEFAULT_STACK_SIZE of address space;
  * only touched pages cost memory). The array of handles is allocated and
  * touched before the baseline RSS is read, as the peer's list is.
@@ -33,7 +36,7 @@ static int bench_main(void *arg)
         return -1;
     memset(tasks, 0, (size_t)n * sizeof *tasks);
 
-    int64_t rss0 = bench_rss_bytes();
+    int64_t rss0 = bench_rss_bytes(), f0 = bench_minor_faults();
     int64_t t0 = bench_now_ns();
     for (long i = 0; i < n; i++) {
         tasks[i] = cio_spawn(sleeper, NULL);
@@ -41,7 +44,7 @@ static int bench_main(void *arg)
     }
     BENCH_CHECK(cio_yield());
     int64_t t1 = bench_now_ns();
-    int64_t rss1 = bench_rss_bytes();
+    int64_t rss1 = bench_rss_bytes(), f1 = bench_minor_faults();
 
     for (long i = 0; i < n; i++)
         BENCH_CHECK(cio_cancel(tasks[i]));
@@ -59,6 +62,8 @@ static int bench_main(void *arg)
                "lower");
     bench_emit("core.sleepers_1m.spawn", "cio", (double)(t1 - t0) / 1e9, "s", "lower");
     bench_emit("core.sleepers_1m.cancel", "cio", (double)(t2 - t1) / 1e9, "s", "lower");
+    bench_emit("core.sleepers_1m.faults_per_task", "cio", (double)(f1 - f0) / (double)n, "faults",
+               "lower");
     return 0;
 }
 
