@@ -68,6 +68,49 @@ int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
     return 0;
 }
 
+/* The binary form of a fixed-size value (bool, integers, floats, date,
+ * timestamps) in s (8 bytes at most); returns its length, or -1 for the
+ * other kinds. */
+static inline int put_scalar(char *s, const cio_pg_arg *a)
+{
+    switch (a->kind_) {
+    case CIO__PG_K_BOOL:
+        s[0] = a->v_.i != 0;
+        return 1;
+    case CIO__PG_K_INT2:
+        be16(s, (uint16_t)a->v_.i);
+        return 2;
+    case CIO__PG_K_INT4:
+        be32(s, (uint32_t)a->v_.i);
+        return 4;
+    case CIO__PG_K_DATE:
+        be32(s, (uint32_t)to_pg_days(a->v_.i));
+        return 4;
+    case CIO__PG_K_INT8:
+        be64(s, (uint64_t)a->v_.i);
+        return 8;
+    case CIO__PG_K_TIMESTAMP:
+    case CIO__PG_K_TIMESTAMPTZ:
+        be64(s, (uint64_t)to_pg_usec(a->v_.i));
+        return 8;
+    case CIO__PG_K_FLOAT4: {
+        float f = (float)a->v_.d;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        be32(s, u);
+        return 4;
+    }
+    case CIO__PG_K_FLOAT8: {
+        uint64_t u;
+        memcpy(&u, &a->v_.d, 8);
+        be64(s, u);
+        return 8;
+    }
+    default:
+        return -1;
+    }
+}
+
 void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -80,52 +123,12 @@ void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n
             p->values[i] = NULL;
             p->lengths[i] = 0;
             break;
-        case CIO__PG_K_BOOL:
-            s[0] = a->v_.i != 0;
-            p->lengths[i] = 1;
-            break;
-        case CIO__PG_K_INT2:
-            be16(s, (uint16_t)a->v_.i);
-            p->lengths[i] = 2;
-            break;
-        case CIO__PG_K_INT4:
-            be32(s, (uint32_t)a->v_.i);
-            p->lengths[i] = 4;
-            break;
-        case CIO__PG_K_DATE:
-            be32(s, (uint32_t)to_pg_days(a->v_.i));
-            p->lengths[i] = 4;
-            break;
-        case CIO__PG_K_INT8:
-            be64(s, (uint64_t)a->v_.i);
-            p->lengths[i] = 8;
-            break;
-        case CIO__PG_K_TIMESTAMP:
-        case CIO__PG_K_TIMESTAMPTZ:
-            be64(s, (uint64_t)to_pg_usec(a->v_.i));
-            p->lengths[i] = 8;
-            break;
-        case CIO__PG_K_FLOAT4: {
-            float f = (float)a->v_.d;
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            be32(s, u);
-            p->lengths[i] = 4;
-            break;
-        }
-        case CIO__PG_K_FLOAT8: {
-            uint64_t u;
-            memcpy(&u, &a->v_.d, 8);
-            be64(s, u);
-            p->lengths[i] = 8;
-            break;
-        }
         case CIO__PG_K_UUID:
         case CIO__PG_K_BYTEA:
             p->values[i] = a->v_.p;
             p->lengths[i] = a->len_;
             break;
-        default: /* text */
+        case CIO__PG_K_TEXT:
             /* libpq measures text-format values with strlen: a counted
              * string (cio_pg_textn, typed text) goes in text's binary
              * form, which is its bytes. */
@@ -133,6 +136,8 @@ void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n
             p->lengths[i] = a->len_ >= 0 ? a->len_ : 0;
             p->formats[i] = a->len_ >= 0;
             break;
+        default:
+            p->lengths[i] = put_scalar(s, a);
         }
     }
 }
@@ -145,10 +150,16 @@ void cio__pg_params_free(struct cio__pg_params *p)
 
 /* ---- COPY text format ------------------------------------------------------ */
 
-static int grow(char **buf, size_t *cap, size_t need)
+static int grow_slow(char **buf, size_t *cap, size_t need);
+
+/* Makes room for need bytes in *buf (doubling). */
+static inline int grow(char **buf, size_t *cap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
+    return need <= *cap ? 0 : grow_slow(buf, cap, need);
+}
+
+static int grow_slow(char **buf, size_t *cap, size_t need)
+{
     size_t n = *cap ? *cap * 2 : 4096;
     while (n < need)
         n *= 2;
@@ -390,7 +401,6 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
 {
     const char *v;
     size_t vl;
-    char scratch[16];
     bool jsonb = false;
     switch (a->kind_) {
     case CIO__PG_K_NULL:
@@ -410,16 +420,13 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
         vl = (size_t)a->len_;
         break;
     default: {
-        struct cio__pg_params p;
-        const char *values[1];
-        int lengths[1], formats[1];
-        p.values = values;
-        p.lengths = lengths;
-        p.formats = formats;
-        p.scratch = scratch;
-        cio__pg_params_fill(&p, a, 1);
-        v = values[0];
-        vl = (size_t)lengths[0];
+        if (grow(buf, cap, *len + 12) < 0)
+            return -ENOMEM;
+        char *o = *buf + *len;
+        int n = put_scalar(o + 4, a);
+        be32(o, (uint32_t)n);
+        *len += 4 + (size_t)n;
+        return 0;
     }
     }
     if (grow(buf, cap, *len + 5 + vl) < 0)

@@ -213,19 +213,41 @@ int cio_pg_fetchrow(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int
     return rc > 1 ? 1 : rc;
 }
 
+/* fetch into a result on the caller's stack (fetchval's: no allocation
+ * for the wrapper); released with cio__pg_result_release(). */
+static int fetch_local(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                       cio_pg_result *out)
+{
+    *out = (cio_pg_result){0};
+    if (!sql || nargs < 0 || (nargs && !args))
+        return -EINVAL;
+    int rc = cio__pg_begin(c);
+    if (rc)
+        return rc;
+    PGresult *r;
+    rc = cio__pg_query(c, sql, args, nargs, &r);
+    cio__pg_end(c);
+    if (rc)
+        return rc;
+    if (!r)
+        return CIO_PG_EPROTO;
+    cio__pg_result_rewrap(out, r);
+    return out->nrows;
+}
+
 /* fetchval: fetch, then read (0, 0) with the given getter. */
 #define FETCHVAL(getter)                                                                           \
-    cio_pg_result *r;                                                                              \
+    cio_pg_result res, *r = &res;                                                                  \
     if (!out)                                                                                      \
         return -EINVAL;                                                                            \
-    int rc = cio_pg_fetch(c, sql, args, nargs, &r);                                                \
+    int rc = fetch_local(c, sql, args, nargs, r);                                                  \
     if (rc < 0)                                                                                    \
         return rc;                                                                                 \
     if (rc == 0 || r->ncols == 0)                                                                  \
         rc = CIO_PG_ENOROWS;                                                                       \
     else                                                                                           \
         rc = getter;                                                                               \
-    cio_pg_result_free(r);                                                                         \
+    cio__pg_result_release(r);                                                                     \
     return rc
 
 int cio_pg_fetchval_int64(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
