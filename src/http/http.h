@@ -109,6 +109,7 @@ struct cio_http_response {
     CURL *easy;
     uint8_t easy_state;        /* CIO__EASY_*: options the handle carries */
     struct cio__http_buf url;  /* the URL with query parameters */
+    size_t url_set;            /* url's first url_set bytes are the handle's URL */
     struct cio__http_buf hdr;  /* the final response's reason and headers */
     struct cio__http_buf body; /* unread part starts at body_pos */
 

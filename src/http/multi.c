@@ -124,17 +124,18 @@ static void on_writable(void *arg)
     socket_action(k->s, k->fd, CURL_CSELECT_OUT);
 }
 
+/* Sockets are found by fd in s->by_fd, not through curl_multi_assign():
+ * libcurl drops its entry of a socket (and what was assigned to it) at
+ * every CURL_POLL_REMOVE, that is after every transfer on a pooled
+ * connection, so assigning would cost a hash lookup per request. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    (void)easy;
+    (void)easy, (void)socketp;
     cio_http_session *s = userp;
-    struct cio__http_sock *k = socketp;
-    if (!k && fd >= 0 && fd < s->nby_fd)
-        k = s->by_fd[fd]; /* a pooled connection's socket, back in use */
+    struct cio__http_sock *k = fd >= 0 && fd < s->nby_fd ? s->by_fd[fd] : NULL;
     if (what == CURL_POLL_REMOVE) {
         if (!k)
             return 0;
-        curl_multi_assign(s->multi, fd, NULL);
         k->want = 0;
         if (k->conn) /* kept: only writability must go */
             return sock_watch(k, k->reg & CURL_POLL_IN);
@@ -146,8 +147,6 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         if (!k)
             return -1;
     }
-    if (!socketp)
-        curl_multi_assign(s->multi, fd, k);
     k->want = what & (CURL_POLL_IN | CURL_POLL_OUT);
     return sock_watch(k, k->want);
 }

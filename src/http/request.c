@@ -81,11 +81,16 @@ static int encode_fields(CURL *e, struct cio__http_buf *b, const cio_http_field 
     return 0;
 }
 
-/* Builds r->url, in its buffer (kept from request to request). */
+/* Builds r->url, in its buffer (kept from request to request). It is
+ * built after the URL the handle already has (the buffer's first
+ * r->url_set bytes), and compared with it: a handle sent to the same URL
+ * again keeps it, and setup() spares libcurl's copy of it. */
 static int make_url(cio_http_response *r, const cio_http_request *q)
 {
     cio_http_session *s = r->s;
     struct cio__http_buf *b = &r->url;
+    size_t old = r->url_set;
+    b->len = old;
     int rc = 0;
     if (s->base_url && !strstr(q->url, "://")) {
         size_t bl = strlen(s->base_url);
@@ -100,9 +105,18 @@ static int make_url(cio_http_response *r, const cio_http_request *q)
         rc = cio__http_buf_add(b, q->url, strlen(q->url));
     if (!rc && q->nparams)
         rc = encode_fields(r->easy, b, q->params, q->nparams, strchr(q->url, '?') ? '&' : '?');
-    if (rc)
+    if (rc) {
         b->len = 0; /* no URL */
-    return rc;
+        return rc;
+    }
+    size_t n = b->len - old;
+    if (!old || n != old || memcmp(b->p, b->p + old, n)) {
+        memmove(b->p, b->p + old, n);
+        r->url_set = 0;
+    }
+    b->len = n;
+    b->p[n] = 0;
+    return 0;
 }
 
 static int add_header(struct curl_slist **l, const char *name, const char *value)
@@ -270,8 +284,12 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
     if (rc)
         return rc;
     cio__http_response_setup(r, defaults);
-    if (curl_easy_setopt(e, CURLOPT_URL, r->url.p) != CURLE_OK)
-        return -EINVAL;
+    if (defaults || r->url_set != r->url.len) {
+        r->url_set = 0;
+        if (curl_easy_setopt(e, CURLOPT_URL, r->url.p) != CURLE_OK)
+            return -EINVAL;
+        r->url_set = r->url.len;
+    }
     if (m && !strcasecmp(m, "HEAD"))
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (m && strcasecmp(m, "GET") && !(has_body && !strcasecmp(m, "POST")))

@@ -416,6 +416,8 @@ void cio_http_response_free(cio_http_response *r)
         for (size_t i = 0; i < 3; i++)
             if (b[i]->cap > SPARE_BUF_MAX)
                 cio__http_buf_free(b[i]);
+        if (!r->url.p)
+            r->url_set = 0;
         cio__list_insert_before(s->spare.next, &r->link); /* LIFO: the warmest first */
         s->nspare++;
         poison(r, true);

@@ -697,6 +697,39 @@ static int reuse_task(void *arg)
     task_check_eq(len, 0);
     task_check_eq(cio_http_response_timeout(r), CIO_HTTP_TIMEOUT_NONE);
     cio_http_response_free(r);
+    cio_http_session_close(s);
+
+    /* The handle keeps its URL while it stays the same: each request still
+     * goes where it says, whether its URL changes or not, with a base URL,
+     * parameters, and after a request that reset the handle. */
+    cio_http_session_options o = {.base_url = p->url};
+    task_check_eq(cio_http_session_new(&o, &s), 0);
+    cio_http_field one = {"n", "1"}, two = {"n", "2"};
+    struct {
+        const char *method, *url;
+        const cio_http_field *param;
+        const char *line;
+    } seq[] = {
+        {NULL, "/a", NULL, "GET /a HTTP"},     {NULL, "/a", NULL, "GET /a HTTP"},
+        {NULL, "/b", NULL, "GET /b HTTP"},     {NULL, "/a", &one, "GET /a?n=1 HTTP"},
+        {NULL, "/a", &one, "GET /a?n=1 HTTP"}, {NULL, "/a", &two, "GET /a?n=2 HTTP"},
+        {NULL, "/a", NULL, "GET /a HTTP"},     {"DELETE", "/a", NULL, "DELETE /a HTTP"},
+        {NULL, "/a", NULL, "GET /a HTTP"},     {NULL, "/ab", NULL, "GET /ab HTTP"},
+        {NULL, "/a", NULL, "GET /a HTTP"},
+    };
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        q = (cio_http_request){.method = seq[i].method,
+                               .url = seq[i].url,
+                               .params = seq[i].param,
+                               .nparams = seq[i].param ? 1 : 0};
+        task_check_eq(cio_http_request_send(s, &q, &r), 0);
+        t = cio_http_response_text(r);
+        if (strncmp(t, seq[i].line, strlen(seq[i].line)))
+            print_error("request %zu: %.30s\n", i, t);
+        task_check(!strncmp(t, seq[i].line, strlen(seq[i].line)));
+        task_check(strstr(cio_http_response_url(r), seq[i].url) != NULL);
+        cio_http_response_free(r);
+    }
     return cio_http_session_close(s);
 }
 
