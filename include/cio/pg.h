@@ -696,7 +696,11 @@ int cio_pg_stream_close(cio_pg_stream *st);
  * STDIN with nrows rows of ncols values each (args, row after row, as for
  * executemany; NULL columns means all columns in table order; the table and
  * column names are quoted as identifiers, "schema.table" is not split).
- * Values are streamed in COPY's text format. Returns the rows copied. */
+ * Values go in COPY's binary format when every one of them can (the
+ * columns' types are read first, with a zero-row SELECT cached like any
+ * statement, as asyncpg does), else in its text format; they are encoded
+ * and sent 64 KiB at a time while the server loads what came before.
+ * Returns the rows copied. */
 int cio_pg_copy_records(cio_pg_conn *conn, const char *table, const char *const *columns, int ncols,
                         const cio_pg_arg *args, int nrows);
 

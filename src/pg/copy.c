@@ -9,7 +9,11 @@
 
 #include "pg/internal.h"
 
-#define COPY_CHUNK (64 * 1024)
+/* Data bytes per CopyData message: with its 5-byte header, 64 KiB, a
+ * multiple of the 8 KiB libpq sends at once, so that a message leaves
+ * nothing behind in libpq's buffer for a flush to send as a tiny write
+ * (over TLS, a tiny record the server reads and decrypts on its own). */
+#define COPY_CHUNK (64 * 1024 - 5)
 
 struct cio_pg_copy {
     cio_pg_conn *c;
@@ -294,9 +298,13 @@ int cio_pg_copy_records(cio_pg_conn *c, const char *table, const char *const *co
                     : cio__pg_copy_text_row(&buf, &blen, &bcap, row, ncols);
         if (rc == 0 && binary && i + 1 == nrows)
             rc = cio__pg_copy_binary_trailer(&buf, &blen, &bcap);
-        if (rc == 0 && (blen >= COPY_CHUNK || i + 1 == nrows)) {
+        if (rc == 0 && i + 1 == nrows) {
             rc = cio_pg_copy_write(cp, buf, blen);
-            blen = 0;
+        } else if (rc == 0 && blen >= COPY_CHUNK) {
+            /* A full message; the rest (part of a row) starts the next. */
+            rc = cio_pg_copy_write(cp, buf, COPY_CHUNK);
+            blen -= COPY_CHUNK;
+            memmove(buf, buf + COPY_CHUNK, blen);
         }
     }
     free(buf);
