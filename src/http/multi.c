@@ -199,21 +199,31 @@ static void soon_fire(void *arg)
     }
 }
 
+/* libcurl moves its timer at least once per request ("now" when a
+ * transfer is added, its connect timeout once it is sent). A loop timer
+ * already due before the new time is left as it is: firing early is
+ * harmless (libcurl finds nothing expired and sets its timer again), and
+ * moving a loop timer costs a removal and an insertion. */
 static int on_timer(CURLM *multi, long ms, void *userp)
 {
     (void)multi;
     cio_http_session *s = userp;
-    cio__timer_stop(s->loop, &s->timer);
     s->timer_now = false;
-    if (ms < 0)
+    if (ms < 0) {
+        cio__timer_stop(s->loop, &s->timer);
         return 0;
+    }
     if (ms == 0) {
         s->timer_now = true;
         if (!s->soon && cio_call_soon(soon_fire, s, &s->soon) < 0)
             return -1;
         return 0;
     }
-    s->timer.deadline = s->loop->now + (int64_t)ms * 1000000;
+    int64_t at = s->loop->now + (int64_t)ms * 1000000;
+    if (cio__timer_scheduled(&s->timer) && s->timer.deadline <= at)
+        return 0;
+    cio__timer_stop(s->loop, &s->timer);
+    s->timer.deadline = at;
     return cio__timer_start(s->loop, &s->timer) < 0 ? -1 : 0;
 }
 
