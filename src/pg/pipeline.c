@@ -228,8 +228,10 @@ struct unnest {
  * work is small, few enough that it starts on the first chunk while the
  * next ones are encoded. Past 64 KiB the server's message buffer for each
  * Bind is allocated and freed with mmap, page faults included: measured
- * ~25 % more server time per row than at 16 to 48 KiB. */
-#define UNNEST_BYTES (32 * 1024)
+ * ~25 % more server time per row than at 16 to 48 KiB. A little under
+ * 32 KiB, so that with its headers a statement of small rows fits two
+ * 16 KiB TLS records, without a third, tiny one for the server to read. */
+#define UNNEST_BYTES (32 * 1024 - 512)
 
 static void unnest_free(struct unnest *u, int nargs)
 {
@@ -313,6 +315,13 @@ static int unnest_send(cio_pg_conn *c, struct unnest *u, struct cio__pg_params *
     return k;
 }
 
+/* While a batch is queued, libpq sends its buffer in 8 KiB multiples by
+ * itself; reading the results that came back (which flushes the rest) and
+ * waiting while the socket is full happen every FLUSH_BYTES of parameters,
+ * or every 256 statements: not after each statement, whose tail would go
+ * as a small write (over TLS, a small record the server reads on its own). */
+#define FLUSH_BYTES (256 * 1024)
+
 /* Sends the rows `per` at a time in one pipeline and one Sync: as arrays
  * (u not NULL: as many rows per statement as fit its size), as multi-row
  * statements (prefix not 0), or one row per statement. */
@@ -340,6 +349,7 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
         rc = cio__pg_conn_lost(c);
     c->unsynced = rc == 0;
     struct batch b = {0};
+    size_t queued = 0; /* bytes of parameters sent since the last flush */
     for (int start = 0, k = 0; rc == 0 && start < nrows; start += k) {
         const cio_pg_arg *row = args + (size_t)start * (size_t)nargs;
         if (u) {
@@ -375,7 +385,10 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
             break;
         }
         b.sent++;
-        if (per > 1 || (b.sent & 255) == 0) {
+        for (int i = 0; i < width; i++)
+            queued += (size_t)p.lengths[i];
+        if (queued >= FLUSH_BYTES || (b.sent & 255) == 0) {
+            queued = 0;
             if ((rc = read_ready(c, &b)) != 0 ||
                 (PQflush(pg) == 1 && (rc = cio__pg_flush(c)) != 0) || (rc = cio_check()) != 0)
                 rc = cio__pg_abort(c, rc);
