@@ -100,7 +100,9 @@ struct cio__http_sock {
 /* A response and the easy handle that carries its request. Freed
  * responses go back to their session (session->spare) with their handle
  * and buffers, and the next request takes one: no allocation, and the
- * handle's callbacks and their data pointers already point at it. The
+ * handle's callbacks and their data pointers already point at it (the
+ * handle also keeps its TLS session and DNS entries, and the options of
+ * its last request, which a plain GET reuses as they are: request.c). The
  * fields up to req_headers survive that; the others, up to errbuf, are
  * zeroed for each request (response_new in response.c). */
 struct cio_http_response {
