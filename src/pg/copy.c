@@ -9,10 +9,10 @@
 
 #include "pg/internal.h"
 
-/* Data bytes per CopyData message: with its 5-byte header, 64 KiB, a
- * multiple of the 8 KiB libpq sends at once, so that a message leaves
- * nothing behind in libpq's buffer for a flush to send as a tiny write
- * (over TLS, a tiny record the server reads and decrypts on its own). */
+/* Data bytes per CopyData message: with its 5-byte header, 64 KiB. libpq
+ * writes a message of 8 KiB or more at once; at 64 KiB that is four full
+ * 16 KiB TLS records, and no fifth, tiny one for the server to read and
+ * decrypt on its own. */
 #define COPY_CHUNK (64 * 1024 - 5)
 
 struct cio_pg_copy {
