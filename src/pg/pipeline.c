@@ -315,11 +315,12 @@ static int unnest_send(cio_pg_conn *c, struct unnest *u, struct cio__pg_params *
     return k;
 }
 
-/* While a batch is queued, libpq sends its buffer in 8 KiB multiples by
- * itself; reading the results that came back (which flushes the rest) and
- * waiting while the socket is full happen every FLUSH_BYTES of parameters,
- * or every 256 statements: not after each statement, whose tail would go
- * as a small write (over TLS, a small record the server reads on its own). */
+/* While a batch is queued, libpq writes its buffer by itself whenever a
+ * message brings it to 8 KiB; reading the results that came back (which
+ * flushes the rest) and waiting while the socket is full happen every
+ * FLUSH_BYTES of parameters, or every 256 statements: not after each
+ * statement, whose last small messages would go as a write of their own
+ * (over TLS, a small record the server reads on its own). */
 #define FLUSH_BYTES (256 * 1024)
 
 /* Sends the rows `per` at a time in one pipeline and one Sync: as arrays
