@@ -159,14 +159,17 @@ void cio__pg_end(cio_pg_conn *c)
 /* TLS reads ahead (below): bytes of the server's may then wait in
  * OpenSSL's buffer rather than in the socket, where epoll does not see
  * them. They are there when OpenSSL holds decrypted data, or holds record
- * bytes and its last read of the socket did not end in EAGAIN (a read that
- * did means only a partial record is left, which more input must complete:
- * the socket then becomes readable). */
+ * bytes and the last operation on the socket was not a read that ended in
+ * EAGAIN (one that did means only a partial record is left, which more
+ * input must complete: the socket then becomes readable). libpq's BIO sets
+ * the retry-read flag on EAGAIN and clears the flags on every read and
+ * write, so a read of buffered data is tried at most once more than
+ * needed, never in a loop. */
 static bool tls_buffered(const cio_pg_conn *c)
 {
     SSL *ssl = c->ssl;
     return ssl &&
-           (SSL_pending(ssl) > 0 || (SSL_has_pending(ssl) && !BIO_should_retry(SSL_get_rbio(ssl))));
+           (SSL_pending(ssl) > 0 || (SSL_has_pending(ssl) && !BIO_should_read(SSL_get_rbio(ssl))));
 }
 
 int cio__pg_wait(cio_pg_conn *c, int events)
