@@ -77,6 +77,19 @@ static void warn_slow(struct cio__loop *loop, struct cio__task *from)
 
 /* Switches from `from` (NULL: the scheduler) to `to` (NULL: the scheduler)
  * and, once something switches back, finishes the switch on this side. */
+#ifdef CIO__TSAN
+/* ThreadSanitizer runs the handler of a signal that interrupts a fiber only
+ * when that fiber next calls a function it intercepts, and a task that only
+ * yields or hands off never does: a signal that lands while such a task
+ * runs would wait forever. So under TSan each fiber makes one intercepted
+ * call whenever it is switched back in. */
+static void tsan_take_signals(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+}
+#endif
+
 static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
 {
     if (to && cio__unlikely(!to->stack) && !give_stack(loop, to)) {
@@ -111,6 +124,9 @@ static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio
     __tsan_switch_to_fiber(to ? to->tsan_fiber : loop->sched_tsan_fiber, 0);
 #endif
     cio__ctx_switch(from_ctx, to_ctx);
+#ifdef CIO__TSAN
+    tsan_take_signals();
+#endif
 #endif
     if (loop->graveyard)
         reap(loop);
