@@ -178,24 +178,32 @@ int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int 
     return rc;
 }
 
+/* Runs a query that returns rows; *r is its result on success. */
+static int query_rows(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                      PGresult **r)
+{
+    if (!sql || nargs < 0 || (nargs && !args))
+        return -EINVAL;
+    int rc = cio__pg_begin(c);
+    if (rc)
+        return rc;
+    rc = cio__pg_query(c, sql, args, nargs, r);
+    cio__pg_end(c);
+    if (rc)
+        return rc;
+    return *r ? 0 : CIO_PG_EPROTO;
+}
+
 int cio_pg_fetch(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
                  cio_pg_result **out)
 {
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!sql || nargs < 0 || (nargs && !args))
-        return -EINVAL;
-    int rc = cio__pg_begin(c);
-    if (rc)
-        return rc;
     PGresult *r;
-    rc = cio__pg_query(c, sql, args, nargs, &r);
-    cio__pg_end(c);
+    int rc = query_rows(c, sql, args, nargs, &r);
     if (rc)
         return rc;
-    if (!r)
-        return CIO_PG_EPROTO;
     *out = cio__pg_result_wrap(r);
     if (!*out)
         return -ENOMEM;
@@ -219,18 +227,10 @@ static int fetch_local(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
                        cio_pg_result *out)
 {
     *out = (cio_pg_result){0};
-    if (!sql || nargs < 0 || (nargs && !args))
-        return -EINVAL;
-    int rc = cio__pg_begin(c);
-    if (rc)
-        return rc;
     PGresult *r;
-    rc = cio__pg_query(c, sql, args, nargs, &r);
-    cio__pg_end(c);
+    int rc = query_rows(c, sql, args, nargs, &r);
     if (rc)
         return rc;
-    if (!r)
-        return CIO_PG_EPROTO;
     cio__pg_result_rewrap(out, r);
     return out->nrows;
 }
