@@ -24,6 +24,7 @@
 void *__libc_malloc(size_t);
 void *__libc_calloc(size_t, size_t);
 void *__libc_realloc(void *, size_t);
+void *__libc_memalign(size_t, size_t);
 
 static long countdown = -1; /* fail when it reaches 0; -1: never */
 static long failures;
@@ -52,6 +53,12 @@ void *calloc(size_t n, size_t m)
 void *realloc(void *p, size_t n)
 {
     return fail_now() ? NULL : __libc_realloc(p, n);
+}
+
+/* The slabs of task records, handles and timer blocks come from here. */
+void *aligned_alloc(size_t align, size_t n)
+{
+    return fail_now() ? NULL : __libc_memalign(align, n);
 }
 #endif
 

@@ -52,9 +52,10 @@ void cio__slab_fini(struct cio__slab *s)
 bool cio__slab_issued_slow(const struct cio__slab *s, const void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    /* The older slabs have handed out every record that fits. */
-    for (const struct slab_header *h = s->slabs ? ((struct slab_header *)s->slabs)->next : NULL; h;
-         h = h->next) {
+    /* The newest slab was looked at inline; the older ones have handed
+     * out every record that fits. */
+    const struct slab_header *newest = s->slabs;
+    for (const struct slab_header *h = newest ? newest->next : NULL; h; h = h->next) {
         uintptr_t lo = (uintptr_t)h + HEADER, hi = lo + (h->bytes - HEADER) / s->size * s->size;
         if (a >= lo && a < hi)
             return cio__slab_is_record(s, lo, a);

@@ -249,8 +249,8 @@ static void insertion_sort(struct cio__timer_ref *a, uint32_t n)
     }
 }
 
-/* Two radix passes cover a bucket's 23 bits; their counts (32 KiB, kept
- * with the scratch array) stay in L1. */
+/* Two radix passes cover a bucket's 23 bits; their counts take 32 KiB,
+ * allocated once with the scratch array. */
 #define RADIX_BITS 12
 #define RADIX (1 << RADIX_BITS)
 #define DIGIT0(r) (low_bits(r) & (RADIX - 1))
