@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "compiler.h"
+#include "pages.h"
 
 #ifdef CIO__ASAN
 #include <sanitizer/asan_interface.h>
@@ -23,9 +24,15 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 #define MAX_CHUNK_BYTES ((size_t)1 << 30)
 #define FIRST_CHUNK_SLOTS 16
+/* Slots prepared at once: the slots carved so far, within these bounds. */
+#define PREPARE_MIN 8
+#define PREPARE_MAX 1024
 /* Guarded slots when guards do not split mappings: enough for nearly every
  * program to have all its stacks guarded, for ~65 ms of system calls. */
 #define MADVISE_GUARD_BUDGET 65536
@@ -172,11 +179,39 @@ static int grow(struct cio__stack_pool *p, struct cio__stack_class *k)
     *c = (struct cio__stack_chunk){p->chunks, m, len, k->slot, 0};
     p->chunks = c;
     k->cur = c;
-    k->bump = m + p->page;
+    k->bump = k->prepared = k->guarded = m + p->page;
     k->bump_end = m + len;
     if (k->n_chunk * 2 * k->slot <= MAX_CHUNK_BYTES)
         k->n_chunk *= 2;
     return 0;
+}
+
+/* Prepares the next batch of slots of the current chunk (see stack.h):
+ * backs their top pages with memory and installs their guards in as few
+ * system calls as the kernel allows. Both are only a head start: a slot
+ * whose guard was not installed here gets one from carve() while the budget
+ * lasts, and a page not populated is faulted in by its first use. */
+static void prepare(struct cio__stack_pool *p, struct cio__stack_class *k)
+{
+    size_t n = k->carved < PREPARE_MIN   ? PREPARE_MIN
+               : k->carved > PREPARE_MAX ? PREPARE_MAX
+                                         : k->carved;
+    size_t left = (size_t)(k->bump_end - k->bump) / k->slot;
+    if (n > left)
+        n = left;
+    char *start = k->bump, *end = start + n * k->slot;
+    k->prepared = end;
+    cio__pages_advise_strided(start + k->slot - p->page, k->slot, n, p->page, MADV_POPULATE_WRITE);
+    /* The chunk's first slot sits on the chunk's own guard page. */
+    char *g = start == k->cur->base + p->page ? start + k->slot : start;
+    size_t ng = g < end ? (size_t)(end - g) / k->slot : 0;
+    if (p->mode != CIO__GUARD_MADVISE || p->guard_budget <= 0)
+        ng = 0;
+    else if ((long)ng > p->guard_budget)
+        ng = (size_t)p->guard_budget;
+    size_t done = ng ? cio__pages_advise_strided(g, k->slot, ng, p->page, MADV_GUARD_INSTALL) : 0;
+    p->guard_budget -= (long)done;
+    k->guarded = g + done * k->slot;
 }
 
 /* Carves a new slot from the class's current chunk and protects it. */
@@ -184,10 +219,13 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
 {
     if (k->bump == k->bump_end && grow(p, k) < 0)
         return NULL;
+    if (k->bump == k->prepared)
+        prepare(p, k);
     char *base = k->bump;
     bool first = base == k->cur->base + p->page;
     k->bump += k->slot;
     k->cur->used++;
+    k->carved++;
     struct cio__stack *s = slot_header(base, k->slot);
     s->cls = k;
     s->next_free = NULL;
@@ -196,6 +234,9 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
     if (first) {
         s->lo = base;
         s->guard = (uint8_t)p->mode;
+    } else if (base < k->guarded) {
+        s->lo = base + p->page;
+        s->guard = CIO__GUARD_MADVISE;
     } else if (p->guard_budget > 0 && guard(p, base, &how)) {
         p->guard_budget--;
         s->lo = base + p->page;

@@ -6,15 +6,23 @@
  *  - while a budget lasts, page 0 is a guard page: an overflow faults, and
  *    the SIGSEGV handler names the task. With MADV_GUARD_INSTALL (Linux
  *    6.13+) a guard does not split the mapping; with mprotect() it does, so
- *    the budget is then a quarter of vm.max_map_count. A guard costs a
- *    system call when the slot is first carved (about 1 us), which is why it
- *    is not spent on every one of a million stacks;
+ *    the budget is then a quarter of vm.max_map_count. Guards cost system
+ *    calls when slots are first carved, which is why they are not spent on
+ *    every one of a million stacks;
  *  - beyond the budget, slots are dense: page 0 is stack too, and the top of
  *    the slot below holds a canary that an overflow hits first. It is
  *    checked whenever the task switches out, before any other code can run
  *    on the corrupted neighbour, and the task is named. The canary lives in
  *    a page the neighbour uses anyway, so a dense stack costs one page.
- * The first slot of every chunk sits on a guard page either way. */
+ * The first slot of every chunk sits on a guard page either way.
+ *
+ * Slots are prepared in batches before they are carved: the top page of
+ * each, where its task's first frames go, is backed by memory, and while
+ * the budget lasts the guards are installed, a batch per system call where
+ * the kernel allows it (pages.h). A page fault costs ~0.5 us on bare metal
+ * but ~20 us in some VMs, against ~1 us per page populated in a batch; a
+ * batch is as large as the slots carved so far (8 to 1024), so memory
+ * prepared ahead of use is at most that of the stacks already carved. */
 #ifndef CIO_BASE_STACK_H
 #define CIO_BASE_STACK_H
 
@@ -49,8 +57,11 @@ struct cio__stack_class {
     struct cio__stack_class *next;
     size_t slot;    /* bytes per slot */
     size_t n_chunk; /* slots in the next chunk */
+    size_t carved;  /* slots carved so far, in every chunk */
     struct cio__stack_chunk *cur;
     char *bump, *bump_end;
+    char *prepared; /* slots below this one in cur have been prepared */
+    char *guarded;  /* ... and those below this one got a guard page then */
     struct cio__stack *free;
 };
 
