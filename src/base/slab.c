@@ -15,6 +15,7 @@
 struct slab_header {
     void *next;
     size_t bytes;
+    char *end; /* past its last whole record */
 };
 #define HEADER CIO__SLAB_HEADER
 
@@ -56,7 +57,7 @@ bool cio__slab_issued_slow(const struct cio__slab *s, const void *p)
      * out every record that fits. */
     const struct slab_header *newest = s->slabs;
     for (const struct slab_header *h = newest ? newest->next : NULL; h; h = h->next) {
-        uintptr_t lo = (uintptr_t)h + HEADER, hi = lo + (h->bytes - HEADER) / s->size * s->size;
+        uintptr_t lo = (uintptr_t)h + HEADER, hi = (uintptr_t)h->end;
         if (a >= lo && a < hi)
             return cio__slab_is_record(s, lo, a);
     }
@@ -85,6 +86,6 @@ void *cio__slab_grow(struct cio__slab *s)
         s->next *= 2;
     char *r = (char *)h + HEADER;
     s->bump = r + s->size;
-    s->end = r + (bytes - HEADER) / s->size * s->size;
+    s->end = h->end = r + (bytes - HEADER) / s->size * s->size;
     return r;
 }
