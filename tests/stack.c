@@ -1,7 +1,8 @@
-/* The stack pool's preparation of slots in batches: the top page of each
+/* The stack pool: slots prepared in batches (the top page of each
  * prepared slot is backed by memory before its task runs, guards are
  * installed a batch at a time while the budget lasts, and memory prepared
- * ahead of use stays bounded by the stacks already carved. */
+ * ahead of use stays bounded by the stacks already carved), and the tops of
+ * stacks spread over the cache. */
 #include "helpers.h"
 
 #include <signal.h>
@@ -217,6 +218,31 @@ static void test_prepared_ahead_is_bounded(void **state)
     cio__stack_pool_fini(&p);
 }
 
+/* Stacks are whole pages apart; their tops must not all sit at the same
+ * offset in a page (the same L1 cache sets), and each still has at least
+ * the size asked for. */
+static void test_stack_tops_spread_over_cache_sets(void **state)
+{
+    (void)state;
+    struct cio__stack_pool p;
+    cio__stack_pool_init(&p);
+    enum { N = 16 };
+    struct cio__stack *s[N];
+    bool seen[4096 / 64] = {0};
+    int distinct = 0;
+    for (int i = 0; i < N; i++) {
+        s[i] = cio__stack_get(&p, SIZE);
+        assert_non_null(s[i]);
+        assert_true((size_t)((char *)s[i] - s[i]->lo) >= SIZE);
+        size_t line = ((uintptr_t)s[i] % 4096) / 64;
+        if (!seen[line])
+            distinct++;
+        seen[line] = true;
+    }
+    assert_int_equal(distinct, N);
+    cio__stack_pool_fini(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_batch_guard_faults),
         cmocka_unit_test(test_batches_stop_at_the_guard_budget),
         cmocka_unit_test(test_prepared_ahead_is_bounded),
+        cmocka_unit_test(test_stack_tops_spread_over_cache_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

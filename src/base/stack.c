@@ -32,6 +32,12 @@
 #define FIRST_CHUNK_SLOTS 16
 /* Slots prepared at once: the slots carved so far, within these bounds. */
 #define PREPARE_MIN 8
+/* Where a slot's header and first frames sit shifts by 64 bytes from one
+ * slot to the next, over this many positions: stacks are a multiple of the
+ * page size apart, so without it the tops of all stacks would fall in the
+ * same few sets of the L1 cache, and a thousand tasks that take turns
+ * would evict each other's frames (-12% time in toolkit.semaphore_1000). */
+#define STACK_COLORS 16
 #define PREPARE_MAX 1024
 /* Guarded slots when guards do not split mappings: enough for nearly every
  * program to have all its stacks guarded, for ~65 ms of system calls. */
@@ -87,7 +93,8 @@ void cio__stack_pool_init(struct cio__stack_pool *p)
 
 static struct cio__stack *slot_header(char *slot_base, size_t slot)
 {
-    uintptr_t top = (uintptr_t)(slot_base + slot) - CIO__CANARY_ZONE;
+    size_t color = ((uintptr_t)slot_base / slot) % STACK_COLORS;
+    uintptr_t top = (uintptr_t)(slot_base + slot) - CIO__CANARY_ZONE - color * 64;
     return (struct cio__stack *)((top - sizeof(struct cio__stack)) & ~(uintptr_t)15);
 }
 
@@ -119,7 +126,7 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
 
 static size_t slot_size(const struct cio__stack_pool *p, size_t size)
 {
-    size_t need = size + sizeof(struct cio__stack) + 16 + CIO__CANARY_ZONE;
+    size_t need = size + sizeof(struct cio__stack) + 16 + CIO__CANARY_ZONE + STACK_COLORS * 64;
     return ((need + p->page - 1) & ~(p->page - 1)) + p->page;
 }
 

@@ -1,7 +1,9 @@
 /* Task stacks, taken from a per-loop pool: mapped in chunks once, reused
  * LIFO (a reused stack is warm in cache and already backed by memory).
  *
- * A slot is [page 0 | stack ... | struct cio__stack | canary zone]. Overflow
+ * A slot is [page 0 | stack ... | struct cio__stack | gap | canary zone],
+ * where the gap (0 to 15 cache lines, by slot) keeps the tops of stacks
+ * that are whole pages apart out of the same L1 cache sets. Overflow
  * must never corrupt memory silently, so:
  *  - while a budget lasts, page 0 is a guard page: an overflow faults, and
  *    the SIGSEGV handler names the task. With MADV_GUARD_INSTALL (Linux
