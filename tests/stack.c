@@ -125,7 +125,7 @@ static void test_first_batch_is_backed_and_guarded(void **state)
             assert_ptr_equal(s[i]->lo, (char *)s[0]->lo + (size_t)i * k->slot + page_size());
     }
     for (int i = 0; i < N; i++)
-        cio__stack_put(&p, s[i]);
+        cio__stack_put(s[i]);
     cio__stack_pool_fini(&p);
 }
 
@@ -208,7 +208,7 @@ static void test_prepared_ahead_is_bounded(void **state)
     /* Batches grow with the pool: a few dozen for thousands of stacks. */
     assert_in_range(batches, 4, 40);
     for (size_t i = 0; i < N; i++)
-        cio__stack_put(&p, s[i]);
+        cio__stack_put(s[i]);
     /* Freed stacks are reused before anything new is carved. */
     struct cio__stack_class *k = s[0]->cls;
     size_t carved = k->carved;

@@ -260,7 +260,7 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
     return s;
 }
 
-struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
+struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size)
 {
     struct cio__stack_class *k = p->last;
     if (cio__unlikely(!k || size != p->last_size)) {
@@ -284,13 +284,6 @@ size_t cio__stack_pool_carved(const struct cio__stack_pool *p)
     for (const struct cio__stack_chunk *c = p->chunks; c; c = c->next)
         n += c->used;
     return n;
-}
-
-void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s)
-{
-    (void)p;
-    s->next_free = s->cls->free;
-    s->cls->free = s;
 }
 
 bool cio__stack_guard_hit(const struct cio__stack *s, const void *addr)

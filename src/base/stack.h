@@ -81,13 +81,31 @@ void cio__stack_pool_init(struct cio__stack_pool *p);
 void cio__stack_pool_fini(struct cio__stack_pool *p);
 
 /* A stack with at least `size` usable bytes, or NULL (out of memory). */
-struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size);
+static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size);
+
+/* cio__stack_get() when the last size's class has no free stack. */
+struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size);
 
 /* How many stacks the pool has carved so far (in use or free). */
 size_t cio__stack_pool_carved(const struct cio__stack_pool *p);
 
 /* Returns s to the pool. */
-void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s);
+static inline void cio__stack_put(struct cio__stack *s)
+{
+    s->next_free = s->cls->free;
+    s->cls->free = s;
+}
+
+static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
+{
+    struct cio__stack_class *k = p->last;
+    struct cio__stack *s;
+    if (k && size == p->last_size && (s = k->free) != NULL) {
+        k->free = s->next_free;
+        return s;
+    }
+    return cio__stack_get_slow(p, size);
+}
 
 /* False if the task on s has overrun its stack into the canary below. */
 static inline bool cio__stack_intact(const struct cio__stack *s)

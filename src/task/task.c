@@ -24,11 +24,11 @@ static void task_free(struct cio__loop *loop, struct cio__task *t)
 
 /* Returns the stack of the task that just ended (we have left it now) to
  * the pool, and the task too if nobody wants its result. */
-static void reap(struct cio__loop *loop)
+static __attribute__((noinline)) void reap(struct cio__loop *loop)
 {
     struct cio__task *t = loop->graveyard;
     loop->graveyard = NULL;
-    cio__stack_put(&loop->stacks, t->stack);
+    cio__stack_put(t->stack);
     t->stack = NULL;
 #ifdef CIO__TSAN
     __tsan_destroy_fiber(t->tsan_fiber);
@@ -66,7 +66,8 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
     return true;
 }
 
-static void warn_slow(struct cio__loop *loop, struct cio__task *from)
+static __attribute__((noinline, cold)) void warn_slow(struct cio__loop *loop,
+                                                      struct cio__task *from)
 {
     int64_t now = cio__mono_ns();
     if (from && now - loop->slice_start > loop->slow_ns)
@@ -75,8 +76,6 @@ static void warn_slow(struct cio__loop *loop, struct cio__task *from)
     loop->slice_start = now;
 }
 
-/* Switches from `from` (NULL: the scheduler) to `to` (NULL: the scheduler)
- * and, once something switches back, finishes the switch on this side. */
 #ifdef CIO__TSAN
 /* ThreadSanitizer runs the handler of a signal that interrupts a fiber only
  * when that fiber next calls a function it intercepts, and a task that only
@@ -90,17 +89,16 @@ static void tsan_take_signals(void)
 }
 #endif
 
-static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
+/* Switches from `from` (NULL: the scheduler) to `to` (NULL: the scheduler),
+ * which has a stack, and, once something switches back, finishes the switch
+ * on this side. Nothing is kept across the switch itself (the loop is read
+ * again from the thread's variable): cio__ctx_switch() saves the
+ * callee-saved registers anyway, and a value kept would make the callers
+ * save them a second time. */
+static inline void do_switch(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
 {
-    if (to && cio__unlikely(!to->stack) && !give_stack(loop, to)) {
-        if (!from)
-            return; /* the scheduler goes on with the next one */
-        to = NULL;
-    }
     cio__ctx *from_ctx = from ? &from->ctx : &loop->sched_ctx;
     cio__ctx *to_ctx = to ? &to->ctx : &loop->sched_ctx;
-    if (cio__unlikely(loop->slow_ns))
-        warn_slow(loop, from);
     loop->current = to;
     if (to)
         to->state = CIO__T_RUNNING;
@@ -128,8 +126,39 @@ static void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio
     tsan_take_signals();
 #endif
 #endif
-    if (loop->graveyard)
-        reap(loop);
+    struct cio__loop *back = cio__tls_loop;
+    if (back->graveyard)
+        reap(back);
+}
+
+/* What switch_to() does first when `to` runs for the first time (it needs
+ * a stack) or slow tasks are watched. Returns the task to switch to: `to`,
+ * or NULL (the scheduler) if `to` could not start. */
+static __attribute__((noinline)) struct cio__task *
+switch_prepare(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
+{
+    if (to && !to->stack && !give_stack(loop, to))
+        to = NULL;
+    if (loop->slow_ns)
+        warn_slow(loop, from);
+    return to;
+}
+
+/* The context switch sits in the caller's frame, not in a function of its
+ * own: after a switch, returns mispredict (the return stack buffer holds
+ * the other stack's calls), so a level less is a misprediction less.
+ * Nothing is kept across the switch_prepare() call either: the loop is the
+ * thread's, and `from` is always its current task (NULL: the scheduler). */
+static inline void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
+{
+    if (cio__unlikely((to && !to->stack) || loop->slow_ns)) {
+        to = switch_prepare(loop, from, to);
+        loop = cio__tls_loop;
+        from = loop->current;
+        if (!from && !to)
+            return; /* the scheduler goes on with the next one */
+    }
+    do_switch(loop, from, to);
 }
 
 /* Leaves the running task t (its state already set): runs the next ready
@@ -161,10 +190,11 @@ void cio__task_resume(struct cio__loop *loop, struct cio__task *t)
 int cio__suspend(struct cio__task *t, const char *what)
 {
     t->state = CIO__T_WAITING;
-    t->wait_what = what;
+    t->wait_what = what; /* read by task dumps while the task waits */
     switch_out(t->loop, t);
-    t->wait_what = NULL;
-    return t->wake_code;
+    /* Back as the loop's current task; read it there rather than keep t
+     * across the switch (see do_switch()). */
+    return cio__tls_loop->current->wake_code;
 }
 
 int cio__suspend_nointr(struct cio__task *t, const char *what)
@@ -339,6 +369,16 @@ int cio_spawn_error(cio_task h)
 
 /* ---- joining, detaching, cancelling ------------------------------------- */
 
+/* The joiner was interrupted: the child must not outlive the join, so it
+ * is cancelled and waited for while it unwinds. */
+static __attribute__((noinline, cold)) void join_interrupted(struct cio__task *self,
+                                                             struct cio__task *t)
+{
+    cio__cancel_task(t, -ECANCELED);
+    while (t->state != CIO__T_DONE)
+        cio__suspend_nointr(self, "join (cancelling)");
+}
+
 int cio_join(cio_task h)
 {
     if (!h.ptr_)
@@ -359,13 +399,8 @@ int cio_join(cio_task h)
         rc = cio__interrupted(self);
         if (!rc)
             rc = cio__suspend(self, "join");
-        if (rc) {
-            /* The joiner was interrupted: the child must not outlive the
-             * join, so cancel it and wait for it to unwind. */
-            cio__cancel_task(t, -ECANCELED);
-            while (t->state != CIO__T_DONE)
-                cio__suspend_nointr(self, "join (cancelling)");
-        }
+        if (cio__unlikely(rc))
+            join_interrupted(self, t);
         t->joiner = NULL;
     }
     int result = t->result;
