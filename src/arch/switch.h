@@ -26,4 +26,32 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
  * [lo, hi). entry must never return. */
 void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), void *arg);
 
+#if defined(__x86_64__) && !defined(CIO_SWITCH_UCONTEXT)
+/* Where switches can keep the return stack buffer in step (x86-64): a
+ * switch is a call into the switch code, and the `ret` that resumes the
+ * other context consumes the return address that the other context's own
+ * call pushed when it left. Two switches break that pairing unless they
+ * are made differently: entering a new context (there is no call of its
+ * own to return from) and leaving an ended one for good (its call would
+ * never be returned from). Every return after such an unpaired switch
+ * mispredicts, until the buffer runs dry. */
+#define CIO__CTX_PAIRED 1
+
+/* As cio__ctx_switch(), to a context that cio__ctx_make() prepared and that
+ * has never run. */
+void cio__ctx_start(cio__ctx *from, cio__ctx *to);
+
+/* Leaves an ended context for good, saving nothing: resumes *to, or enters
+ * it if it has never run (fresh). A jump, not a call: nothing is pushed
+ * that would never be returned from. */
+__attribute__((noreturn, always_inline)) static inline void cio__ctx_leave(cio__ctx *to, int fresh)
+{
+    if (fresh)
+        __asm__ volatile("jmp cio__ctx_enter" : : "D"(to) : "memory");
+    else
+        __asm__ volatile("jmp cio__ctx_resume" : : "D"(to) : "memory");
+    __builtin_unreachable();
+}
+#endif
+
 #endif

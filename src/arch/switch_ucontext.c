@@ -1,6 +1,7 @@
 /* Portable context switch on ucontext (slower: swapcontext also saves and
  * restores the signal mask with a system call). Chosen at build time with
  * -DCIO_SWITCH=ucontext, or where no assembly switch exists. */
+#include <fenv.h>
 #include <stdint.h>
 
 #include "switch.h"
@@ -16,6 +17,10 @@ static void start(unsigned entry_lo, unsigned entry_hi, unsigned arg_lo, unsigne
     void (*entry)(void *) =
         (void (*)(void *))(uintptr_t)((uint64_t)entry_hi << 32 | (uint64_t)entry_lo);
     void *arg = (void *)(uintptr_t)((uint64_t)arg_hi << 32 | (uint64_t)arg_lo);
+    /* getcontext() captured the FP control state of whichever context made
+     * this one; a new context starts with the defaults, as with the
+     * assembly switches. */
+    fesetenv(FE_DFL_ENV);
     entry(arg);
 }
 

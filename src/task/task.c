@@ -17,6 +17,12 @@
 
 /* ---- switching ---------------------------------------------------------- */
 
+/* Sanitizers must see every switch (their fiber calls), so they keep the
+ * plain switch for all of them. */
+#if defined(CIO__CTX_PAIRED) && !defined(CIO__ASAN) && !defined(CIO__TSAN)
+#define SWITCH_PAIRED 1
+#endif
+
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
     cio__slab_put(&loop->task_slab, t);
@@ -121,7 +127,12 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
         loop->sched_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(to ? to->tsan_fiber : loop->sched_tsan_fiber, 0);
 #endif
-    cio__ctx_switch(from_ctx, to_ctx);
+#ifdef SWITCH_PAIRED
+    if (to && !to->started)
+        cio__ctx_start(from_ctx, to_ctx);
+    else
+#endif
+        cio__ctx_switch(from_ctx, to_ctx);
 #ifdef CIO__TSAN
     tsan_take_signals();
 #endif
@@ -161,26 +172,53 @@ static inline void switch_to(struct cio__loop *loop, struct cio__task *from, str
     do_switch(loop, from, to);
 }
 
-/* Leaves the running task t (its state already set): runs the next ready
- * task directly while the batch lasts, otherwise returns to the scheduler,
- * which runs callbacks and polls I/O. */
+/* The task to run after the running one leaves: the next ready task while
+ * the batch lasts and no callback is due before it, otherwise NULL (the
+ * scheduler, which runs callbacks and polls I/O). */
+static inline struct cio__task *next_to_run(struct cio__loop *loop)
+{
+    struct cio__runnable *r = loop->ready.head;
+    if (!r || r->kind != CIO__RUN_TASK || !loop->budget)
+        return NULL;
+    cio__readyq_pop(loop);
+    loop->budget--;
+    return cio__task_of(r);
+}
+
+/* Leaves the running task t (its state already set) for the next one. */
 static void switch_out(struct cio__loop *loop, struct cio__task *t)
 {
     if (cio__unlikely(!cio__stack_intact(t->stack)))
         cio__overflow_canary(t);
-    struct cio__task *next = NULL;
-    struct cio__runnable *r = loop->ready.head;
-    if (r && r->kind == CIO__RUN_TASK && loop->budget) {
-        cio__readyq_pop(loop);
-        loop->budget--;
-        next = cio__task_of(r);
-        if (next == t) {
-            t->state = CIO__T_RUNNING;
-            return;
-        }
+    struct cio__task *next = next_to_run(loop);
+    if (next == t) {
+        t->state = CIO__T_RUNNING;
+        return;
     }
     switch_to(loop, t, next);
 }
+
+#ifdef SWITCH_PAIRED
+/* Leaves the task t that has just ended, for good: as switch_out(), but
+ * nothing of t is saved, and the next context is resumed or entered with a
+ * jump (see switch.h). */
+__attribute__((noreturn, always_inline)) static inline void task_exit(struct cio__loop *loop,
+                                                                      struct cio__task *t)
+{
+    if (cio__unlikely(!cio__stack_intact(t->stack)))
+        cio__overflow_canary(t);
+    struct cio__task *to = next_to_run(loop);
+    if (cio__unlikely((to && !to->stack) || loop->slow_ns)) {
+        to = switch_prepare(loop, t, to);
+        loop = cio__tls_loop;
+    }
+    loop->current = to;
+    if (!to)
+        cio__ctx_leave(&loop->sched_ctx, 0);
+    to->state = CIO__T_RUNNING;
+    cio__ctx_leave(&to->ctx, !to->started);
+}
+#endif
 
 void cio__task_resume(struct cio__loop *loop, struct cio__task *t)
 {
@@ -304,8 +342,12 @@ static void task_entry(void *arg)
     int result = t->cancelled ? -ECANCELED : t->fn(t->arg);
     task_end(t, result);
     loop->graveyard = t; /* its stack goes back once we are off it */
+#ifdef SWITCH_PAIRED
+    task_exit(loop, t);
+#else
     switch_out(loop, t);
     __builtin_unreachable();
+#endif
 }
 
 static cio_task spawn_failed(int err)
