@@ -1,6 +1,6 @@
 /* The context switch's contract (arch/switch.h), through tasks and, where
- * the switch keeps the return stack buffer paired (x86-64), through the
- * entry points that enter a new context and leave an ended one: each task
+ * the switch keeps the return stack buffer paired (x86-64), directly: a
+ * switch that enters a new context, and cio__ctx_leave(). Each task
  * keeps its own FP control state, a new task starts with the default one on
  * an ABI-aligned stack, and leaving an ended context resumes or enters the
  * next one intact. */
@@ -87,17 +87,17 @@ static void second_entry(void *arg)
 {
     trail[trail_len++] = (int)(intptr_t)arg;
     aligned[1] = frame_aligned();
-    cio__ctx_leave(&main_ctx, 0); /* resume main, which has run */
+    cio__ctx_leave(&main_ctx); /* resume main, which has run */
 }
 
 static void first_entry(void *arg)
 {
     trail[trail_len++] = (int)(intptr_t)arg;
     aligned[0] = frame_aligned();
-    cio__ctx_leave(&second_ctx, 1); /* end here, enter a context never run */
+    cio__ctx_leave(&second_ctx); /* end here, enter a context never run */
 }
 
-static void test_start_and_leave(void **state)
+static void test_enter_and_leave(void **state)
 {
     (void)state;
     enum { SIZE = 64 * 1024 };
@@ -108,7 +108,7 @@ static void test_start_and_leave(void **state)
     cio__ctx_make(&second_ctx, b, b + SIZE, second_entry, (void *)(intptr_t)2);
     volatile double kept = 2.5; /* lives across the round trip */
     trail_len = 0;
-    cio__ctx_start(&main_ctx, &first_ctx);
+    cio__ctx_switch(&main_ctx, &first_ctx); /* enters a context never run */
     /* Back from second_entry's leave: both ran, in order, on aligned
      * stacks, and this frame is intact. */
     assert_int_equal(trail_len, 2);
@@ -121,10 +121,10 @@ static void test_start_and_leave(void **state)
     free(b);
 }
 #else
-static void test_start_and_leave(void **state)
+static void test_enter_and_leave(void **state)
 {
     (void)state;
-    skip(); /* this switch has no unpaired entry points */
+    skip(); /* this switch has no cio__ctx_leave() */
 }
 #endif
 
@@ -132,7 +132,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp_control_state_per_task),
-        cmocka_unit_test(test_start_and_leave),
+        cmocka_unit_test(test_enter_and_leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,29 +27,23 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), void *arg);
 
 #if defined(__x86_64__) && !defined(CIO_SWITCH_UCONTEXT)
-/* Where switches can keep the return stack buffer in step (x86-64): a
- * switch is a call into the switch code, and the `ret` that resumes the
- * other context consumes the return address that the other context's own
- * call pushed when it left. Two switches break that pairing unless they
- * are made differently: entering a new context (there is no call of its
- * own to return from) and leaving an ended one for good (its call would
- * never be returned from). Every return after such an unpaired switch
- * mispredicts, until the buffer runs dry. */
+/* Where switches keep the return stack buffer in step (x86-64). A switch
+ * is a call into the switch code, and the `ret` that resumes the other
+ * context consumes the return address that the other context's own call
+ * pushed when it left: calls and returns stay paired, and where tasks leave
+ * from the same call site (a ping-pong), the return is predicted. Two switches
+ * would break the pairing and make every return after them mispredict:
+ * entering a new context (there is no call of its own to return to), which
+ * the switch does with a jump, and leaving an ended one for good (its call
+ * would never be returned from), which cio__ctx_leave() does. */
 #define CIO__CTX_PAIRED 1
 
-/* As cio__ctx_switch(), to a context that cio__ctx_make() prepared and that
- * has never run. */
-void cio__ctx_start(cio__ctx *from, cio__ctx *to);
-
-/* Leaves an ended context for good, saving nothing: resumes *to, or enters
- * it if it has never run (fresh). A jump, not a call: nothing is pushed
+/* Leaves an ended context for good, saving nothing, and resumes *to (or
+ * enters it, if it has never run). A jump, not a call: nothing is pushed
  * that would never be returned from. */
-__attribute__((noreturn, always_inline)) static inline void cio__ctx_leave(cio__ctx *to, int fresh)
+__attribute__((noreturn, always_inline)) static inline void cio__ctx_leave(cio__ctx *to)
 {
-    if (fresh)
-        __asm__ volatile("jmp cio__ctx_enter" : : "D"(to) : "memory");
-    else
-        __asm__ volatile("jmp cio__ctx_resume" : : "D"(to) : "memory");
+    __asm__ volatile("jmp cio__ctx_resume" : : "D"(to) : "memory");
     __builtin_unreachable();
 }
 #endif

@@ -127,12 +127,7 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
         loop->sched_tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(to ? to->tsan_fiber : loop->sched_tsan_fiber, 0);
 #endif
-#ifdef SWITCH_PAIRED
-    if (to && !to->started)
-        cio__ctx_start(from_ctx, to_ctx);
-    else
-#endif
-        cio__ctx_switch(from_ctx, to_ctx);
+    cio__ctx_switch(from_ctx, to_ctx);
 #ifdef CIO__TSAN
     tsan_take_signals();
 #endif
@@ -185,7 +180,8 @@ static inline struct cio__task *next_to_run(struct cio__loop *loop)
     return cio__task_of(r);
 }
 
-/* Leaves the running task t (its state already set) for the next one. */
+/* Leaves the running task t (its state already set) for the next one, and
+ * returns once t is resumed. */
 static void switch_out(struct cio__loop *loop, struct cio__task *t)
 {
     if (cio__unlikely(!cio__stack_intact(t->stack)))
@@ -214,9 +210,9 @@ __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio
     }
     loop->current = to;
     if (!to)
-        cio__ctx_leave(&loop->sched_ctx, 0);
+        cio__ctx_leave(&loop->sched_ctx);
     to->state = CIO__T_RUNNING;
-    cio__ctx_leave(&to->ctx, !to->started);
+    cio__ctx_leave(&to->ctx);
 }
 #endif
 
