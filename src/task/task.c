@@ -285,7 +285,11 @@ void cio__task_release(struct cio__task *t)
 void cio__tasks_init(struct cio__loop *loop)
 {
     static _Atomic uint64_t loops;
-    cio__slab_init(&loop->task_slab, sizeof(struct cio__task), 64);
+    /* A first slab of 1024 records (256 KiB of address space, touched only
+     * as records are first used): a program with up to a thousand tasks
+     * alive has them all in one slab, where checking a handle is a range
+     * test (cio__slab_issued()). */
+    cio__slab_init(&loop->task_slab, sizeof(struct cio__task), 1024);
     loop->next_id = (atomic_fetch_add_explicit(&loops, 1, memory_order_relaxed) + 1)
                     << CIO__TASK_SERIAL_BITS;
 }
