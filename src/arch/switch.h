@@ -26,16 +26,17 @@ void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
  * [lo, hi). entry must never return. */
 void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), void *arg);
 
-#if defined(__x86_64__) && !defined(CIO_SWITCH_UCONTEXT)
-/* Where switches keep the return stack buffer in step (x86-64). A switch
- * is a call into the switch code, and the `ret` that resumes the other
+#ifndef CIO_SWITCH_UCONTEXT
+/* The assembly switches keep the return stack buffer in step. A switch is
+ * a call into the switch code, and the `ret` that resumes the other
  * context consumes the return address that the other context's own call
  * pushed when it left: calls and returns stay paired, and where tasks leave
- * from the same call site (a ping-pong), the return is predicted. Two switches
- * would break the pairing and make every return after them mispredict:
- * entering a new context (there is no call of its own to return to), which
- * the switch does with a jump, and leaving an ended one for good (its call
- * would never be returned from), which cio__ctx_leave() does. */
+ * from the same call site (a ping-pong), the return is predicted. Two
+ * switches would break the pairing and make every return after them
+ * mispredict: entering a new context (there is no call of its own to
+ * return to), which the switch does with a jump, and leaving an ended one
+ * for good (its call would never be returned from), which cio__ctx_leave()
+ * does. */
 #define CIO__CTX_PAIRED 1
 
 /* Leaves an ended context for good, saving nothing, and resumes *to (or
@@ -43,7 +44,12 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), voi
  * that would never be returned from. */
 __attribute__((noreturn, always_inline)) static inline void cio__ctx_leave(cio__ctx *to)
 {
+#if defined(__x86_64__)
     __asm__ volatile("jmp cio__ctx_resume" : : "D"(to) : "memory");
+#elif defined(__aarch64__)
+    register cio__ctx *x0 __asm__("x0") = to;
+    __asm__ volatile("b cio__ctx_resume" : : "r"(x0) : "memory");
+#endif
     __builtin_unreachable();
 }
 #endif

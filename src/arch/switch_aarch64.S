@@ -1,7 +1,13 @@
 /* Context switch for AArch64 (AAPCS64).
  *
  * Saved on the running stack: x19-x28, the frame pointer x29, the link
- * register x30, the low halves d8-d15 of v8-v15, and FPCR. */
+ * register x30, the low halves d8-d15 of v8-v15, and FPCR.
+ *
+ * A context that has never run is not popped but entered with a branch:
+ * its saved stack pointer is cio__ctx_make()'s frame, tagged in bit 0. A
+ * `ret` into it would consume the return address this switch's own call
+ * pushed on the return stack, and the return that resumes the caller later
+ * would mispredict (see CIO__CTX_PAIRED in switch.h). */
 
     .text
 
@@ -26,7 +32,18 @@ cio__ctx_switch:
     str x9, [sp, #160]
     mov x9, sp
     str x9, [x0]
-    ldr x9, [x1]
+    mov x0, x1
+    /* fall through: resume *to */
+    .size cio__ctx_switch, .-cio__ctx_switch
+
+/* void cio__ctx_resume(cio__ctx *to): resumes or enters *to, saving
+ * nothing; reached by a branch from a context that has ended (switch.h). */
+    .globl cio__ctx_resume
+    .hidden cio__ctx_resume
+    .type cio__ctx_resume, %function
+cio__ctx_resume:
+    ldr x9, [x0]
+    tbnz x9, #0, 1f
     mov sp, x9
     ldp x19, x20, [sp, #0]
     ldp x21, x22, [sp, #16]
@@ -42,19 +59,20 @@ cio__ctx_switch:
     msr fpcr, x9
     add sp, sp, #176
     ret
-    .size cio__ctx_switch, .-cio__ctx_switch
-
-/* First code run on a new context: entry in x19, its argument in x20. */
-    .globl cio__ctx_trampoline
-    .hidden cio__ctx_trampoline
-    .type cio__ctx_trampoline, %function
-    .p2align 4
-cio__ctx_trampoline:
+1:
+    /* A new context. The frame (at x9 - 1) holds FPCR, the entry's
+     * argument at 8 and the entry at 16; its top, at 32, is 16-byte
+     * aligned. The entry never returns: a null link register and frame
+     * pointer end backtraces. */
+    sub x9, x9, #1
+    ldr x10, [x9]
+    msr fpcr, x10
+    ldr x0, [x9, #8]
+    ldr x10, [x9, #16]
+    add sp, x9, #32
     mov x29, #0
     mov x30, #0
-    mov x0, x20
-    blr x19
-    brk #0
-    .size cio__ctx_trampoline, .-cio__ctx_trampoline
+    br x10
+    .size cio__ctx_resume, .-cio__ctx_resume
 
     .section .note.GNU-stack,"",%progbits

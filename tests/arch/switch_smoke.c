@@ -1,7 +1,8 @@
 /* A standalone check of a context switch on another architecture, run under
  * qemu-user by scripts/check-aarch64.sh (cmocka is not there for the
  * target): ping-pong, deep join chains, sleeps, and that each task keeps its
- * own FP rounding mode (FPCR / MXCSR is part of a context). */
+ * own FP rounding mode (FPCR / MXCSR is part of a context) and starts with
+ * the default one. */
 #include <fenv.h>
 #include <stdio.h>
 
@@ -38,6 +39,12 @@ static int rounding(void *arg)
     return kept;
 }
 
+static int default_rounding(void *arg)
+{
+    (void)arg;
+    return fegetround() == FE_TONEAREST;
+}
+
 static int check(void *arg)
 {
     (void)arg;
@@ -48,6 +55,12 @@ static int check(void *arg)
     ok &= cio_sleep(0.01) == 0;
     int before = fegetround();
     ok &= cio_join(cio_spawn(rounding, NULL)) == 1 && fegetround() == before;
+    /* A new task starts with the default mode, not its spawner's. */
+    fesetround(FE_UPWARD);
+    int fresh = cio_join(cio_spawn(default_rounding, NULL));
+    ok &= fegetround() == FE_UPWARD;
+    fesetround(before);
+    ok &= fresh == 1;
     printf("%s\n", ok ? "switch ok" : "switch BROKEN");
     return ok ? 0 : 1;
 }
