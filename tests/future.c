@@ -12,8 +12,8 @@ static void resolve_later(void *arg)
 
 struct waiters {
     cio_future *f;
-    int rc[3];
-    void *got[3];
+    int rc[4];
+    void *got[4];
     char order[8];
     int n;
 };
@@ -185,13 +185,74 @@ static void test_free_with_waiter(void **state)
     assert_int_equal(cio_future_new(&f), CIO_ENOLOOP);
 }
 
+/* Waits on f with a 1 s timeout, then on g. */
+static int leaves_then_waits_elsewhere(void *arg)
+{
+    cio_future **fg = arg;
+    int rc;
+    {
+        CIO_TIMEOUT(t, 1.0);
+        rc = cio_future_wait(fg[0], NULL);
+    }
+    if (rc != -ETIMEDOUT)
+        return -1000 - rc;
+    return cio_future_wait(fg[1], NULL);
+}
+
+static int waiter_leaving(void *arg)
+{
+    (void)arg;
+    struct waiters w = {0};
+    task_check_eq(cio_future_new(&w.f), 0);
+    struct waiter_arg a[4] = {{&w, 0}, {&w, 1}, {&w, 2}, {&w, 3}};
+    cio_task t[4];
+    for (int i = 0; i < 3; i++)
+        t[i] = cio_spawn(wait_one, &a[i]);
+    task_check_eq(cio_yield(), 0); /* all three wait, 0 first */
+    /* The first waiter leaves; one that comes later still queues behind
+     * those already waiting. */
+    task_check_eq(cio_cancel(t[0]), 0);
+    task_check_eq(cio_join(t[0]), 0);
+    task_check_eq(w.rc[0], -ECANCELED);
+    t[3] = cio_spawn(wait_one, &a[3]);
+    task_check_eq(cio_yield(), 0);
+    task_check_eq(cio_future_set_result(w.f, "x"), 0);
+    for (int i = 1; i < 4; i++) {
+        task_check_eq(cio_join(t[i]), 0);
+        task_check_eq(w.rc[i], 0);
+    }
+    task_check(strcmp(w.order, "0123") == 0);
+    cio_future_free(w.f);
+
+    /* A lone waiter that timed out is not woken by the future later, while
+     * it waits on something else. */
+    cio_future *fg[2];
+    task_check_eq(cio_future_new(&fg[0]), 0);
+    task_check_eq(cio_future_new(&fg[1]), 0);
+    cio_task l = cio_spawn(leaves_then_waits_elsewhere, fg);
+    task_check_eq(cio_sleep(2.0), 0);
+    task_check_eq(cio_future_set_result(fg[0], NULL), 0);
+    task_check_eq(cio_sleep(1.0), 0);
+    task_check(!cio_task_done(l)); /* still waiting on g */
+    task_check_eq(cio_future_set_result(fg[1], NULL), 0);
+    task_check_eq(cio_join(l), 0);
+    cio_future_free(fg[0]);
+    cio_future_free(fg[1]);
+    return 0;
+}
+
+static void test_waiter_leaving(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(waiter_leaving, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resolved_by_callback),
-        cmocka_unit_test(test_errors_cancel_timeout),
-        cmocka_unit_test(test_done_callbacks),
-        cmocka_unit_test(test_free_with_waiter),
+        cmocka_unit_test(test_resolved_by_callback), cmocka_unit_test(test_errors_cancel_timeout),
+        cmocka_unit_test(test_done_callbacks),       cmocka_unit_test(test_free_with_waiter),
+        cmocka_unit_test(test_waiter_leaving),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,11 @@ struct cio_future {
     void *value;
     int refs;
     bool owned;
+    /* Waiting tasks, in FIFO order: the first in `waiter` while it is the
+     * only one (nearly always: a future has one consumer), the others in
+     * `waiters`. A task goes to the slot only when nobody waits at all, so
+     * the slot's task is always older than the list's. */
+    struct cio__task *waiter;
     struct cio__list waiters;
     struct done_cb *callbacks, **callbacks_tail;
     struct cio_future *next_free; /* in loop->free_futures */
@@ -118,7 +123,11 @@ static void settle(cio_future *f, int state, int err, void *value)
     f->err = err;
     f->value = value;
     struct cio__list *n;
-    while ((n = cio__list_shift(&f->waiters)))
+    if (f->waiter) {
+        cio__wake(f->waiter, 0);
+        f->waiter = NULL;
+    }
+    while (cio__unlikely((n = cio__list_shift(&f->waiters)) != NULL))
         cio__wake(cio__container_of(n, struct cio__waiter, link)->task, 0);
     if (f->callbacks)
         schedule_callbacks(f);
@@ -197,11 +206,18 @@ int cio_future_wait(cio_future *f, void **value)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    struct cio__waiter w = {.task = t};
-    cio__list_push(&f->waiters, &w.link);
     f->refs++;
-    rc = cio__suspend(t, "future");
-    cio__list_unlink(&w.link);
+    if (!f->waiter && cio__list_empty(&f->waiters)) {
+        f->waiter = t;
+        rc = cio__suspend(t, "future");
+        if (f->waiter == t) /* interrupted: settle() did not take it out */
+            f->waiter = NULL;
+    } else {
+        struct cio__waiter w = {.task = t};
+        cio__list_push(&f->waiters, &w.link);
+        rc = cio__suspend(t, "future");
+        cio__list_unlink(&w.link);
+    }
     if (rc == 0)
         rc = cio_future_result(f, value);
     unref(f);
