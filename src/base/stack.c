@@ -32,13 +32,13 @@
 #define FIRST_CHUNK_SLOTS 16
 /* Slots prepared at once: the slots carved so far, within these bounds. */
 #define PREPARE_MIN 8
+#define PREPARE_MAX 1024
 /* Where a slot's header and first frames sit shifts by 64 bytes from one
  * slot to the next, over this many positions: stacks are a multiple of the
  * page size apart, so without it the tops of all stacks would fall in the
  * same few sets of the L1 cache, and a thousand tasks that take turns
  * would evict each other's frames (-12% time in toolkit.semaphore_1000). */
 #define STACK_COLORS 16
-#define PREPARE_MAX 1024
 /* Guarded slots when guards do not split mappings: enough for nearly every
  * program to have all its stacks guarded, for ~65 ms of system calls. */
 #define MADVISE_GUARD_BUDGET 65536
@@ -193,6 +193,14 @@ static int grow(struct cio__stack_pool *p, struct cio__stack_class *k)
     return 0;
 }
 
+/* Whether the slot at base is its chunk's first, which sits on the chunk's
+ * own guard page. */
+static bool first_in_chunk(const struct cio__stack_pool *p, const struct cio__stack_class *k,
+                           const char *base)
+{
+    return base == k->cur->base + p->page;
+}
+
 /* Prepares the next batch of slots of the current chunk (see stack.h):
  * backs their top pages with memory and installs their guards in as few
  * system calls as the kernel allows. Both are only a head start: a slot
@@ -209,8 +217,7 @@ static void prepare(struct cio__stack_pool *p, struct cio__stack_class *k)
     char *start = k->bump, *end = start + n * k->slot;
     k->prepared = end;
     cio__pages_advise_strided(start + k->slot - p->page, k->slot, n, p->page, MADV_POPULATE_WRITE);
-    /* The chunk's first slot sits on the chunk's own guard page. */
-    char *g = start == k->cur->base + p->page ? start + k->slot : start;
+    char *g = first_in_chunk(p, k, start) ? start + k->slot : start;
     size_t ng = g < end ? (size_t)(end - g) / k->slot : 0;
     if (p->mode != CIO__GUARD_MADVISE || p->guard_budget <= 0)
         ng = 0;
@@ -229,7 +236,7 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
     if (k->bump == k->prepared)
         prepare(p, k);
     char *base = k->bump;
-    bool first = base == k->cur->base + p->page;
+    bool first = first_in_chunk(p, k, base);
     k->bump += k->slot;
     k->cur->used++;
     k->carved++;
