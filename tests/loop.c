@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct trace {
@@ -67,6 +68,61 @@ static void test_call_later_deadline_order_ties_fifo(void **state)
     assert_string_equal(tr.log, "abcde");
 }
 
+/* Hundreds of timers falling due at once (the loop was busy) fire a batch
+ * per iteration, and still all of them, in deadline order, FIFO on ties. */
+#define FLOOD 1000
+
+struct flood {
+    int order[FLOOD];
+    int n;
+};
+
+struct flood_mark {
+    struct flood *f;
+    int i;
+};
+
+static void flood_record(void *arg)
+{
+    struct flood_mark *m = arg;
+    m->f->order[m->f->n++] = m->i;
+}
+
+static int flood_main(void *arg)
+{
+    struct flood *f = arg;
+    static struct flood_mark m[FLOOD];
+    /* Timer i is due at (i / 2) * 20 us from a common start: pairs tie, and
+     * the 10 ms they span cross timer-wheel buckets. They are scheduled in
+     * a shuffled order, each pair's first member first. */
+    int64_t start = cio_time_ns() + 5000000;
+    for (int k = 0; k < FLOOD / 2; k++) {
+        int pair = (k * 337) % (FLOOD / 2); /* 337 is prime to 500 */
+        for (int j = 0; j < 2; j++) {
+            int i = 2 * pair + j;
+            m[i] = (struct flood_mark){f, i};
+            double when = (double)(start + pair * 20000) / 1e9;
+            task_check_eq(cio_call_at(when, flood_record, &m[i], NULL), 0);
+        }
+    }
+    /* Keep the loop busy past every deadline, then let it run (the loop
+     * time is that of before the wait, so sleep past the last deadline). */
+    struct timespec ts = {0, 20000000};
+    nanosleep(&ts, NULL);
+    task_check_eq(cio_sleep(0.05), 0);
+    task_check_eq(f->n, FLOOD);
+    for (int i = 0; i < FLOOD; i++)
+        task_check_eq(f->order[i], i);
+    return 0;
+}
+
+static void test_flood_of_due_timers(void **state)
+{
+    (void)state;
+    static struct flood f;
+    assert_ok(run_real(flood_main, &f));
+}
+
 static int handle_after_run(void *arg)
 {
     struct trace *tr = arg;
@@ -76,6 +132,8 @@ static int handle_after_run(void *arg)
     task_check_eq(cio_yield(), 0);
     task_check_eq(tr->n, 1);
     task_check_eq(cio_handle_cancel(h), -EALREADY); /* ran already; handle released */
+    task_check_eq(cio_handle_cancel(h), -EINVAL);   /* released: refused */
+    cio_handle_release(h);                          /* and ignored */
     /* A soon-callback cancelled while already queued never runs. */
     task_check_eq(cio_call_soon(record, &m, &h), 0);
     task_check_eq(cio_handle_cancel(h), 0);
@@ -95,6 +153,35 @@ static void test_handle_cancel_and_release(void **state)
     struct trace tr = {0};
     assert_ok(run_virtual(handle_after_run, &tr));
     assert_int_equal(cio_handle_cancel(NULL), -EINVAL);
+}
+
+/* A handle kept past its loop is refused, not read (ASan would see it),
+ * on a thread with no loop and by the next loop. */
+static int keep_handle(void *arg)
+{
+    cio_handle **h = arg;
+    struct trace tr = {0};
+    struct mark m = {&tr, 'k'};
+    task_check_eq(cio_call_later(10.0, record, &m, h), 0);
+    return 0;
+}
+
+static int cancel_stale(void *arg)
+{
+    task_check_eq(cio_handle_cancel(arg), -EINVAL);
+    cio_handle_release(arg);
+    return 0;
+}
+
+static void test_handle_outlives_loop(void **state)
+{
+    (void)state;
+    cio_handle *h = NULL;
+    assert_ok(run_virtual(keep_handle, &h));
+    assert_non_null(h);
+    assert_int_equal(cio_handle_cancel(h), -EINVAL);
+    cio_handle_release(h);
+    assert_ok(run_virtual(cancel_stale, h));
 }
 
 static int virtual_hour(void *arg)
@@ -261,7 +348,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_call_soon_fifo),
         cmocka_unit_test(test_call_later_deadline_order_ties_fifo),
+        cmocka_unit_test(test_flood_of_due_timers),
         cmocka_unit_test(test_handle_cancel_and_release),
+        cmocka_unit_test(test_handle_outlives_loop),
         cmocka_unit_test(test_virtual_clock_jumps),
         cmocka_unit_test(test_real_clock_sleep),
         cmocka_unit_test(test_add_reader),

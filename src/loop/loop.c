@@ -136,8 +136,14 @@ static int deadlock(struct cio__loop *loop)
 /* Fires the due timers, then runs one batch of ready work. */
 static void run_due(struct cio__loop *loop)
 {
+    /* At most a batch of due timers: when thousands fall due at once (the
+     * loop was busy), firing them all before running any would leave the
+     * first ones' handles evicted from the cache by the last ones' by the
+     * time they run. The rest fire in the next iterations, which do not
+     * wait: the earliest deadline has passed. */
     struct cio__timer *tm;
-    while ((tm = cio__timers_pop_due(&loop->timers, loop->now)))
+    for (unsigned n = CIO__DISPATCH_BATCH;
+         n && (tm = cio__timers_pop_due(&loop->timers, loop->now)); n--)
         tm->fire(tm);
 
     loop->budget = CIO__DISPATCH_BATCH;
