@@ -33,7 +33,7 @@ static void test_order_and_ties(void **state)
     int popped = 0;
     struct cio__timer *x;
     while ((x = cio__heap_pop_due(&h, INT64_MAX))) {
-        assert_int_equal(x->index, 0);
+        assert_int_equal(x->pos, 0);
         assert_true((x - t) % 3 != 0);
         if (x->deadline == last_deadline)
             assert_true(x->seq > last_seq); /* FIFO among ties */

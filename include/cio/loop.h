@@ -102,12 +102,17 @@ int cio_call_later(double delay, cio_callback cb, void *arg, cio_handle **handle
 int cio_call_at(double when, cio_callback cb, void *arg, cio_handle **handle);
 
 /* Cancels the callback if it has not run yet, and releases the caller's
- * handle, which must not be used again. Returns 0 if the callback was
- * cancelled, -EALREADY if it had already run or been cancelled (the handle
- * is released all the same), -EINVAL if h is NULL. */
+ * handle, which must not be used again. Call it on the loop's thread.
+ * Returns 0 if the callback was cancelled, -EALREADY if it had already run
+ * or been cancelled (the handle is released all the same), -EINVAL if h is
+ * NULL or not a handle this thread's running loop handed out and the
+ * caller still holds: one from a loop since closed, or from another
+ * thread's loop, is refused without being read, and so, until a new call
+ * reuses its memory, is one already released. */
 int cio_handle_cancel(cio_handle *h);
 
-/* Releases the caller's handle without cancelling the callback. */
+/* Releases the caller's handle without cancelling the callback. Does
+ * nothing where cio_handle_cancel() would return -EINVAL. */
 void cio_handle_release(cio_handle *h);
 
 /* Calls cb(arg) from the loop each time fd is readable, until

@@ -34,10 +34,10 @@ extern "C" {
 struct cio__timer {
     int64_t deadline; /* loop time, ns */
     uint64_t seq;     /* FIFO order among equal deadlines */
-    uint32_t index;   /* position in the heap + 1, 0 when not in the heap */
-    uint32_t pos;     /* position in a wheel bucket or the overflow */
-    uint8_t where;    /* 0 when not scheduled (see src/base/timers.h) */
     void (*fire)(struct cio__timer *timer);
+    uint32_t pos;  /* in the heap: position + 1; in a wheel bucket or the
+                    * overflow: position (see where) */
+    uint8_t where; /* 0 when not scheduled (see src/base/timers.h) */
 };
 
 typedef struct cio_scope {

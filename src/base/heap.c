@@ -16,7 +16,7 @@ void cio__heap_init(struct cio__heap *h)
 void cio__heap_fini(struct cio__heap *h)
 {
     for (uint32_t i = 0; i < h->n; i++)
-        h->a[i].timer->index = 0;
+        h->a[i].timer->pos = 0;
     free(h->a);
     cio__heap_init(h);
 }
@@ -31,7 +31,7 @@ static inline int less(const struct cio__heap_entry *x, const struct cio__heap_e
 static inline void place(struct cio__heap *h, uint32_t i, struct cio__heap_entry e)
 {
     h->a[i] = e;
-    e.timer->index = i + 1;
+    e.timer->pos = i + 1;
 }
 
 static void sift_up(struct cio__heap *h, uint32_t i, struct cio__heap_entry e)
@@ -59,7 +59,7 @@ static void sift_down(struct cio__heap *h, uint32_t i, struct cio__heap_entry e)
                 best = c;
         if (!less(&h->a[best], &e))
             break;
-        /* The moved timer's index is written at a random address: start
+        /* The moved timer's position is written at a random address: start
          * that miss now, while the next level is compared. */
         __builtin_prefetch(h->a[best].timer, 1);
         place(h, i, h->a[best]);
@@ -85,10 +85,10 @@ int cio__heap_push(struct cio__heap *h, struct cio__timer *t)
 
 void cio__heap_remove(struct cio__heap *h, struct cio__timer *t)
 {
-    if (!t->index)
+    if (!t->pos)
         return;
-    uint32_t i = t->index - 1;
-    t->index = 0;
+    uint32_t i = t->pos - 1;
+    t->pos = 0;
     struct cio__heap_entry last = h->a[--h->n];
     if (i == h->n)
         return;
@@ -103,7 +103,7 @@ struct cio__timer *cio__heap_pop_due(struct cio__heap *h, int64_t now)
     if (!h->n || h->a[0].deadline > now)
         return NULL;
     struct cio__timer *t = h->a[0].timer;
-    t->index = 0;
+    t->pos = 0;
     struct cio__heap_entry last = h->a[--h->n];
     if (h->n)
         sift_down(h, 0, last);

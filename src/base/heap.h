@@ -23,11 +23,11 @@ struct cio__heap {
 void cio__heap_init(struct cio__heap *h);
 void cio__heap_fini(struct cio__heap *h);
 
-/* Adds t (t->index must be 0) with t->deadline and t->seq set. Returns 0
- * or -ENOMEM. */
+/* Adds t, with t->deadline and t->seq set. Returns 0 or -ENOMEM. */
 int cio__heap_push(struct cio__heap *h, struct cio__timer *t);
 
-/* Removes t if it is in the heap; harmless otherwise. */
+/* Removes t if it is in the heap; harmless if the heap took it out (t->pos
+ * is then 0). */
 void cio__heap_remove(struct cio__heap *h, struct cio__timer *t);
 
 /* The earliest timer, or NULL. */

@@ -38,6 +38,7 @@ struct cio__timer_ref {
 struct cio__timer_vec {
     struct cio__timer_ref *a;
     uint32_t n, cap;
+    size_t bytes; /* of the mapping at a */
 };
 
 /* A bucket or the overflow: references in blocks of CIO__TIMER_BLOCK from
@@ -66,9 +67,8 @@ struct cio__timers {
     struct cio__timer_list overflow;      /* beyond the ring */
     struct cio__slab blocks;              /* of struct cio__timer_block */
     int64_t overflow_min;                 /* a lower bound of its deadlines */
-    struct cio__timer_ref *scratch;       /* for sorting */
+    struct cio__timer_vec scratch;        /* for sorting */
     uint32_t *counts;                     /* for sorting */
-    uint32_t scratch_cap;
     uint64_t seq;
     size_t count;
 };

@@ -25,6 +25,7 @@ enum { CIO__RUN_TASK, CIO__RUN_HANDLE };
 struct cio__runnable {
     struct cio__runnable *next;
     uint8_t kind;
+    uint8_t refs; /* a callback handle's references (handle.c); not a task's */
 };
 
 struct cio__readyq {

@@ -40,7 +40,6 @@ static int enter(cio_scope *s, int kind, int64_t deadline)
     s->kind_ = (unsigned char)kind;
     s->task_ = t;
     s->expired_ = false;
-    s->timer_.index = 0;
     s->timer_.where = 0;
     s->timer_.fire = scope_timer_fire;
     s->timer_.deadline = deadline;

@@ -376,7 +376,6 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     t->id = ++loop->next_id;
     t->loop = loop;
     t->scopes = NULL;
-    t->timer.index = 0;
     t->timer.where = 0;
     t->timer.fire = task_timer_fire;
     t->joiner = NULL;
