@@ -123,6 +123,50 @@ static void test_flood_of_due_timers(void **state)
     assert_ok(run_real(flood_main, &f));
 }
 
+/* The loop sleeps until the first multiple of the timer slack at or after
+ * the next deadline: timers due within one slack of each other fire on one
+ * wake-up, none before its deadline. */
+struct slack_run {
+    int64_t grid;
+    int64_t fired[5];
+    int n;
+};
+
+static void note_time(void *arg)
+{
+    struct slack_run *r = arg;
+    r->fired[r->n++] = cio_time_ns();
+}
+
+static int slack_main(void *arg)
+{
+    struct slack_run *r = arg;
+    /* Five deadlines 20 us apart, just past a multiple of the slack. */
+    int64_t cell = (cio_time_ns() / r->grid + 8) * r->grid;
+    for (int i = 0; i < 5; i++)
+        task_check_eq(cio_call_at((double)(cell + 1 + i * 20000) / 1e9, note_time, r, NULL), 0);
+    task_check_eq(cio_sleep((double)(cell + 2 * r->grid - cio_time_ns()) / 1e9), 0);
+    task_check_eq(r->n, 5);
+    for (int i = 0; i < 5; i++) {
+        task_check(r->fired[i] >= cell + 1 + i * 20000);
+        task_check_eq(r->fired[i], r->fired[0]);
+    }
+    task_check(r->fired[0] >= cell + r->grid);
+    return 0;
+}
+
+static void test_timer_slack(void **state)
+{
+    (void)state;
+    struct slack_run r = {.grid = 250000};
+    assert_ok(cio_run(slack_main, &r)); /* the default: 250 us */
+    r = (struct slack_run){.grid = 2000000};
+    cio_run_options o = {.timer_slack = 0.002};
+    assert_ok(cio_run_with(&o, slack_main, &r));
+    o.timer_slack = 0.0 / 0.0;
+    assert_int_equal(cio_run_with(&o, slack_main, &r), -EINVAL);
+}
+
 static int handle_after_run(void *arg)
 {
     struct trace *tr = arg;
@@ -349,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_call_soon_fifo),
         cmocka_unit_test(test_call_later_deadline_order_ties_fifo),
         cmocka_unit_test(test_flood_of_due_timers),
+        cmocka_unit_test(test_timer_slack),
         cmocka_unit_test(test_handle_cancel_and_release),
         cmocka_unit_test(test_handle_outlives_loop),
         cmocka_unit_test(test_virtual_clock_jumps),

@@ -34,6 +34,10 @@ typedef void (*cio_callback)(void *arg);
 /* Smallest stack a task may ask for. */
 #define CIO_MIN_STACK_SIZE ((size_t)16 * 1024)
 
+/* How late, in seconds, the loop may wake for a timer unless
+ * cio_run_options says otherwise (see timer_slack). */
+#define CIO_DEFAULT_TIMER_SLACK 0.00025
+
 typedef struct cio_run_options {
     /* Run on a virtual clock: time starts at 0, and whenever every task
      * waits only on timers, the clock jumps to the next deadline instead of
@@ -57,6 +61,16 @@ typedef struct cio_run_options {
     /* Seconds between the first shutdown signal and the forced exit; 0
      * means CIO_DEFAULT_SHUTDOWN_TIMEOUT (cio/signal.h), negative never. */
     double shutdown_timeout;
+    /* When the loop sleeps until a timer, it wakes at the first multiple of
+     * this many seconds at or after the deadline, so that timers due close
+     * together fire on one wake-up instead of one each (a wake-up costs
+     * microseconds of system time; a million timers in a second would
+     * otherwise wake the loop thousands of times). A timer thus fires up to
+     * this much late, plus the kernel's own slack (50 us by default). 0
+     * means CIO_DEFAULT_TIMER_SLACK (250 us; asyncio, libuv and Tokio round
+     * their waits to 1 ms); negative means none, for waits as precise as
+     * the kernel gives. The virtual clock is never late. */
+    double timer_slack;
 } cio_run_options;
 
 /* Makes this thread's loop, runs main(arg) as its first task, and returns
@@ -73,7 +87,8 @@ typedef struct cio_run_options {
 int cio_run(cio_task_fn main, void *arg);
 
 /* cio_run() with options; opts may be NULL for the defaults. Same errors,
- * plus -EINVAL for a stack size that cannot be honoured. */
+ * plus -EINVAL for a stack size that cannot be honoured or a timer slack
+ * that is not a number. */
 int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg);
 
 /* The loop's time in seconds: monotonic, read once per loop iteration (or

@@ -66,6 +66,8 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     loop->virtual_clock = opts && opts->virtual_clock;
     if (opts && opts->slow_task_warning > 0)
         loop->slow_ns = cio__sec_to_ns(opts->slow_task_warning);
+    double slack = opts && opts->timer_slack ? opts->timer_slack : CIO_DEFAULT_TIMER_SLACK;
+    loop->timer_slack = slack > 0 ? cio__sec_to_ns(slack) : 0;
     loop->now = loop->virtual_clock ? 0 : cio__mono_ns(); /* virtual time starts at 0 */
     cio__timers_init(&loop->timers, loop->now);
     find_sched_stack(loop);
@@ -133,6 +135,17 @@ static int deadlock(struct cio__loop *loop)
     return woke ? 0 : CIO_EDEADLOCK;
 }
 
+/* When to wake for a timer due at `deadline`: the first multiple of the
+ * timer slack at or after it, so that one wake-up fires every timer due
+ * in between (real clock only: virtual time jumps to the deadline). */
+static int64_t wake_time(const struct cio__loop *loop, int64_t deadline)
+{
+    int64_t g = loop->timer_slack;
+    if (g <= 1 || loop->virtual_clock || deadline <= loop->now || deadline > INT64_MAX - g)
+        return deadline;
+    return (deadline + g - 1) / g * g;
+}
+
 /* Fires the due timers, then runs one batch of ready work. */
 static void run_due(struct cio__loop *loop)
 {
@@ -178,7 +191,7 @@ int cio__loop_iterate(struct cio__loop *loop)
         timeout = 0;
     } else if (loop->timers.count) {
         int64_t next = cio__timers_next(&loop->timers);
-        timeout = next - loop->now;
+        timeout = wake_time(loop, next) - loop->now;
         if (timeout < 0)
             timeout = 0;
     }

@@ -76,7 +76,8 @@ struct cio__loop {
 
     /* Time. */
     int64_t now;
-    int64_t polled_at; /* the clock when I/O was last polled */
+    int64_t polled_at;   /* the clock when I/O was last polled */
+    int64_t timer_slack; /* ns; waits for a timer end on its multiples */
     bool virtual_clock;
     int64_t real_mark; /* virtual: the monotonic clock when a real wait began */
     struct cio__timers timers;

@@ -89,7 +89,8 @@ int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)
         return -EINVAL;
     if (cio__tls_loop)
         return -EBUSY;
-    if (opts && opts->stack_size && opts->stack_size < CIO_MIN_STACK_SIZE)
+    if (opts && ((opts->stack_size && opts->stack_size < CIO_MIN_STACK_SIZE) ||
+                 opts->timer_slack != opts->timer_slack))
         return -EINVAL;
     struct cio__loop *loop;
     int rc = cio__loop_open(&loop, opts);
