@@ -247,12 +247,80 @@ static void test_waiter_leaving(void **state)
     assert_ok(run_virtual(waiter_leaving, NULL));
 }
 
+/* The loop recycles freed futures: one that comes back is as new, whatever
+ * its last life (callbacks removed or run, waiters cancelled out of the
+ * slot and the list, an error). */
+static int recycled(void *arg)
+{
+    (void)arg;
+    for (int life = 0; life < 4; life++) {
+        struct cb_log l = {0};
+        struct waiters w = {0};
+        struct waiter_arg a[2] = {{&w, 0}, {&w, 1}};
+        cio_task t[2];
+        task_check_eq(cio_future_new(&w.f), 0);
+        cio_future *old = w.f;
+        if (life == 0) {
+            task_check_eq(cio_future_add_done_callback(old, cb_b, &l), 0);
+            task_check_eq(cio_future_remove_done_callback(old, cb_b, &l), 1);
+            task_check_eq(cio_future_set_result(old, (void *)"old"), 0);
+        } else if (life == 1) {
+            task_check_eq(cio_future_add_done_callback(old, cb_a, &l), 0);
+            task_check_eq(cio_future_set_result(old, NULL), 0);
+            task_check_eq(cio_yield(), 0);
+            task_check_eq(l.n, 1);
+        } else if (life == 2) {
+            for (int i = 0; i < 2; i++)
+                t[i] = cio_spawn(wait_one, &a[i]);
+            task_check_eq(cio_yield(), 0); /* one in the slot, one in the list */
+        } else {
+            task_check_eq(cio_future_set_error(old, -EIO), 0);
+        }
+        cio_future_free(old);
+        if (life == 2)
+            for (int i = 0; i < 2; i++) {
+                task_check_eq(cio_join(t[i]), 0);
+                task_check_eq(w.rc[i], -ECANCELED);
+            }
+
+        /* The next future is the same memory, and fresh. */
+        memset(&w, 0, sizeof w);
+        memset(&l, 0, sizeof l);
+        task_check_eq(cio_future_new(&w.f), 0);
+        task_check(w.f == old);
+        task_check(!cio_future_done(w.f));
+        task_check(!cio_future_cancelled(w.f));
+        task_check_eq(cio_future_result(w.f, NULL), CIO_ESTATE);
+        task_check_eq(cio_future_add_done_callback(w.f, cb_b, &l), 0);
+        for (int i = 0; i < 2; i++)
+            t[i] = cio_spawn(wait_one, &a[i]);
+        task_check_eq(cio_yield(), 0);
+        task_check_eq(cio_future_set_result(w.f, (void *)"new"), 0);
+        for (int i = 0; i < 2; i++) {
+            task_check_eq(cio_join(t[i]), 0);
+            task_check_eq(w.rc[i], 0);
+            task_check(strcmp(w.got[i], "new") == 0);
+        }
+        task_check(strcmp(w.order, "01") == 0);
+        task_check_eq(cio_yield(), 0);
+        task_check(strcmp(l.s, "b") == 0); /* its own callback, once */
+        cio_future_free(w.f);
+    }
+    return 0;
+}
+
+static void test_recycled(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(recycled, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resolved_by_callback), cmocka_unit_test(test_errors_cancel_timeout),
         cmocka_unit_test(test_done_callbacks),       cmocka_unit_test(test_free_with_waiter),
-        cmocka_unit_test(test_waiter_leaving),
+        cmocka_unit_test(test_waiter_leaving),       cmocka_unit_test(test_recycled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

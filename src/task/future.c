@@ -43,16 +43,23 @@ int cio_future_new(cio_future **out)
         return CIO_ENOLOOP;
     cio_future *f = loop->free_futures;
     if (f) {
+        /* A recycled future is as its last reference left it: of this
+         * loop, with no waiter and no callback (each held a reference). */
         loop->free_futures = f->next_free;
         loop->n_free_futures--;
     } else {
         f = malloc(sizeof *f);
         if (!f)
             return -ENOMEM;
+        f->loop = loop;
+        f->waiter = NULL;
+        cio__list_init(&f->waiters);
+        f->callbacks = NULL;
+        f->callbacks_tail = &f->callbacks;
     }
-    *f = (cio_future){.loop = loop, .state = PENDING, .refs = 1, .owned = true};
-    cio__list_init(&f->waiters);
-    f->callbacks_tail = &f->callbacks;
+    f->state = PENDING; /* err and value are set when it settles */
+    f->refs = 1;
+    f->owned = true;
     *out = f;
     return 0;
 }
