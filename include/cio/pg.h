@@ -276,8 +276,9 @@ typedef struct cio_pg_options {
 
 /* Opens a connection to dsn (a libpq connection string or URI:
  * "host=127.0.0.1 port=5432 user=app dbname=app", "postgresql://...") without
- * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop; a host name
- * is looked up on the executor, every address tried). opts may be NULL for
+ * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop; host names,
+ * a list of them included, are looked up on the executor, every address
+ * tried; a service file's are left to libpq). opts may be NULL for
  * the defaults.
  * Like libpq's PQconnectdb, *out receives a connection even when the attempt
  * fails (except with -EINVAL and -ENOMEM, where it is NULL), so that

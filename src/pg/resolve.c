@@ -1,11 +1,19 @@
 /* Host names resolved off the loop thread. libpq's PQconnectStart resolves
- * a host name with a blocking getaddrinfo() on the calling thread; cio runs
- * that lookup on the executor instead and hands libpq the addresses as
+ * host names with a blocking getaddrinfo() on the calling thread; cio runs
+ * those lookups on the executor instead and hands libpq the addresses as
  * hostaddr (host stays, for TLS verification and passwords), one entry per
- * address so that libpq still tries each in turn, as it would have. */
+ * address so that libpq still tries each in turn, as it would have.
+ *
+ * A list of hosts (host=a,b, with one port for all or one per host) is
+ * expanded entry by entry: a name becomes one entry per address (none if it
+ * cannot be resolved: libpq would have failed it and gone on to the next),
+ * an address or a socket directory stays as it is, with an empty hostaddr.
+ * Without a host in the string, PGHOST is the list. Service files and lists
+ * longer than MAX_HOSTS are left to libpq. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,75 +21,122 @@
 #include "cio/executor.h"
 #include "pg/internal.h"
 
+#define MAX_HOSTS 16
 #define MAX_ADDRS 8
 
 struct lookup {
-    char *host;
-    int n;
-    char addrs[MAX_ADDRS][INET6_ADDRSTRLEN];
-    char message[128];
+    char *hosts, *ports;         /* copies of the lists, split in place */
+    int n, nports;               /* entries in each (nports 0: no port) */
+    char *items[MAX_HOSTS];      /* the hosts */
+    char *port_items[MAX_HOSTS]; /* the ports */
+    char *names[MAX_HOSTS];      /* items[i] if it is a name, else NULL */
+    int naddrs[MAX_HOSTS];       /* addresses found for names[i] */
+    char addrs[MAX_HOSTS][MAX_ADDRS][INET6_ADDRSTRLEN];
+    char message[128]; /* why the first name failed */
 };
 
-static int lookup_fn(void *arg)
+static void resolve_one(struct lookup *l, int i)
 {
-    struct lookup *l = arg;
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    int rc = getaddrinfo(l->host, NULL, &hints, &res);
+    int rc = getaddrinfo(l->names[i], NULL, &hints, &res);
     if (rc != 0) {
-        snprintf(l->message, sizeof l->message, "could not translate host name \"%.60s\": %s",
-                 l->host, gai_strerror(rc));
-        return CIO_PG_ECONN;
+        if (!l->message[0])
+            snprintf(l->message, sizeof l->message, "could not translate host name \"%.60s\": %s",
+                     l->names[i], gai_strerror(rc));
+        return;
     }
-    for (struct addrinfo *a = res; a && l->n < MAX_ADDRS; a = a->ai_next) {
+    for (struct addrinfo *a = res; a && l->naddrs[i] < MAX_ADDRS; a = a->ai_next) {
         const void *src =
             a->ai_family == AF_INET
                 ? (const void *)&((struct sockaddr_in *)(void *)a->ai_addr)->sin_addr
                 : (const void *)&((struct sockaddr_in6 *)(void *)a->ai_addr)->sin6_addr;
         if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
-            inet_ntop(a->ai_family, src, l->addrs[l->n], sizeof l->addrs[0]))
-            l->n++;
+            inet_ntop(a->ai_family, src, l->addrs[i][l->naddrs[i]], sizeof l->addrs[i][0]))
+            l->naddrs[i]++;
     }
     freeaddrinfo(res);
-    return l->n ? 0 : CIO_PG_ECONN;
+}
+
+/* On an executor thread. */
+static int lookup_fn(void *arg)
+{
+    struct lookup *l = arg;
+    for (int i = 0; i < l->n; i++)
+        if (l->names[i])
+            resolve_one(l, i);
+    return 0;
 }
 
 static void lookup_free(void *arg, int result)
 {
     (void)result;
     struct lookup *l = arg;
-    free(l->host);
+    free(l->hosts);
+    free(l->ports);
     free(l);
 }
 
-/* Whether libpq would look host up: a name, not an address, a socket
- * directory or a list. */
-static bool needs_lookup(const char *host)
+/* Whether libpq would look host up: a name, not an address or a socket
+ * directory. */
+static bool is_name(const char *host)
 {
     unsigned char buf[16];
-    if (!host || !*host || host[0] == '/' || host[0] == '@' || strchr(host, ','))
+    if (!*host || host[0] == '/' || host[0] == '@')
         return false;
     return inet_pton(AF_INET, host, buf) != 1 && inet_pton(AF_INET6, host, buf) != 1;
 }
 
-static char *joined(const char *item, int times, const char (*list)[INET6_ADDRSTRLEN])
+/* Splits the copy *s of a comma-separated list in place into at most max
+ * entries; returns how many, or -1 if there are more. */
+static int split(char *s, char **out, int max)
 {
-    size_t n = 1;
-    for (int i = 0; i < times; i++)
-        n += strlen(list ? list[i] : item) + 1;
-    char *out = malloc(n), *p = out;
-    if (!out)
-        return NULL;
-    for (int i = 0; i < times; i++) {
-        const char *s = list ? list[i] : item;
-        size_t k = strlen(s);
-        if (i)
-            *p++ = ',';
-        memcpy(p, s, k);
-        p += k;
+    int n = 0;
+    for (char *p = s;; p++) {
+        if (n == max)
+            return -1;
+        out[n++] = p;
+        p = strchr(p, ',');
+        if (!p)
+            return n;
+        *p = 0;
     }
-    *p = 0;
-    return out;
+}
+
+/* Appends item to a comma-separated list being written to f. */
+static void add(FILE *f, bool *first, const char *item)
+{
+    fprintf(f, "%s%s", *first ? "" : ",", item);
+    *first = false;
+}
+
+/* Writes the expanded host, hostaddr and (if it was a list) port lists
+ * into malloc'd strings. Returns how many entries, 0 if every name failed,
+ * -1 without memory. */
+static int expand(const struct lookup *l, char **hosts, char **addrs, char **ports)
+{
+    size_t hn, an, pn;
+    FILE *h = open_memstream(hosts, &hn), *a = open_memstream(addrs, &an);
+    FILE *p = l->nports > 1 ? open_memstream(ports, &pn) : NULL;
+    bool ok = h && a && (p || l->nports <= 1);
+    bool fh = true, fa = true, fp = true;
+    int entries = 0;
+    for (int i = 0; ok && i < l->n; i++) {
+        int times = l->names[i] ? l->naddrs[i] : 1;
+        for (int k = 0; k < times; k++, entries++) {
+            add(h, &fh, l->items[i]);
+            add(a, &fa, l->names[i] ? l->addrs[i][k] : "");
+            if (p)
+                add(p, &fp, l->port_items[i]);
+        }
+    }
+    if (h && fclose(h) != 0)
+        ok = false;
+    if (a && fclose(a) != 0)
+        ok = false;
+    if (p && fclose(p) != 0)
+        ok = false;
+    return ok ? entries : -1;
 }
 
 PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
@@ -89,25 +144,54 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
     PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
     if (!opts)
         return PQconnectStart(dsn); /* let libpq say what is wrong */
-    const char *host = NULL, *hostaddr = NULL;
+    const char *host = NULL, *hostaddr = NULL, *port = NULL;
     int count = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
-        if (o->val && strcmp(o->keyword, "host") == 0)
+        if (o->val && *o->val && strcmp(o->keyword, "host") == 0)
             host = o->val;
         if (o->val && *o->val && strcmp(o->keyword, "hostaddr") == 0)
             hostaddr = o->val;
+        if (o->val && *o->val && strcmp(o->keyword, "port") == 0)
+            port = o->val;
         count++;
     }
-    if (hostaddr || !needs_lookup(host)) {
+    /* What libpq would fall back on: the environment. */
+    if (!host)
+        host = getenv("PGHOST");
+    if (!hostaddr)
+        hostaddr = getenv("PGHOSTADDR");
+    if (!port)
+        port = getenv("PGPORT");
+
+    struct lookup *l = NULL;
+    int names = 0;
+    if (host && *host && !(hostaddr && *hostaddr)) {
+        l = calloc(1, sizeof *l);
+        if (!l || !(l->hosts = strdup(host)) || (port && !(l->ports = strdup(port)))) {
+            if (l)
+                lookup_free(l, 0);
+            PQconninfoFree(opts);
+            return NULL;
+        }
+        l->n = split(l->hosts, l->items, MAX_HOSTS);
+        l->nports = l->ports ? split(l->ports, l->port_items, MAX_HOSTS) : 0;
+        /* Counts libpq refuses are left for libpq to refuse, before it
+         * looks anything up. */
+        if (l->n < 0 || l->nports < 0 || (l->nports > 1 && l->nports != l->n))
+            l->n = 0;
+        for (int i = 0; i < l->n; i++)
+            if (is_name(l->items[i])) {
+                l->names[i] = l->items[i];
+                names++;
+            }
+    }
+    if (!names) {
+        if (l)
+            lookup_free(l, 0);
         PQconninfoFree(opts);
         return PQconnectStart(dsn);
     }
-    struct lookup *l = calloc(1, sizeof *l);
-    if (!l || !(l->host = strdup(host))) {
-        free(l);
-        PQconninfoFree(opts);
-        return NULL;
-    }
+
     cio_job_options jo = {.release = lookup_free};
     int rc = cio_run_in_executor(&jo, lookup_fn, l);
     if (rc == -ECANCELED || rc == -ETIMEDOUT) { /* l belongs to lookup_free now */
@@ -116,33 +200,46 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
         return NULL;
     }
     if (rc < 0) {
-        cio__pg_set_error(c, NULL, "FATAL", l->message[0] ? l->message : cio_strerror(rc), NULL,
-                          NULL);
+        cio__pg_set_error(c, NULL, "FATAL", cio_strerror(rc), NULL, NULL);
+        c->lookup_error = CIO_PG_ECONN;
         lookup_free(l, rc);
         PQconninfoFree(opts);
-        c->lookup_error = CIO_PG_ECONN;
         return NULL;
     }
-    const char **keys = calloc((size_t)count + 2, sizeof *keys);
-    const char **vals = calloc((size_t)count + 2, sizeof *vals);
-    char *hosts = joined(host, l->n, NULL), *addrs = joined(NULL, l->n, l->addrs);
+    char *hosts = NULL, *addrs = NULL, *ports = NULL;
+    int entries = expand(l, &hosts, &addrs, &ports);
     PGconn *pg = NULL;
-    if (keys && vals && hosts && addrs) {
-        int k = 0;
-        for (PQconninfoOption *o = opts; o->keyword; o++) {
-            if (!o->val || strcmp(o->keyword, "hostaddr") == 0)
-                continue;
-            keys[k] = o->keyword;
-            vals[k++] = strcmp(o->keyword, "host") == 0 ? hosts : o->val;
+    if (entries == 0) {
+        cio__pg_set_error(c, NULL, "FATAL", l->message, NULL, NULL);
+        c->lookup_error = CIO_PG_ECONN;
+    } else if (entries > 0) {
+        const char **keys = calloc((size_t)count + 3, sizeof *keys);
+        const char **vals = calloc((size_t)count + 3, sizeof *vals);
+        if (keys && vals) {
+            int k = 0;
+            for (PQconninfoOption *o = opts; o->keyword; o++) {
+                if (!o->val || strcmp(o->keyword, "hostaddr") == 0 ||
+                    strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "port") == 0)
+                    continue;
+                keys[k] = o->keyword;
+                vals[k++] = o->val;
+            }
+            keys[k] = "host";
+            vals[k++] = hosts;
+            keys[k] = "hostaddr";
+            vals[k++] = addrs;
+            if (port) {
+                keys[k] = "port";
+                vals[k++] = l->nports > 1 ? ports : port;
+            }
+            pg = PQconnectStartParams(keys, vals, 0);
         }
-        keys[k] = "hostaddr";
-        vals[k++] = addrs;
-        pg = PQconnectStartParams(keys, vals, 0);
+        free(keys);
+        free(vals);
     }
-    free(keys);
-    free(vals);
     free(hosts);
     free(addrs);
+    free(ports);
     lookup_free(l, 0);
     PQconninfoFree(opts);
     return pg;

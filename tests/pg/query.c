@@ -3,7 +3,37 @@
  * (stale plans, eviction), executemany pipelines with an error in the
  * middle, transactions, streaming, COPY, LISTEN/NOTIFY, and cancelling a
  * long query on the server. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
 #include "pg_test.h"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netdb.h>
+#include <pthread.h>
+
+/* Every getaddrinfo() of this program, libpq's included, comes here first:
+ * a host name looked up on the loop's thread (where a lookup would block
+ * every task) is counted. Numeric addresses are libpq's own parsing, which
+ * never blocks. (Exported, so that libpq's calls find it first.) */
+static pthread_t loop_thread;
+static bool watching;
+static int blocking_lookups;
+
+__attribute__((visibility("default"))) int getaddrinfo(const char *node, const char *service,
+                                                       const struct addrinfo *hints,
+                                                       struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    unsigned char buf[16];
+    if (watching && pthread_equal(pthread_self(), loop_thread) && node && node[0] != '/' &&
+        inet_pton(AF_INET, node, buf) != 1 && inet_pton(AF_INET6, node, buf) != 1)
+        blocking_lookups++;
+    return real(node, service, hints, res);
+}
 
 static int connect_errors(void *arg)
 {
@@ -43,6 +73,74 @@ static int connect_errors(void *arg)
     task_check(c == NULL);
     task_check_eq(cio_pg_execute(NULL, "SELECT 1", CIO_PG_NOARGS), -EINVAL);
     return 0;
+}
+
+/* pg_dsn() with its host and port replaced ("" leaves one out). */
+static void dsn_with(char *out, size_t size, const char *host, const char *port)
+{
+    char rest[512] = "";
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", pg_dsn());
+    for (char *save, *w = strtok_r(copy, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (strncmp(w, "host=", 5) != 0 && strncmp(w, "port=", 5) != 0)
+            snprintf(rest + strlen(rest), sizeof rest - strlen(rest), " %s", w);
+    snprintf(out, size, "%s%s%s%s%s", *host ? "host=" : "", host, *port ? " port=" : "", port,
+             rest);
+}
+
+static int connects(const char *dsn)
+{
+    cio_pg_conn *c;
+    int rc = cio_pg_connect(dsn, NULL, &c);
+    if (rc)
+        print_error("%s: %s\n", dsn, cio_pg_conn_error(c)->message);
+    int64_t one = 0;
+    if (rc == 0)
+        rc = cio_pg_fetchval_int64(c, "SELECT 1", CIO_PG_NOARGS, &one);
+    cio_pg_close(c);
+    return rc == 0 && one == 1 ? 0 : -1;
+}
+
+/* Lists of hosts, and PGHOST, are resolved off the loop thread too: each
+ * name becomes its addresses, with its own port, and one that cannot be
+ * resolved is passed over as libpq would. */
+static int host_lists(void *arg)
+{
+    (void)arg;
+    loop_thread = pthread_self();
+    watching = true;
+    blocking_lookups = 0;
+    const char *p = strstr(pg_dsn(), "port=");
+    task_check(p != NULL);
+    char port[16], ports[32], dsn[700];
+    snprintf(port, sizeof port, "%d", atoi(p + 5));
+    dsn_with(dsn, sizeof dsn, "no-such-host.invalid,localhost", port);
+    task_check_eq(connects(dsn), 0);
+    /* localhost's addresses on port 1 are refused; then 127.0.0.1. */
+    snprintf(ports, sizeof ports, "1,%s", port);
+    dsn_with(dsn, sizeof dsn, "localhost,127.0.0.1", ports);
+    task_check_eq(connects(dsn), 0);
+    /* Every name fails: the first one is named. */
+    dsn_with(dsn, sizeof dsn, "a.invalid,b.invalid", port);
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_connect(dsn, NULL, &c), CIO_PG_ECONN);
+    task_check(strstr(cio_pg_conn_error(c)->message, "a.invalid") != NULL);
+    cio_pg_close(c);
+    /* No host in the string: PGHOST's list. */
+    dsn_with(dsn, sizeof dsn, "", port);
+    setenv("PGHOST", "no-such-host.invalid,localhost", 1);
+    int rc = connects(dsn);
+    unsetenv("PGHOST");
+    task_check_eq(rc, 0);
+    watching = false;
+    task_check_eq(blocking_lookups, 0);
+    return 0;
+}
+
+static void test_host_lists(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(host_lists, NULL), 0);
 }
 
 static void test_connect_errors(void **state)
@@ -1181,6 +1279,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_errors),
+        cmocka_unit_test(test_host_lists),
         cmocka_unit_test(test_basics),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_statement_cache),
