@@ -38,6 +38,14 @@ typedef struct cio_tls_options {
     /* Servers: ask clients for a certificate and verify it against
      * ca_file/ca_path. */
     bool verify_client;
+    /* A peer that closes the connection without TLS's close_notify may
+     * have been cut short by an attacker who forged the TCP end. By
+     * default that is the end of the stream, as with Python's
+     * suppress_ragged_eofs (many peers close so, and protocols that know
+     * their length, such as HTTP with Content-Length or chunks, see a
+     * truncation themselves); with this set, reads report it as CIO_ETLS
+     * (the detail says so), for protocols that read until the end. */
+    bool require_close_notify;
 } cio_tls_options;
 
 /* Makes a client context; the caller owns it and frees it with

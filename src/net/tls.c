@@ -1,20 +1,23 @@
 /* TLS with OpenSSL 3: contexts, the handshake, and the transport calls the
  * stream uses when it is TLS.
  *
- * OpenSSL works on the non-blocking socket directly (SSL_set_fd); when it
- * says WANT_READ or WANT_WRITE, the stream waits for that direction and
- * retries. Partial writes and moving write buffers are enabled because the
- * stream retries a write from its own buffer, where the bytes have moved.
- * The per-thread OpenSSL error queue is cleared before every call, since
- * many streams share a thread and a stale error would be blamed on the
- * wrong one. */
+ * OpenSSL works on the non-blocking socket directly, through OpenSSL's
+ * socket BIO but for writes, which use send(MSG_NOSIGNAL): the socket BIO
+ * writes with write(), and a peer that has gone would raise SIGPIPE, whose
+ * default action ends the process. When OpenSSL says WANT_READ or
+ * WANT_WRITE, the stream waits for that direction and retries. Partial writes and moving write
+ * buffers are enabled because the stream retries a write from its own buffer, where the bytes have
+ * moved. The per-thread OpenSSL error queue is cleared before every call, since many streams share
+ * a thread and a stale error would be blamed on the wrong one. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "net/internal.h"
@@ -26,13 +29,55 @@ struct cio_tls_ctx {
     int refs; /* the caller's and each TLS stream's; atomic: loops may share */
     bool server;
     bool verify;
+    bool require_close_notify;
     unsigned char alpn[256]; /* wire format */
     unsigned alpn_len;
 };
 
+/* ---- the socket BIO, without SIGPIPE --------------------------------------- */
+
+static BIO_METHOD *socket_method;
+
+static int socket_write(BIO *b, const char *in, int n)
+{
+    int fd = -1;
+    BIO_get_fd(b, &fd);
+    ssize_t r = send(fd, in, (size_t)n, MSG_NOSIGNAL);
+    BIO_clear_retry_flags(b);
+    if (r < 0 && BIO_sock_should_retry((int)r))
+        BIO_set_retry_write(b);
+    return (int)r;
+}
+
+static void make_socket_method(void)
+{
+    const BIO_METHOD *s = BIO_s_socket();
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+                                 "cio socket");
+    if (m && BIO_meth_set_write(m, socket_write) && BIO_meth_set_read(m, BIO_meth_get_read(s)) &&
+        BIO_meth_set_puts(m, BIO_meth_get_puts(s)) && BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(s)) &&
+        BIO_meth_set_create(m, BIO_meth_get_create(s)) &&
+        BIO_meth_set_destroy(m, BIO_meth_get_destroy(s)))
+        socket_method = m;
+    else
+        BIO_meth_free(m);
+}
+
+/* A BIO on fd (which it does not close), or NULL without memory. */
+static BIO *socket_bio(int fd)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_socket_method);
+    BIO *b = socket_method ? BIO_new(socket_method) : NULL;
+    if (b)
+        BIO_set_fd(b, fd, BIO_NOCLOSE);
+    return b;
+}
+
 struct tls {
     SSL *ssl;
     cio_tls_ctx *ctx;
+    bool closing; /* in cio__tls_shutdown(): what still arrives is discarded */
     char alpn[64];
 };
 
@@ -120,6 +165,7 @@ static int ctx_new(cio_tls_ctx **out, const cio_tls_options *o, bool server)
     c->refs = 1;
     c->server = server;
     c->verify = server ? o->verify_client : !o->insecure_no_verify;
+    c->require_close_notify = o->require_close_notify;
     if (o->alpn && parse_alpn(c, o->alpn) < 0) {
         free(c);
         return -EINVAL;
@@ -200,6 +246,23 @@ static int verify_error(cio_stream *s, long v)
     }
 }
 
+/* The peer closed TCP without close_notify after the handshake: the end
+ * of the stream (as Python's suppress_ragged_eofs; many peers close so),
+ * or CIO_ETLS where the context requires close_notify, unless we are
+ * closing (nothing that could be cut short is wanted any more). */
+static int ragged_eof(cio_stream *s, const struct tls *t)
+{
+    if (t->ctx->require_close_notify && !t->closing) {
+        cio__stream_detail(s,
+                           "%s closed the connection without close_notify: the data may be "
+                           "truncated",
+                           cio_stream_peer(s));
+        return CIO_ETLS;
+    }
+    cio__stream_detail(s, "%s closed the connection without close_notify", cio_stream_peer(s));
+    return 0;
+}
+
 /* Maps a failed SSL call: -EAGAIN with s->want set, 0 for a clean end of
  * stream, or an error (detail recorded on the stream). */
 static int ssl_error(cio_stream *s, struct tls *t, int r, bool handshake)
@@ -226,19 +289,17 @@ static int ssl_error(cio_stream *s, struct tls *t, int r, bool handshake)
             cio__stream_detail(s, "%s: %s", cio_stream_peer(s), strerror(err));
             return -err;
         }
-        cio__stream_detail(s, "%s closed the connection%s", cio_stream_peer(s),
-                           handshake ? " during the TLS handshake" : " without close_notify");
-        return handshake ? CIO_ETLS : 0;
+        if (!handshake)
+            return ragged_eof(s, t);
+        cio__stream_detail(s, "%s closed the connection during the TLS handshake",
+                           cio_stream_peer(s));
+        return CIO_ETLS;
     }
     default: {
         unsigned long code = ERR_peek_error();
         if (!handshake && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
-            /* A peer that closes without close_notify (many do): end of
-             * stream, as Python's suppress_ragged_eofs. */
             ERR_clear_error();
-            cio__stream_detail(s, "%s closed the connection without close_notify",
-                               cio_stream_peer(s));
-            return 0;
+            return ragged_eof(s, t);
         }
         if (handshake) {
             long v = SSL_get_verify_result(t->ssl);
@@ -284,12 +345,14 @@ int cio__tls_start(cio_stream *s, cio_tls_ctx *ctx, const char *hostname, bool s
         return -ENOMEM;
     ERR_clear_error();
     t->ssl = SSL_new(ctx->ctx);
-    if (!t->ssl || SSL_set_fd(t->ssl, s->fd) != 1) {
+    BIO *bio = t->ssl ? socket_bio(s->fd) : NULL;
+    if (!bio) {
         SSL_free(t->ssl);
         free(t);
         ERR_clear_error();
         return -ENOMEM;
     }
+    SSL_set_bio(t->ssl, bio, bio);
     t->ctx = ctx;
     __atomic_add_fetch(&ctx->refs, 1, __ATOMIC_RELAXED);
     if (server) {
@@ -388,6 +451,7 @@ int cio__tls_shutdown(cio_stream *s, bool wait)
      * session to end politely (and the handshake owns the socket). */
     if (!SSL_is_init_finished(t->ssl))
         return 0;
+    t->closing = true;
     for (;;) {
         ERR_clear_error();
         int r = SSL_shutdown(t->ssl);

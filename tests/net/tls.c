@@ -6,6 +6,8 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 
 static char dir[64];
 static char ca[128], good_crt[128], good_key[128], exp_crt[128], wrong_crt[128], rogue_crt[128],
@@ -416,6 +418,108 @@ static void test_shutdown_timeout(void **state)
     assert_ok(run_real(stalled_shutdown, NULL));
 }
 
+/* A peer that ends TCP without close_notify after some data (a ragged
+ * EOF: a truncation an attacker could forge): the end of the stream by
+ * default; with require_close_notify, CIO_ETLS for the read that meets it
+ * (and for the close, which reports the connection's error), but not for
+ * a close that meets it while waiting for the peer's close_notify. */
+static int ragged_close(cio_stream *s, void *arg)
+{
+    (void)arg;
+    if (cio_stream_send(s, "partial", 7) < 0)
+        return -1;
+    shutdown(cio_stream_fd(s), SHUT_WR); /* a FIN, no close_notify */
+    char buf[16];
+    while (cio_stream_read(s, buf, sizeof buf) > 0)
+        ;
+    return 0;
+}
+
+static int ragged_eof(void *arg)
+{
+    (void)arg;
+    cio_tls_ctx *sctx;
+    task_check_eq(cio_tls_server_ctx_new(
+                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
+                  0);
+    cio_server *srv;
+    cio_server_options so = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, ragged_close, NULL, &so), 0);
+    for (int round = 0; round < 3; round++) {
+        bool strict = round > 0, read_to_end = round < 2;
+        cio_tls_ctx *cctx;
+        cio_tls_options co = {.ca_file = ca, .require_close_notify = strict};
+        task_check_eq(cio_tls_client_ctx_new(&cctx, &co), 0);
+        cio_stream *s;
+        cio_connect_options o = {.tls = cctx};
+        task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), 0);
+        char buf[16];
+        task_check_eq(cio_stream_readexactly(s, buf, 7), 7);
+        task_check(memcmp(buf, "partial", 7) == 0);
+        if (read_to_end) {
+            task_check_eq(cio_stream_read(s, buf, sizeof buf), strict ? CIO_ETLS : 0);
+            task_check(strstr(cio_stream_error_detail(s), "without close_notify") != NULL);
+            if (strict)
+                task_check(strstr(cio_stream_error_detail(s), "truncated") != NULL);
+        }
+        task_check_eq(cio_stream_close(s), strict && read_to_end ? CIO_ETLS : 0);
+        cio_tls_ctx_free(cctx);
+    }
+    task_check_eq(cio_server_shutdown(srv, 5), 0);
+    cio_tls_ctx_free(sctx);
+    return 0;
+}
+
+static void test_ragged_eof(void **state)
+{
+    (void)state;
+    assert_ok(run_real(ragged_eof, NULL));
+}
+
+/* Writing TLS to a peer that has gone fails with an error; it must not
+ * raise SIGPIPE, whose default action would end this process. */
+static int hang_up(cio_stream *s, void *arg)
+{
+    (void)arg;
+    cio_stream_abort(s);
+    return 0;
+}
+
+static int write_to_gone(void *arg)
+{
+    (void)arg;
+    cio_tls_ctx *sctx, *cctx;
+    task_check_eq(cio_tls_server_ctx_new(
+                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
+                  0);
+    task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
+    cio_server *srv;
+    cio_server_options so = {.tls = sctx};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, hang_up, NULL, &so), 0);
+    cio_stream *s;
+    cio_connect_options o = {.tls = cctx};
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), 0);
+    task_check_eq(cio_sleep(0.05), 0); /* the reset has arrived */
+    static char chunk[16384];
+    int rc = 0;
+    for (int i = 0; i < 100 && rc == 0; i++)
+        rc = cio_stream_write(s, chunk, sizeof chunk);
+    if (rc == 0)
+        rc = cio_stream_drain(s);
+    task_check(rc == -EPIPE || rc == -ECONNRESET);
+    cio_stream_close(s);
+    task_check_eq(cio_server_shutdown(srv, 5), 0);
+    cio_tls_ctx_free(sctx);
+    cio_tls_ctx_free(cctx);
+    return 0;
+}
+
+static void test_write_to_gone_peer(void **state)
+{
+    (void)state;
+    assert_ok(run_real(write_to_gone, NULL));
+}
+
 /* Many TLS connections at once on one loop: each handshake, read and
  * write interleaves with the others' (OpenSSL's per-thread error queue
  * must not leak between them). */
@@ -566,6 +670,8 @@ int main(void)
         cmocka_unit_test(test_handshake_timeout),
         cmocka_unit_test(test_close_during_handshake),
         cmocka_unit_test(test_shutdown_timeout),
+        cmocka_unit_test(test_ragged_eof),
+        cmocka_unit_test(test_write_to_gone_peer),
         cmocka_unit_test(test_many_concurrent_connections),
         cmocka_unit_test(test_client_certificates),
         cmocka_unit_test(test_context_errors),
