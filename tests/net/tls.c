@@ -292,6 +292,20 @@ static void test_start_tls(void **state)
     assert_ok(run_real(start_tls, NULL));
 }
 
+/* Starts a TLS server on 127.0.0.1 with the good certificate, running
+ * handler(s, arg); the server keeps its own reference to the context. */
+static int start_good_server(cio_server **srv, cio_stream_handler handler, void *arg)
+{
+    cio_tls_ctx *sctx;
+    int rc = cio_tls_server_ctx_new(
+        &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key});
+    if (rc)
+        return rc;
+    rc = cio_start_server(srv, "127.0.0.1", 0, handler, arg, &(cio_server_options){.tls = sctx});
+    cio_tls_ctx_free(sctx);
+    return rc;
+}
+
 static int mute(cio_stream *s, void *arg)
 {
     (void)s;
@@ -390,14 +404,10 @@ static int stalled_shutdown(void *arg)
     /* The peer completes the handshake, then never reads: our
      * close_notify gets no answer, and close must not hang. */
     double secs = 5;
-    cio_tls_ctx *sctx, *cctx;
-    task_check_eq(cio_tls_server_ctx_new(
-                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
-                  0);
+    cio_tls_ctx *cctx;
     task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
     cio_server *srv;
-    cio_server_options so = {.tls = sctx};
-    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, mute, &secs, &so), 0);
+    task_check_eq(start_good_server(&srv, mute, &secs), 0);
     cio_stream *s;
     cio_connect_options o = {.tls = cctx};
     task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), 0);
@@ -407,7 +417,6 @@ static int stalled_shutdown(void *arg)
     double el = cio_time() - t0;
     task_check(el >= 0.19 && el < 1.0);
     task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
-    cio_tls_ctx_free(sctx);
     cio_tls_ctx_free(cctx);
     return 0;
 }
@@ -438,13 +447,8 @@ static int ragged_close(cio_stream *s, void *arg)
 static int ragged_eof(void *arg)
 {
     (void)arg;
-    cio_tls_ctx *sctx;
-    task_check_eq(cio_tls_server_ctx_new(
-                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
-                  0);
     cio_server *srv;
-    cio_server_options so = {.tls = sctx};
-    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, ragged_close, NULL, &so), 0);
+    task_check_eq(start_good_server(&srv, ragged_close, NULL), 0);
     for (int round = 0; round < 3; round++) {
         bool strict = round > 0, read_to_end = round < 2;
         cio_tls_ctx *cctx;
@@ -466,7 +470,6 @@ static int ragged_eof(void *arg)
         cio_tls_ctx_free(cctx);
     }
     task_check_eq(cio_server_shutdown(srv, 5), 0);
-    cio_tls_ctx_free(sctx);
     return 0;
 }
 
@@ -488,14 +491,10 @@ static int hang_up(cio_stream *s, void *arg)
 static int write_to_gone(void *arg)
 {
     (void)arg;
-    cio_tls_ctx *sctx, *cctx;
-    task_check_eq(cio_tls_server_ctx_new(
-                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
-                  0);
+    cio_tls_ctx *cctx;
     task_check_eq(cio_tls_client_ctx_new(&cctx, &(cio_tls_options){.ca_file = ca}), 0);
     cio_server *srv;
-    cio_server_options so = {.tls = sctx};
-    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, hang_up, NULL, &so), 0);
+    task_check_eq(start_good_server(&srv, hang_up, NULL), 0);
     cio_stream *s;
     cio_connect_options o = {.tls = cctx};
     task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), &o), 0);
@@ -509,7 +508,6 @@ static int write_to_gone(void *arg)
     task_check(rc == -EPIPE || rc == -ECONNRESET);
     cio_stream_close(s);
     task_check_eq(cio_server_shutdown(srv, 5), 0);
-    cio_tls_ctx_free(sctx);
     cio_tls_ctx_free(cctx);
     return 0;
 }
@@ -547,15 +545,10 @@ static int tls_many_client(void *arg)
 static int tls_many(void *arg)
 {
     (void)arg;
-    cio_tls_ctx *sctx;
     struct tls_many m = {0};
-    task_check_eq(cio_tls_server_ctx_new(
-                      &sctx, &(cio_tls_options){.cert_file = good_crt, .key_file = good_key}),
-                  0);
     task_check_eq(cio_tls_client_ctx_new(&m.ctx, &(cio_tls_options){.ca_file = ca}), 0);
     cio_server *srv;
-    cio_server_options so = {.tls = sctx};
-    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, tls_echo, NULL, &so), 0);
+    task_check_eq(start_good_server(&srv, tls_echo, NULL), 0);
     m.port = cio_server_port(srv);
     enum { N = 100 };
     cio_task t[N];
@@ -567,7 +560,6 @@ static int tls_many(void *arg)
     task_check_eq(failed, 0);
     task_check_eq(m.ok, N);
     task_check_eq(cio_server_shutdown(srv, 2), 0);
-    cio_tls_ctx_free(sctx);
     cio_tls_ctx_free(m.ctx);
     return 0;
 }
