@@ -110,7 +110,9 @@ bool cio_in_task(void);
  * timeout expired), CIO_ENOTTASK. */
 int cio_yield(void);
 
-/* Suspends the calling task for `seconds` (NaN or negative counts as 0).
+/* Suspends the calling task for `seconds` (NaN or negative counts as 0),
+ * counted from the loop's time (cio_time()); the loop may wake up to its
+ * timer slack late (cio_run_options.timer_slack, 250 us by default).
  * Returns 0, -ECANCELED, -ETIMEDOUT (an enclosing timeout expired first),
  * CIO_ENOTTASK. */
 int cio_sleep(double seconds);
