@@ -108,9 +108,9 @@ typedef struct cio_handle cio_handle;
 int cio_call_soon(cio_callback cb, void *arg, cio_handle **handle);
 
 /* Schedules cb(arg) to run delay seconds from now (a negative delay counts
- * as 0; up to the timer slack later, see cio_run_options). Callbacks due at
- * the same time run in the order they were scheduled. Errors: -EINVAL (cb NULL or delay NaN),
- * CIO_ENOLOOP, -ENOMEM. */
+ * as 0; up to the timer slack later, see cio_run_options). Callbacks due
+ * at the same time run in the order they were scheduled. Errors: -EINVAL
+ * (cb NULL or delay NaN), CIO_ENOLOOP, -ENOMEM. */
 int cio_call_later(double delay, cio_callback cb, void *arg, cio_handle **handle);
 
 /* Schedules cb(arg) at the loop time `when` (seconds, see cio_time()).
