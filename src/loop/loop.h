@@ -51,7 +51,10 @@ struct cio__readyq {
 struct cio__task;
 
 /* A task id is (loop serial << CIO__TASK_SERIAL_BITS) + the task's number
- * in its loop: unique in the process, however many loops come and go. */
+ * in its loop: unique in the process, however many loops come and go, for
+ * a loop's first 2^40 tasks (past them, the number carries into the serial
+ * and ids may repeat another loop's: harmless, since a handle is checked
+ * against its own loop's records first; names number from 0 again). */
 #define CIO__TASK_SERIAL_BITS 40
 
 /* What watches one fd: at most one reader and one writer, each either a
