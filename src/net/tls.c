@@ -52,8 +52,10 @@ static int socket_write(BIO *b, const char *in, int n)
 static void make_socket_method(void)
 {
     const BIO_METHOD *s = BIO_s_socket();
-    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                 "cio socket");
+    int index = BIO_get_new_index();
+    if (index == -1)
+        return;
+    BIO_METHOD *m = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "cio socket");
     if (m && BIO_meth_set_write(m, socket_write) && BIO_meth_set_read(m, BIO_meth_get_read(s)) &&
         BIO_meth_set_puts(m, BIO_meth_get_puts(s)) && BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(s)) &&
         BIO_meth_set_create(m, BIO_meth_get_create(s)) &&
