@@ -278,7 +278,7 @@ typedef struct cio_pg_options {
  * "host=127.0.0.1 port=5432 user=app dbname=app", "postgresql://...") without
  * blocking the loop (PQconnectStart/PQconnectPoll on cio's loop; host names,
  * a list of them included, are looked up on the executor, every address
- * tried; a service file's are left to libpq). opts may be NULL for
+ * tried, those of a service file and PGHOST included). opts may be NULL for
  * the defaults.
  * Like libpq's PQconnectdb, *out receives a connection even when the attempt
  * fails (except with -EINVAL and -ENOMEM, where it is NULL), so that

@@ -224,8 +224,8 @@ bool cio__pg_binary_ok(uint32_t oid);
 /* Quotes an identifier ("a""b") into a malloc'd string, NULL on ENOMEM. */
 char *cio__pg_quote_ident(const char *s);
 
-/* PQconnectStart(dsn), with the host names it lists (or PGHOST does)
- * resolved on the executor first (resolve.c). NULL with c->lookup_error
+/* PQconnectStart(dsn), with the host names it lists (or its service or
+ * PGHOST does) resolved on the executor first (resolve.c). NULL with c->lookup_error
  * set (and the message recorded) when the lookup failed or was
  * interrupted; NULL with lookup_error 0 when memory ran out. */
 PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c);

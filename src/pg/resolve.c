@@ -8,7 +8,8 @@
  * expanded entry by entry: a name becomes one entry per address (none if it
  * cannot be resolved: libpq would have failed it and gone on to the next),
  * an address or a socket directory stays as it is, with an empty hostaddr.
- * Without a host in the string, PGHOST is the list. Service files and lists
+ * Where the string has no host, the service's (service= or PGSERVICE, from
+ * the service file libpq would read) or else PGHOST is the list. Lists
  * longer than MAX_HOSTS are left to libpq. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -139,12 +140,91 @@ static int expand(const struct lookup *l, char **hosts, char **addrs, char **por
     return ok ? entries : -1;
 }
 
+/* ---- service files ------------------------------------------------------ */
+
+struct service {
+    char *host, *hostaddr, *port; /* malloc'd; NULL where the service is silent */
+};
+
+static void service_free(struct service *sv)
+{
+    free(sv->host);
+    free(sv->hostaddr);
+    free(sv->port);
+}
+
+/* Reads service `name` from the file at path as libpq does (lines of
+ * key=value under [name], '#' comments, surrounding blanks ignored).
+ * Returns whether the file has the service. */
+static bool service_read(const char *path, const char *name, struct service *sv)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    char line[1024];
+    bool found = false, in = false;
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *end = line + strlen(line);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        if (*p == '[') {
+            if (in)
+                break; /* the next service: ours is complete */
+            char *close = strchr(p, ']');
+            in = close && (size_t)(close - p - 1) == strlen(name) &&
+                 strncmp(p + 1, name, strlen(name)) == 0;
+            found |= in;
+            continue;
+        }
+        char *eq = strchr(p, '=');
+        if (!in || !eq)
+            continue;
+        *eq = 0;
+        char **slot = strcmp(p, "host") == 0       ? &sv->host
+                      : strcmp(p, "hostaddr") == 0 ? &sv->hostaddr
+                      : strcmp(p, "port") == 0     ? &sv->port
+                                                   : NULL;
+        if (slot && !*slot)
+            *slot = strdup(eq + 1);
+    }
+    fclose(f);
+    return found;
+}
+
+/* The service's host, hostaddr and port, from the first file that defines
+ * it: PGSERVICEFILE or ~/.pg_service.conf, then PGSYSCONFDIR's (or
+ * libpq's own) pg_service.conf. */
+static void service_lookup(const char *name, struct service *sv)
+{
+    char path[1024];
+    const char *file = getenv("PGSERVICEFILE"), *home = getenv("HOME");
+    if (file)
+        snprintf(path, sizeof path, "%s", file);
+    else if (home)
+        snprintf(path, sizeof path, "%s/.pg_service.conf", home);
+    if ((file || home) && service_read(path, name, sv))
+        return;
+    const char *dir = getenv("PGSYSCONFDIR");
+#ifdef CIO_PG_SYSCONFDIR
+    if (!dir)
+        dir = CIO_PG_SYSCONFDIR;
+#endif
+    if (dir) {
+        snprintf(path, sizeof path, "%s/pg_service.conf", dir);
+        service_read(path, name, sv);
+    }
+}
+
 PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
 {
     PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
     if (!opts)
         return PQconnectStart(dsn); /* let libpq say what is wrong */
-    const char *host = NULL, *hostaddr = NULL, *port = NULL;
+    const char *host = NULL, *hostaddr = NULL, *port = NULL, *service = NULL;
     int count = 0;
     for (PQconninfoOption *o = opts; o->keyword; o++) {
         if (o->val && *o->val && strcmp(o->keyword, "host") == 0)
@@ -153,9 +233,23 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
             hostaddr = o->val;
         if (o->val && *o->val && strcmp(o->keyword, "port") == 0)
             port = o->val;
+        if (o->val && *o->val && strcmp(o->keyword, "service") == 0)
+            service = o->val;
         count++;
     }
-    /* What libpq would fall back on: the environment. */
+    /* What libpq would fall back on: the service, then the environment. */
+    struct service sv = {0};
+    if (!service)
+        service = getenv("PGSERVICE");
+    if (service && (!host || !hostaddr || !port)) {
+        service_lookup(service, &sv);
+        if (!host)
+            host = sv.host;
+        if (!hostaddr)
+            hostaddr = sv.hostaddr;
+        if (!port)
+            port = sv.port;
+    }
     if (!host)
         host = getenv("PGHOST");
     if (!hostaddr)
@@ -171,6 +265,7 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
             if (l)
                 lookup_free(l, 0);
             PQconninfoFree(opts);
+            service_free(&sv);
             return NULL;
         }
         l->n = split(l->hosts, l->items, MAX_HOSTS);
@@ -189,6 +284,7 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
         if (l)
             lookup_free(l, 0);
         PQconninfoFree(opts);
+        service_free(&sv);
         return PQconnectStart(dsn);
     }
 
@@ -196,6 +292,7 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
     int rc = cio_run_in_executor(&jo, lookup_fn, l);
     if (rc == -ECANCELED || rc == -ETIMEDOUT) { /* l belongs to lookup_free now */
         PQconninfoFree(opts);
+        service_free(&sv);
         c->lookup_error = rc;
         return NULL;
     }
@@ -204,6 +301,7 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
         c->lookup_error = CIO_PG_ECONN;
         lookup_free(l, rc);
         PQconninfoFree(opts);
+        service_free(&sv);
         return NULL;
     }
     char *hosts = NULL, *addrs = NULL, *ports = NULL;
@@ -242,5 +340,6 @@ PGconn *cio__pg_start(const char *dsn, cio_pg_conn *c)
     free(ports);
     lookup_free(l, 0);
     PQconninfoFree(opts);
+    service_free(&sv);
     return pg;
 }

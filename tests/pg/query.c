@@ -101,9 +101,9 @@ static int connects(const char *dsn)
     return rc == 0 && one == 1 ? 0 : -1;
 }
 
-/* Lists of hosts, and PGHOST, are resolved off the loop thread too: each
- * name becomes its addresses, with its own port, and one that cannot be
- * resolved is passed over as libpq would. */
+/* Lists of hosts, PGHOST and service files' hosts are resolved off the
+ * loop thread too: each name becomes its addresses, with its own port, and
+ * one that cannot be resolved is passed over as libpq would. */
 static int host_lists(void *arg)
 {
     (void)arg;
@@ -131,6 +131,22 @@ static int host_lists(void *arg)
     setenv("PGHOST", "no-such-host.invalid,localhost", 1);
     int rc = connects(dsn);
     unsetenv("PGHOST");
+    task_check_eq(rc, 0);
+    /* Or the service's, from the service file libpq would read (the
+     * string's port wins over the service's). */
+    char file[] = "/tmp/cio-pg-service-XXXXXX";
+    int fd = mkstemp(file);
+    task_check(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# test\n[other]\nhost=no-such-host.invalid\n\n[cio]\n  host=localhost\n"
+               "port=1\n[after]\nhost=no-such-host.invalid\n");
+    fclose(f);
+    setenv("PGSERVICEFILE", file, 1);
+    dsn_with(dsn, sizeof dsn, "", port);
+    snprintf(dsn + strlen(dsn), sizeof dsn - strlen(dsn), " service=cio");
+    rc = connects(dsn);
+    unsetenv("PGSERVICEFILE");
+    unlink(file);
     task_check_eq(rc, 0);
     watching = false;
     task_check_eq(blocking_lookups, 0);
