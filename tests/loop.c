@@ -141,8 +141,9 @@ static void note_time(void *arg)
 static int slack_main(void *arg)
 {
     struct slack_run *r = arg;
-    /* Five deadlines 20 us apart, just past a multiple of the slack. */
-    int64_t cell = (cio_time_ns() / r->grid + 8) * r->grid;
+    /* Five deadlines 20 us apart, just past a multiple of the slack, far
+     * enough ahead that none is due before the loop next sleeps. */
+    int64_t cell = (cio_time_ns() / r->grid + 40) * r->grid;
     for (int i = 0; i < 5; i++)
         task_check_eq(cio_call_at((double)(cell + 1 + i * 20000) / 1e9, note_time, r, NULL), 0);
     task_check_eq(cio_sleep((double)(cell + 2 * r->grid - cio_time_ns()) / 1e9), 0);
