@@ -25,6 +25,11 @@ int run_real(cio_task_fn fn, void *arg);
  * result and stores the report text (malloc'd) in *report. */
 int run_capture(cio_task_fn fn, void *arg, char **report);
 
+/* Called with the name of every getaddrinfo() of the program, on the
+ * calling thread, when set (see helpers.c, which also keeps names under
+ * .invalid from reaching a DNS server). */
+extern void (*test_lookup_hook)(const char *node);
+
 /* The monotonic clock in nanoseconds, for timing the real world. */
 static inline int64_t now_ns(void)
 {

@@ -3,36 +3,23 @@
  * (stale plans, eviction), executemany pipelines with an error in the
  * middle, transactions, streaming, COPY, LISTEN/NOTIFY, and cancelling a
  * long query on the server. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* RTLD_NEXT */
-#endif
 #include "pg_test.h"
 
 #include <arpa/inet.h>
-#include <dlfcn.h>
-#include <netdb.h>
 #include <pthread.h>
 
-/* Every getaddrinfo() of this program, libpq's included, comes here first:
- * a host name looked up on the loop's thread (where a lookup would block
- * every task) is counted. Numeric addresses are libpq's own parsing, which
- * never blocks. (Exported, so that libpq's calls find it first.) */
+/* Host names looked up on the loop's thread, where a lookup would block
+ * every task. Numeric addresses are libpq's own parsing, which never
+ * blocks. */
 static pthread_t loop_thread;
-static bool watching;
 static int blocking_lookups;
 
-__attribute__((visibility("default"))) int getaddrinfo(const char *node, const char *service,
-                                                       const struct addrinfo *hints,
-                                                       struct addrinfo **res)
+static void count_loop_lookups(const char *node)
 {
-    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
-    if (!real)
-        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
     unsigned char buf[16];
-    if (watching && pthread_equal(pthread_self(), loop_thread) && node && node[0] != '/' &&
+    if (pthread_equal(pthread_self(), loop_thread) && node && node[0] != '/' &&
         inet_pton(AF_INET, node, buf) != 1 && inet_pton(AF_INET6, node, buf) != 1)
         blocking_lookups++;
-    return real(node, service, hints, res);
 }
 
 static int connect_errors(void *arg)
@@ -108,8 +95,8 @@ static int host_lists(void *arg)
 {
     (void)arg;
     loop_thread = pthread_self();
-    watching = true;
     blocking_lookups = 0;
+    test_lookup_hook = count_loop_lookups;
     const char *p = strstr(pg_dsn(), "port=");
     task_check(p != NULL);
     char port[16], ports[32], dsn[700];
@@ -148,7 +135,7 @@ static int host_lists(void *arg)
     unsetenv("PGSERVICEFILE");
     unlink(file);
     task_check_eq(rc, 0);
-    watching = false;
+    test_lookup_hook = NULL;
     task_check_eq(blocking_lookups, 0);
     return 0;
 }
