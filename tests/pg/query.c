@@ -125,6 +125,7 @@ static int host_lists(void *arg)
     int fd = mkstemp(file);
     task_check(fd >= 0);
     FILE *f = fdopen(fd, "w");
+    task_check(f != NULL);
     fprintf(f, "# test\n[other]\nhost=no-such-host.invalid\n\n[cio]\n  host=localhost\n"
                "port=1\n[after]\nhost=no-such-host.invalid\n");
     fclose(f);
