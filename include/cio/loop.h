@@ -38,6 +38,22 @@ typedef void (*cio_callback)(void *arg);
  * cio_run_options says otherwise (see timer_slack). */
 #define CIO_DEFAULT_TIMER_SLACK 0.00025
 
+/* How a loop waits for I/O (cio_run_options.backend). */
+typedef enum cio_backend {
+    /* The CIO_BACKEND environment variable's choice ("epoll" or
+     * "io_uring") when it is set, else epoll. */
+    CIO_BACKEND_DEFAULT = 0,
+    /* epoll: level-triggered, one epoll_ctl system call per change of
+     * interest. */
+    CIO_BACKEND_EPOLL,
+    /* io_uring: one-shot poll requests, level-triggered too; changes of
+     * interest are queued in memory and reach the kernel with the next
+     * wait, in the same system call. Needs a kernel with io_uring (Linux
+     * 5.1 or later) that allows it (the kernel.io_uring_disabled sysctl,
+     * seccomp filters of containers), and a cio built with liburing. */
+    CIO_BACKEND_IO_URING,
+} cio_backend;
+
 typedef struct cio_run_options {
     /* Run on a virtual clock: time starts at 0, and whenever every task
      * waits only on timers, the clock jumps to the next deadline instead of
@@ -71,6 +87,10 @@ typedef struct cio_run_options {
      * their waits to 1 ms); negative means none, for waits as precise as
      * the kernel gives. The virtual clock is never late. */
     double timer_slack;
+    /* How the loop waits for I/O; both backends behave the same to every
+     * cio call. A backend that was asked for and cannot run is an error of
+     * cio_run_with(), never a silent fallback. */
+    cio_backend backend;
 } cio_run_options;
 
 /* Makes this thread's loop, runs main(arg) as its first task, and returns
@@ -87,9 +107,16 @@ typedef struct cio_run_options {
 int cio_run(cio_task_fn main, void *arg);
 
 /* cio_run() with options; opts may be NULL for the defaults. Same errors,
- * plus -EINVAL for a stack size that cannot be honoured or a timer slack
- * that is not a number. */
+ * plus -EINVAL for a stack size that cannot be honoured, a timer slack that
+ * is not a number, or a backend that is none of cio_backend's (or a
+ * CIO_BACKEND naming none), and for io_uring: -ENOSYS if this cio was built
+ * without it or the kernel lacks it, -EPERM if the kernel or a seccomp
+ * filter forbids it. */
 int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg);
+
+/* The name of the backend this thread's loop polls with ("epoll" or
+ * "io_uring"), or NULL on a thread with no running loop. */
+const char *cio_backend_name(void);
 
 /* The loop's time in seconds: monotonic, read once per loop iteration (or
  * the virtual clock). Returns 0.0 on a thread with no running loop. */
@@ -135,8 +162,8 @@ void cio_handle_release(cio_handle *h);
  * cio_remove_reader(fd); replaces a reader callback already set on fd.
  * fd must be pollable (a socket, pipe, eventfd...). Errors: -EINVAL (fd < 0
  * or cb NULL), -EBADF (fd is not open), -EBUSY (a task is waiting on fd for
- * reading), CIO_ENOLOOP, -EPERM (a regular file: epoll cannot poll it),
- * -ENOMEM. */
+ * reading), CIO_ENOLOOP, -EPERM (a regular file or directory: no backend
+ * polls it), -ENOMEM. */
 int cio_add_reader(int fd, cio_callback cb, void *arg);
 
 /* Stops watching fd for reading. Returns 0, or -ENOENT if no reader was

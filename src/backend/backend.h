@@ -1,6 +1,7 @@
 /* The contract between the loop and an I/O poller. Each backend is one
- * file (epoll.c, later uring.c) exporting one ops table; nothing above this
- * header knows which one runs. */
+ * file (epoll.c, uring.c) exporting one ops table, chosen when a loop is
+ * made (cio_run_options.backend); nothing above this header knows which
+ * one runs. */
 #ifndef CIO_BACKEND_BACKEND_H
 #define CIO_BACKEND_BACKEND_H
 
@@ -24,6 +25,9 @@ struct cio__backend_ops {
 };
 
 extern const struct cio__backend_ops cio__epoll_ops;
+#ifdef CIO_HAVE_URING
+extern const struct cio__backend_ops cio__uring_ops;
+#endif
 
 /* Called by a backend for each ready fd; events are CIO_READABLE |
  * CIO_WRITABLE, with an error or hang-up reported as both. */

@@ -50,6 +50,33 @@ static void find_sched_stack(struct cio__loop *loop)
     }
 }
 
+static int pick_backend(cio_backend b, const struct cio__backend_ops **ops)
+{
+    if (b == CIO_BACKEND_DEFAULT) {
+        const char *env = getenv("CIO_BACKEND");
+        if (!env || !*env || strcmp(env, "epoll") == 0)
+            b = CIO_BACKEND_EPOLL;
+        else if (strcmp(env, "io_uring") == 0)
+            b = CIO_BACKEND_IO_URING;
+        else
+            return -EINVAL;
+    }
+    switch (b) {
+    case CIO_BACKEND_EPOLL:
+        *ops = &cio__epoll_ops;
+        return 0;
+    case CIO_BACKEND_IO_URING:
+#ifdef CIO_HAVE_URING
+        *ops = &cio__uring_ops;
+        return 0;
+#else
+        return -ENOSYS;
+#endif
+    default:
+        return -EINVAL;
+    }
+}
+
 int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
 {
     struct cio__loop *loop = calloc(1, sizeof *loop);
@@ -72,8 +99,10 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     cio__timers_init(&loop->timers, loop->now);
     find_sched_stack(loop);
 
-    loop->ops = &cio__epoll_ops;
-    int rc = loop->ops->init(loop);
+    int rc = pick_backend(opts ? opts->backend : CIO_BACKEND_DEFAULT, &loop->ops);
+    if (rc < 0)
+        goto fail;
+    rc = loop->ops->init(loop);
     if (rc < 0)
         goto fail;
     loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -225,6 +254,12 @@ int cio__loop_iterate(struct cio__loop *loop)
     loop->polled_at = loop->now;
     run_due(loop);
     return 0;
+}
+
+const char *cio_backend_name(void)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    return loop ? loop->ops->name : NULL;
 }
 
 double cio_time(void)
