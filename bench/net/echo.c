@@ -4,7 +4,8 @@
  * bytes and waits for the whole echo before sending again) drives, one
  * after the other in the same run, servers in child processes:
  *
- *   cio              cio_start_server + cio_stream_read/write/drain
+ *   cio              cio_start_server + cio_stream_read/write/drain (epoll)
+ *   cio-io_uring     the same on the io_uring backend
  *   libuv            a plain libuv C server (uv_try_write, uv_write)
  *   asyncio-streams  asyncio.start_server, default loop   (echo_server.py)
  *   uvloop-streams   the same on uvloop
@@ -148,8 +149,10 @@ static int uv_server_main(int out)
 
 /* ---- starting and stopping servers -------------------------------------- */
 
-static const char *impls[] = {"cio", "libuv", "asyncio-streams", "uvloop-streams",
-                              "uvloop-protocol"};
+static const char *impls[] = {
+    "cio", "libuv", "asyncio-streams", "uvloop-streams", "uvloop-protocol", "cio-io_uring"};
+enum { CIO_EPOLL, LIBUV, CIO_URING = 5 }; /* indices in impls */
+#define NIMPLS (sizeof impls / sizeof *impls)
 
 struct server {
     pid_t pid;
@@ -159,18 +162,18 @@ struct server {
 
 /* Servers still running, killed if this program exits early (a lost
  * connection ends it with exit(1)): no benchmark leaves processes behind. */
-static pid_t running[5];
+static pid_t running[NIMPLS];
 
 static void kill_running(void)
 {
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < NIMPLS; i++)
         if (running[i] > 0)
             kill(running[i], SIGKILL);
 }
 
 static void stop_server(struct server *sv)
 {
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < NIMPLS; i++)
         if (running[i] == sv->pid)
             running[i] = 0;
     kill(sv->pid, SIGKILL);
@@ -193,8 +196,11 @@ static int start_server(const char *impl, struct server *sv)
         if (getppid() != parent)
             _exit(1);
         close(p[0]);
-        if (strcmp(impl, "cio") == 0)
-            _exit(cio_run(cio_server_main, &p[1]) ? 1 : 0);
+        if (strncmp(impl, "cio", 3) == 0) {
+            cio_run_options o = {.backend = strcmp(impl, "cio") == 0 ? CIO_BACKEND_EPOLL
+                                                                     : CIO_BACKEND_IO_URING};
+            _exit(cio_run_with(&o, cio_server_main, &p[1]) ? 1 : 0);
+        }
         if (strcmp(impl, "libuv") == 0)
             _exit(uv_server_main(p[1]));
         dup2(p[1], 1);
@@ -205,7 +211,7 @@ static int start_server(const char *impl, struct server *sv)
         _exit(127);
     }
     close(p[1]);
-    for (int i = 0; i < 5; i++)
+    for (size_t i = 0; i < NIMPLS; i++)
         if (running[i] <= 0) {
             running[i] = pid;
             break;
@@ -339,23 +345,23 @@ int main(int argc, char **argv)
     /* Every server runs for the whole program, and each run measures them
      * one after the other: drift in the machine's load (it is shared) then
      * hits every implementation alike instead of whichever ran last. */
-    struct server sv[5];
-    bool up[5] = {false};
-    for (size_t k = 0; k < 5; k++) {
+    struct server sv[NIMPLS];
+    bool up[NIMPLS] = {false};
+    for (size_t k = 0; k < NIMPLS; k++) {
         if (only && strcmp(only, impls[k]) != 0)
             continue;
         up[k] = start_server(impls[k], &sv[k]) == 0;
         if (!up[k])
             fprintf(stderr, "echo: could not start the %s server: skipped\n", impls[k]);
     }
-    double table[4][5] = {{0}};
+    double table[4][NIMPLS] = {{0}};
     for (size_t c = 0; c < 4; c++) {
-        double ops[5][15], cpu[5][15];
+        double ops[NIMPLS][15], cpu[NIMPLS][15];
         for (int r = 0; r < runs; r++)
-            for (size_t k = 0; k < 5; k++)
+            for (size_t k = 0; k < NIMPLS; k++)
                 if (up[k])
                     ops[k][r] = run_load(&sv[k], cells[c].conns, cells[c].size, secs, &cpu[k][r]);
-        for (size_t k = 0; k < 5; k++) {
+        for (size_t k = 0; k < NIMPLS; k++) {
             if (!up[k])
                 continue;
             char w[64];
@@ -366,19 +372,21 @@ int main(int argc, char **argv)
             bench_emit(w, impls[k], bench_median(cpu[k], runs) / 1000, "us", "lower");
         }
     }
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < NIMPLS; k++)
         if (up[k])
             stop_server(&sv[k]);
     /* The ratios, for humans, on stderr. */
     fprintf(stderr, "%-10s", "round trips/s");
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < NIMPLS; k++)
         fprintf(stderr, " %16s", impls[k]);
-    fprintf(stderr, "  cio/libuv\n");
+    fprintf(stderr, "  cio/libuv  cio-io_uring/libuv\n");
     for (size_t c = 0; c < 4; c++) {
         fprintf(stderr, "%-13s", cells[c].name);
-        for (size_t k = 0; k < 5; k++)
+        for (size_t k = 0; k < NIMPLS; k++)
             fprintf(stderr, " %16.0f", table[c][k]);
-        fprintf(stderr, "  %.2fx\n", table[c][1] > 0 ? table[c][0] / table[c][1] : 0);
+        double uv = table[c][LIBUV];
+        fprintf(stderr, "  %8.2fx  %17.2fx\n", uv > 0 ? table[c][CIO_EPOLL] / uv : 0,
+                uv > 0 ? table[c][CIO_URING] / uv : 0);
     }
     return 0;
 }
