@@ -344,8 +344,8 @@ def grouped(records):
         names = sorted(seen, key=lambda w: (workload_rank(w), seen.index(w)))
         areas[area] = workloads = {w: workloads[w] for w in names}
         for w, impls in workloads.items():
-            order = sorted(impls, key=lambda i: (i != "cio", i == BASELINE,
-                                                 list(impls).index(i)))
+            order = sorted(impls, key=lambda i: (i != "cio", not i.startswith("cio-"),
+                                                 i == BASELINE, list(impls).index(i)))
             workloads[w] = {i: impls[i] for i in order}
     return areas
 
@@ -604,7 +604,8 @@ def doc_section(records, targets, meta, out_dir):
             for i in impls:
                 if i != "cio" and i not in peers:
                     peers.append(i)
-        peers = sorted(peers, key=lambda i: (i == BASELINE, peers.index(i)))
+        peers = sorted(peers, key=lambda i: (not i.startswith("cio-"), i == BASELINE,
+                                             peers.index(i)))
         dates = sorted({p["date"] for p in meta.get("programs", {}).values()
                         if p.get("area") == area and "date" in p})
         when = f"Measured {dates[-1]}." if dates else ""
@@ -627,7 +628,10 @@ def doc_section(records, targets, meta, out_dir):
             for p in peers:
                 r = impls.get(p)
                 cells.append(fmt_value(r["value"], r["unit"]) if r else "—")
-            others = [r for i, r in impls.items() if i not in ("cio", BASELINE)]
+            # Variants of cio itself (cio-io_uring: another backend) are
+            # shown, not compared with as peers.
+            others = [r for i, r in impls.items()
+                      if i not in ("cio", BASELINE) and not i.startswith("cio-")]
             best = None
             if others:
                 pick = min if (cio or others[0])["better"] == "lower" else max
