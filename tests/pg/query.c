@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <sys/wait.h>
 
 /* Host names looked up on the loop's thread, where a lookup would block
  * every task. Numeric addresses are libpq's own parsing, which never
@@ -145,6 +146,49 @@ static void test_host_lists(void **state)
 {
     (void)state;
     assert_int_equal(run_real(host_lists, NULL), 0);
+}
+
+/* No executor to look a name up on (the default pool could not start a
+ * thread): the connection fails with the reason, nothing leaks, and the
+ * name is not looked up on the loop thread instead. */
+static int lookup_without_executor(void *arg)
+{
+    (void)arg;
+    loop_thread = pthread_self();
+    blocking_lookups = 0;
+    test_lookup_hook = count_loop_lookups;
+    const char *p = strstr(pg_dsn(), "port=");
+    task_check(p != NULL);
+    char port[16], dsn[700];
+    snprintf(port, sizeof port, "%d", atoi(p + 5));
+    dsn_with(dsn, sizeof dsn, "localhost,127.0.0.1", port);
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_connect(dsn, NULL, &c), CIO_PG_ECONN);
+    task_check(strstr(cio_pg_conn_error(c)->message, cio_strerror(-ENOMEM)) != NULL);
+    cio_pg_close(c);
+    test_lookup_hook = NULL;
+    task_check_eq(blocking_lookups, 0);
+    return 0;
+}
+
+static void test_lookup_without_executor(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* A fresh default pool in this child, whose threads cannot be
+         * made: no address space for their stacks. */
+        cio_executor_options o = {.threads = 1, .stack_size = (size_t)1 << 50};
+        int rc = cio_executor_set_default_options(&o);
+        if (rc == 0)
+            rc = run_real(lookup_without_executor, NULL);
+        exit(rc == 0 ? 0 : 1); /* exit(), not _exit(): LeakSanitizer checks */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static void test_connect_errors(void **state)
@@ -1284,6 +1328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_errors),
         cmocka_unit_test(test_host_lists),
+        cmocka_unit_test(test_lookup_without_executor),
         cmocka_unit_test(test_basics),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_statement_cache),
