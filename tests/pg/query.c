@@ -23,6 +23,20 @@ static void count_loop_lookups(const char *node)
         blocking_lookups++;
 }
 
+/* Counts the lookups made on the calling (loop) thread from now on, and
+ * gives the test cluster's port as text. */
+static int count_lookups_from_here(char port[16])
+{
+    loop_thread = pthread_self();
+    blocking_lookups = 0;
+    test_lookup_hook = count_loop_lookups;
+    const char *p = strstr(pg_dsn(), "port=");
+    if (!p)
+        return -1;
+    snprintf(port, 16, "%d", atoi(p + 5));
+    return 0;
+}
+
 static int connect_errors(void *arg)
 {
     (void)arg;
@@ -95,13 +109,8 @@ static int connects(const char *dsn)
 static int host_lists(void *arg)
 {
     (void)arg;
-    loop_thread = pthread_self();
-    blocking_lookups = 0;
-    test_lookup_hook = count_loop_lookups;
-    const char *p = strstr(pg_dsn(), "port=");
-    task_check(p != NULL);
     char port[16], ports[32], dsn[700];
-    snprintf(port, sizeof port, "%d", atoi(p + 5));
+    task_check_eq(count_lookups_from_here(port), 0);
     dsn_with(dsn, sizeof dsn, "no-such-host.invalid,localhost", port);
     task_check_eq(connects(dsn), 0);
     /* localhost's addresses on port 1 are refused; then 127.0.0.1. */
@@ -154,13 +163,8 @@ static void test_host_lists(void **state)
 static int lookup_without_executor(void *arg)
 {
     (void)arg;
-    loop_thread = pthread_self();
-    blocking_lookups = 0;
-    test_lookup_hook = count_loop_lookups;
-    const char *p = strstr(pg_dsn(), "port=");
-    task_check(p != NULL);
     char port[16], dsn[700];
-    snprintf(port, sizeof port, "%d", atoi(p + 5));
+    task_check_eq(count_lookups_from_here(port), 0);
     dsn_with(dsn, sizeof dsn, "localhost,127.0.0.1", port);
     cio_pg_conn *c;
     task_check_eq(cio_pg_connect(dsn, NULL, &c), CIO_PG_ECONN);
