@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "backend/backend.h"
+#include "base/fdtable.h"
 #include "cio/task.h"
 #include "loop/loop.h"
 
@@ -98,22 +99,6 @@ static struct io_uring_sqe *sqe_get(struct uring_state *st)
     return sqe;
 }
 
-static int grow(struct uring_state *st, int fd)
-{
-    if (fd < st->nfds)
-        return 0;
-    size_t n = st->nfds ? (size_t)st->nfds : 64;
-    while (n <= (size_t)fd)
-        n *= 2;
-    struct ufd *a = realloc(st->fds, n * sizeof *a);
-    if (!a)
-        return -ENOMEM;
-    memset(a + st->nfds, 0, (n - (size_t)st->nfds) * sizeof *a);
-    st->fds = a;
-    st->nfds = (int)n;
-    return 0;
-}
-
 static int queue_arm(struct uring_state *st, int fd)
 {
     if (st->fds[fd].queued)
@@ -163,7 +148,7 @@ static int ur_update(struct cio__loop *loop, int fd, unsigned old, unsigned now)
         if (rc < 0)
             return rc;
     }
-    int rc = grow(st, fd);
+    int rc = cio__fdtable_reach((void **)&st->fds, &st->nfds, sizeof *st->fds, fd);
     if (rc < 0)
         return rc;
     struct ufd *u = &st->fds[fd];

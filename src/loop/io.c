@@ -7,11 +7,10 @@
  * per wait. An event nobody wants is what triggers the removal. */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
+#include "base/fdtable.h"
 #include "task/task.h"
 #include "threads/threads.h"
 
@@ -23,17 +22,9 @@ static int fdw(struct cio__loop *loop, int fd, struct cio__fdw **out)
     if (fd >= loop->nfds) {
         if (fcntl(fd, F_GETFD) < 0)
             return -EBADF;
-        size_t n = loop->nfds ? (size_t)loop->nfds : 64;
-        while (n <= (size_t)fd)
-            n *= 2;
-        if (n > INT_MAX)
-            return -EBADF;
-        struct cio__fdw *a = realloc(loop->fds, n * sizeof *a);
-        if (!a)
-            return -ENOMEM;
-        memset(a + loop->nfds, 0, (n - (size_t)loop->nfds) * sizeof *a);
-        loop->fds = a;
-        loop->nfds = (int)n;
+        int rc = cio__fdtable_reach((void **)&loop->fds, &loop->nfds, sizeof *loop->fds, fd);
+        if (rc < 0)
+            return rc;
     }
     *out = &loop->fds[fd];
     return 0;
