@@ -65,6 +65,39 @@ static void test_choice(void **state)
     assert_null(cio_backend_name());
 }
 
+/* Each loop of cio_run_loops() takes the backend of the options it is
+ * given, on its own thread: a ring per loop. */
+static int loop_backend(void *arg)
+{
+    const char *want = arg;
+    task_check(cio_loop_index() >= 0);
+    task_check(strcmp(cio_backend_name(), want) == 0);
+    /* The ring works from this thread: a wait on a pipe. */
+    int p[2];
+    task_check_eq(pipe(p), 0);
+    task_check_eq(write(p[1], "x", 1), 1);
+    task_check_eq(cio_wait_readable(p[0], 1.0), CIO_READABLE);
+    close(p[0]);
+    close(p[1]);
+    return 0;
+}
+
+static void test_loops(void **state)
+{
+    (void)state;
+    unsetenv("CIO_BACKEND");
+    cio_run_options run = {.backend = CIO_BACKEND_EPOLL};
+    cio_loops_options o = {.run = &run, .no_signal_handling = true};
+    int results[3];
+    assert_ok(cio_run_loops(3, &o, loop_backend, "epoll", results));
+    if (!uring_usable())
+        return;
+    run.backend = CIO_BACKEND_IO_URING;
+    assert_ok(cio_run_loops(3, &o, loop_backend, "io_uring", results));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(results[i], 0);
+}
+
 /* Runs a test body on each backend this machine has. */
 static void on_each_backend(cio_task_fn fn)
 {
@@ -248,11 +281,9 @@ static void test_close_while_watched(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_choice),
-        cmocka_unit_test(test_fd_reuse),
-        cmocka_unit_test(test_interest_changes),
-        cmocka_unit_test(test_many_fds),
-        cmocka_unit_test(test_close_while_watched),
+        cmocka_unit_test(test_choice),   cmocka_unit_test(test_loops),
+        cmocka_unit_test(test_fd_reuse), cmocka_unit_test(test_interest_changes),
+        cmocka_unit_test(test_many_fds), cmocka_unit_test(test_close_while_watched),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
