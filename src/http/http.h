@@ -54,6 +54,9 @@ struct cio_http_session {
     cio_http_session_options o; /* limits resolved, strings below */
     char *base_url, *ca_file, *proxy, *user_agent;
     struct curl_slist *headers; /* the session's default headers */
+    /* HTTP/2 in clear text on a libcurl that cannot reuse its connections
+     * (request.c): each such request gets a connection of its own. */
+    bool h2c_no_reuse;
 
     /* libcurl's timer: a loop timer for positive delays, a call_soon for
      * "now" (a loop timer due now could fire again in the same turn). */

@@ -290,6 +290,11 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
             return -EINVAL;
         r->url_set = r->url.len;
     }
+    if (s->h2c_no_reuse) { /* see session.c; set either way: handles are pooled */
+        long own = strncasecmp(r->url.p, "https:", 6) != 0;
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, own);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, own);
+    }
     if (m && !strcasecmp(m, "HEAD"))
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (m && strcasecmp(m, "GET") && !(has_body && !strcasecmp(m, "POST")))

@@ -398,6 +398,12 @@ int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_sessi
         rc = -EINVAL;
     if (!rc)
         rc = add_default_headers(s, o);
+    /* libcurl 7.88 layers a second HTTP/2 handler onto a reused clear-text
+     * HTTP/2 connection, and every request after the first on it fails
+     * with "Error in the HTTP2 framing layer" (curl issue 10634, fixed in
+     * 8.0; Debian 12 ships 7.88.1). */
+    unsigned v = curl_version_info(CURLVERSION_NOW)->version_num;
+    s->h2c_no_reuse = o->http_version == 2 && v >= 0x075800 && v < 0x080000;
     if (!rc && o->cookies) {
         s->share = curl_share_init();
         if (!s->share || curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE))

@@ -143,6 +143,22 @@ static int check_pattern(const unsigned char *b, size_t off, size_t n)
     return 0;
 }
 
+struct h2_get {
+    cio_http_session *s;
+    const char *url;
+};
+
+static int h2_get(void *arg)
+{
+    struct h2_get *g = arg;
+    cio_http_response *r;
+    int rc = cio_http_get(g->s, g->url, &r);
+    if (rc == 0 && (cio_http_response_version(r) != 20 || cio_http_response_status(r) != 200))
+        rc = -EPROTO;
+    cio_http_response_free(r);
+    return rc;
+}
+
 static int bodies_task(void *arg)
 {
     (void)arg;
@@ -164,16 +180,26 @@ static int bodies_task(void *arg)
     cio_http_response_free(r);
     cio_http_session_close(s);
 
+    /* HTTP/2 in clear text, request after request and side by side
+     * (libcurl 7.88 broke every request after the first on a connection:
+     * request.c works around it). */
     cio_http_session_options o = {.http_version = 2};
     task_check_eq(cio_http_session_new(&o, &s), 0);
     char u[128];
     snprintf(u, sizeof u, "%s/user.json", ng.base2);
-    task_check_eq(cio_http_get(s, u, &r), 0);
-    task_check_eq(cio_http_response_version(r), 20);
-    task_check_eq(cio_http_response_status(r), 200);
-    json_t *j;
-    task_check_eq(cio_http_response_json(r, &j), 0);
-    cio_http_response_free(r);
+    for (int i = 0; i < 3; i++) {
+        task_check_eq(cio_http_get(s, u, &r), 0);
+        task_check_eq(cio_http_response_version(r), 20);
+        task_check_eq(cio_http_response_status(r), 200);
+        json_t *j;
+        task_check_eq(cio_http_response_json(r, &j), 0);
+        cio_http_response_free(r);
+    }
+    struct h2_get g = {s, u};
+    cio_task tasks[4];
+    for (int i = 0; i < 4; i++)
+        tasks[i] = cio_spawn(h2_get, &g);
+    task_check_eq(cio_gather(tasks, 4), 0);
     return cio_http_session_close(s);
 }
 
