@@ -50,16 +50,19 @@ static void find_sched_stack(struct cio__loop *loop)
     }
 }
 
-static int pick_backend(cio_backend b, const struct cio__backend_ops **ops)
+static int pick_backend(cio_backend b, const struct cio__backend_ops **ops, FILE *report)
 {
     if (b == CIO_BACKEND_DEFAULT) {
         const char *env = getenv("CIO_BACKEND");
-        if (!env || !*env || strcmp(env, "epoll") == 0)
+        if (!env || !*env || strcmp(env, "epoll") == 0) {
             b = CIO_BACKEND_EPOLL;
-        else if (strcmp(env, "io_uring") == 0)
+        } else if (strcmp(env, "io_uring") == 0) {
             b = CIO_BACKEND_IO_URING;
-        else
+        } else {
+            /* Said, since the caller sees only -EINVAL. */
+            fprintf(report, "cio: CIO_BACKEND=%s names no backend (epoll or io_uring)\n", env);
             return -EINVAL;
+        }
     }
     switch (b) {
     case CIO_BACKEND_EPOLL:
@@ -70,6 +73,7 @@ static int pick_backend(cio_backend b, const struct cio__backend_ops **ops)
         *ops = &cio__uring_ops;
         return 0;
 #else
+        fprintf(report, "cio: this cio was built without io_uring (liburing)\n");
         return -ENOSYS;
 #endif
     default:
@@ -99,12 +103,15 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     cio__timers_init(&loop->timers, loop->now);
     find_sched_stack(loop);
 
-    int rc = pick_backend(opts ? opts->backend : CIO_BACKEND_DEFAULT, &loop->ops);
+    int rc = pick_backend(opts ? opts->backend : CIO_BACKEND_DEFAULT, &loop->ops, loop->report);
     if (rc < 0)
         goto fail;
     rc = loop->ops->init(loop);
-    if (rc < 0)
+    if (rc < 0) {
+        fprintf(loop->report, "cio: the %s backend cannot run here: %s\n", loop->ops->name,
+                cio_strerror(rc));
         goto fail;
+    }
     loop->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (loop->wake_fd < 0) {
         rc = -errno;
