@@ -206,8 +206,8 @@ static int start_server(const char *impl, struct server *sv)
         dup2(p[1], 1);
         const char *loop = strncmp(impl, "uvloop", 6) == 0 ? "uvloop" : "asyncio";
         const char *mode = strstr(impl, "protocol") ? "protocol" : "streams";
-        execl("/usr/bin/python3", "python3", CIO_BENCH_NET_DIR "/echo_server.py", "--loop", loop,
-              "--mode", mode, (char *)NULL);
+        execl("/usr/bin/python3", "/usr/bin/python3", CIO_BENCH_NET_DIR "/echo_server.py", "--loop",
+              loop, "--mode", mode, (char *)NULL);
         _exit(127);
     }
     close(p[1]);
