@@ -42,7 +42,10 @@ struct uring_state {
     struct io_uring ring;
     struct ufd *fds;
     int nfds;
-    int *arm; /* fds to arm before the next wait */
+    /* fds to arm before the next wait, each at most once: as long as the
+     * fd table, so that queueing one never allocates (and a completion
+     * handled under memory pressure cannot lose its fd's next request). */
+    int *arm;
     int narm, arm_cap;
     struct {
         uint64_t data;
@@ -102,21 +105,27 @@ static struct io_uring_sqe *sqe_get(struct uring_state *st)
     return sqe;
 }
 
-static int queue_arm(struct uring_state *st, int fd)
+/* Makes room for fd in the fd table and the arm list. */
+static int reach(struct uring_state *st, int fd)
+{
+    int rc = cio__fdtable_reach((void **)&st->fds, &st->nfds, sizeof *st->fds, fd);
+    if (rc < 0 || st->arm_cap >= st->nfds)
+        return rc;
+    int *a = realloc(st->arm, (size_t)st->nfds * sizeof *a);
+    if (!a)
+        return -ENOMEM; /* tried again by the next update that needs it */
+    st->arm = a;
+    st->arm_cap = st->nfds;
+    return 0;
+}
+
+/* fd is below arm_cap: an update for it succeeded (see reach()). */
+static void queue_arm(struct uring_state *st, int fd)
 {
     if (st->fds[fd].queued)
-        return 0;
-    if (st->narm == st->arm_cap) {
-        int cap = st->arm_cap ? st->arm_cap * 2 : 64;
-        int *a = realloc(st->arm, (size_t)cap * sizeof *a);
-        if (!a)
-            return -ENOMEM;
-        st->arm = a;
-        st->arm_cap = cap;
-    }
+        return;
     st->arm[st->narm++] = fd;
     st->fds[fd].queued = true;
-    return 0;
 }
 
 /* Cancels fd's armed request; its completion, if any, is then stale. */
@@ -151,7 +160,7 @@ static int ur_update(struct cio__loop *loop, int fd, unsigned old, unsigned now)
         if (rc < 0)
             return rc;
     }
-    int rc = cio__fdtable_reach((void **)&st->fds, &st->nfds, sizeof *st->fds, fd);
+    int rc = reach(st, fd);
     if (rc < 0)
         return rc;
     struct ufd *u = &st->fds[fd];
@@ -161,7 +170,9 @@ static int ur_update(struct cio__loop *loop, int fd, unsigned old, unsigned now)
         if (rc < 0)
             return rc;
     }
-    return now && !u->armed ? queue_arm(st, fd) : 0;
+    if (now && !u->armed)
+        queue_arm(st, fd);
+    return 0;
 }
 
 static unsigned to_poll(unsigned ev)
@@ -228,7 +239,7 @@ static int dispatch(struct cio__loop *loop, int n)
          * kernel) is not armed again, as epoll forgets a closed file; the
          * waiters are told once. */
         if (u->want && res >= 0)
-            (void)queue_arm(st, fd);               /* on -ENOMEM, armed at the next change */
+            queue_arm(st, fd);
         unsigned ev = CIO_READABLE | CIO_WRITABLE; /* an error, as epoll's */
         if (res >= 0 && !(res & (POLLERR | POLLHUP | POLLNVAL)))
             ev = (res & (POLLIN | POLLRDHUP | POLLPRI) ? CIO_READABLE : 0) |
