@@ -162,9 +162,13 @@ static inline int cio__timer_start(struct cio__loop *loop, struct cio__timer *t)
     return cio__timers_add(&loop->timers, t);
 }
 
+/* Unschedules t if it is scheduled. Most callers' timers are not (a task
+ * ending, a wait that completed before its timeout): that case is a test
+ * here, not a call. */
 static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 {
-    cio__timers_remove(&loop->timers, t);
+    if (cio__timer_scheduled(t))
+        cio__timers_remove(&loop->timers, t);
 }
 
 /* Runs a handle popped from the ready queue (handle.c). */
