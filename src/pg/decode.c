@@ -21,42 +21,71 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* Parses ISO "YYYY-MM-DD[ HH:MM:SS[.ffffff][+-hh[:mm[:ss]]]][ BC]"; sets
- * *days and *usec (of the day, offset applied). */
+/* Reads min..max decimal digits at *s into *v; false if there are fewer,
+ * or more (a value the caller's range check could not bound). */
+static bool digits(const char **s, int min, int max, int64_t *v)
+{
+    const char *p = *s;
+    int64_t x = 0;
+    int n = 0;
+    for (; n < max && *p >= '0' && *p <= '9'; n++)
+        x = x * 10 + (*p++ - '0');
+    if (n < min || (*p >= '0' && *p <= '9'))
+        return false;
+    *s = p;
+    *v = x;
+    return true;
+}
+
+/* Reads ":" and two digits below `bound` at *s, when *s is ':'. */
+static bool field(const char **s, int64_t bound, int64_t *v)
+{
+    *v = 0;
+    if (**s != ':')
+        return true;
+    (*s)++;
+    return digits(s, 2, 2, v) && *v < bound;
+}
+
+/* Parses the ISO form PostgreSQL writes dates and timestamps in,
+ * "YYYY-MM-DD[ HH:MM:SS[.ffffff][+-hh[:mm[:ss]]]][ BC]" (DateStyle ISO);
+ * sets *days (since 1970-01-01) and *usec (of the day, UTC offset
+ * applied). Every field is range-checked, so that nothing a server sends
+ * can overflow what is computed from it: CIO_PG_EPROTO when malformed. */
 static int parse_iso(const char *s, bool with_time, int64_t *days, int64_t *usec)
 {
-    long long y;
-    unsigned mo, d;
-    int n = 0;
-    if (sscanf(s, "%lld-%u-%u%n", &y, &mo, &d, &n) != 3)
+    /* Years: up to 5874897, the last of PostgreSQL's dates. */
+    int64_t y, mo, d, hh = 0, mm = 0, ss = 0, us = 0;
+    if (!digits(&s, 1, 7, &y) || *s++ != '-' || !digits(&s, 1, 2, &mo) || *s++ != '-' ||
+        !digits(&s, 1, 2, &d) || mo < 1 || mo > 12 || d < 1 || d > 31)
         return CIO_PG_EPROTO;
-    s += n;
-    int64_t us = 0;
-    if (with_time && *s == ' ' && s[1] >= '0' && s[1] <= '9') {
-        unsigned hh, mm, ss;
-        if (sscanf(s, " %u:%u:%u%n", &hh, &mm, &ss, &n) != 3)
+    if (with_time && s[0] == ' ' && s[1] >= '0' && s[1] <= '9') {
+        s++;
+        if (!digits(&s, 2, 2, &hh) || hh > 24 || *s != ':' || !field(&s, 60, &mm) || *s != ':' ||
+            !field(&s, 61, &ss))
             return CIO_PG_EPROTO;
-        s += n;
-        us = ((int64_t)hh * 3600 + mm * 60 + ss) * 1000000;
+        us = ((hh * 60 + mm) * 60 + ss) * 1000000;
         if (*s == '.') {
-            int64_t scale = 100000;
-            for (s++; *s >= '0' && *s <= '9'; s++, scale /= 10)
-                us += (*s - '0') * scale;
+            const char *from = ++s;
+            int64_t frac;
+            if (!digits(&s, 1, 6, &frac))
+                return CIO_PG_EPROTO;
+            for (ptrdiff_t n = s - from; n < 6; n++)
+                frac *= 10;
+            us += frac;
         }
         if (*s == '+' || *s == '-') {
-            int sign = *s == '-' ? -1 : 1;
-            unsigned oh = 0, om = 0, os = 0;
-            sscanf(s + 1, "%u:%u:%u", &oh, &om, &os);
-            us -= sign * ((int64_t)oh * 3600 + om * 60 + os) * 1000000;
-            while (*s && *s != ' ')
-                s++;
+            int64_t sign = *s++ == '-' ? -1 : 1, oh, om, os;
+            if (!digits(&s, 1, 2, &oh) || oh > 23 || !field(&s, 60, &om) || !field(&s, 60, &os))
+                return CIO_PG_EPROTO;
+            us -= sign * ((oh * 60 + om) * 60 + os) * 1000000;
         }
     }
     if (strcmp(s, " BC") == 0)
         y = 1 - y;
     else if (*s)
         return CIO_PG_EPROTO;
-    *days = days_from_civil(y, mo, d);
+    *days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *usec = us;
     return 0;
 }
@@ -105,7 +134,10 @@ int cio_pg_get_timestamp(const cio_pg_result *r, int row, int col, int64_t *out)
         if (c.len != 8)
             return CIO_PG_EPROTO;
         int64_t v = (int64_t)cio__pg_rd_be(c.v, 8);
-        *out = v == INT64_MAX || v == INT64_MIN ? v : v + CIO__PG_EPOCH_USEC;
+        if (v == INT64_MAX || v == INT64_MIN) /* infinity */
+            *out = v;
+        else if (__builtin_add_overflow(v, CIO__PG_EPOCH_USEC, out))
+            return CIO_PG_ETYPE; /* past what our epoch can count */
         return 0;
     }
     if (strcmp(c.v, "infinity") == 0 || strcmp(c.v, "-infinity") == 0) {
@@ -115,7 +147,8 @@ int cio_pg_get_timestamp(const cio_pg_result *r, int row, int col, int64_t *out)
     int64_t d, us;
     if ((rc = parse_iso(c.v, true, &d, &us)) != 0)
         return rc;
-    *out = d * CIO__PG_USEC_PER_DAY + us;
+    if (__builtin_mul_overflow(d, CIO__PG_USEC_PER_DAY, &d) || __builtin_add_overflow(d, us, out))
+        return CIO_PG_ETYPE;
     return 0;
 }
 

@@ -10,18 +10,23 @@
 
 #include "pg/internal.h"
 
-/* A one-row, one-column result of type oid in the binary format holding
- * the len bytes at v. */
-static cio_pg_result *binary_value(uint32_t oid, const void *v, int len)
+/* A one-row, one-column result of type oid in the given format (1:
+ * binary, 0: text) holding the len bytes at v. */
+static cio_pg_result *value(uint32_t oid, int format, const void *v, int len)
 {
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
     assert_non_null(res);
-    PGresAttDesc col = {.name = "v", .typid = oid, .typlen = -1, .atttypmod = -1, .format = 1};
+    PGresAttDesc col = {.name = "v", .typid = oid, .typlen = -1, .atttypmod = -1, .format = format};
     assert_int_equal(PQsetResultAttrs(res, 1, &col), 1);
     assert_int_equal(PQsetvalue(res, 0, 0, (char *)v, len), 1);
     cio_pg_result *r = cio__pg_result_wrap(res);
     assert_non_null(r);
     return r;
+}
+
+static cio_pg_result *binary_value(uint32_t oid, const void *v, int len)
+{
+    return value(oid, 1, v, len);
 }
 
 /* numeric's external binary form: ndigits, weight, sign, dscale, then
@@ -151,11 +156,85 @@ static void test_numeric_malformed(void **state)
     cio_pg_result_free(r);
 }
 
+/* The timestamp of a text value of type oid, or the getter's error. */
+static int text_timestamp(uint32_t oid, const char *text, int64_t *usec)
+{
+    cio_pg_result *r = value(oid, 0, text, (int)strlen(text));
+    int rc = cio_pg_get_timestamp(r, 0, 0, usec);
+    cio_pg_result_free(r);
+    return rc;
+}
+
+static int text_date(const char *text, int32_t *days)
+{
+    cio_pg_result *r = value(CIO_PG_DATEOID, 0, text, (int)strlen(text));
+    int rc = cio_pg_get_date(r, 0, 0, days);
+    cio_pg_result_free(r);
+    return rc;
+}
+
+static void test_dates_and_times_in_text(void **state)
+{
+    (void)state;
+    int32_t days;
+    int64_t us;
+    assert_int_equal(text_date("2024-02-29", &days), 0);
+    assert_int_equal(days, 19782);
+    assert_int_equal(text_date("1970-01-01", &days), 0);
+    assert_int_equal(days, 0);
+    assert_int_equal(text_timestamp(CIO_PG_TIMESTAMPTZOID, "1999-12-31 23:00:00.5+05:30", &us), 0);
+    assert_int_equal(us, 946661400500000);
+    assert_int_equal(text_timestamp(CIO_PG_TIMESTAMPTZOID, "1883-11-18 12:00:00-04:56:02", &us), 0);
+    assert_int_equal(us, -2717651038000000);
+    assert_int_equal(text_timestamp(CIO_PG_TIMESTAMPOID, "2024-02-29 23:59:59.123456", &us), 0);
+    assert_int_equal(us, 19782 * 86400000000LL + 86399123456LL);
+}
+
+/* Found by tests/fuzz/fuzz_pg_values: the fields were read with sscanf and
+ * not bounded, so a hostile server's offset or year overflowed the
+ * arithmetic (undefined behaviour); a value out of range is CIO_PG_ETYPE,
+ * a malformed one CIO_PG_EPROTO. */
+static void test_dates_and_times_malformed(void **state)
+{
+    (void)state;
+    int32_t days;
+    int64_t us;
+    const char *malformed[] = {
+        "2020-01-01 00:00:00+4294967295", /* an offset of 4294967295 hours */
+        "9223372036854775807-01-01",      /* a year of 19 digits */
+        "2024-13-01",
+        "2024-00-10",
+        "2024-01-32",
+        "2024-01-01 25:00:00",
+        "2024-01-01 10:60:00",
+        "2024-01-01 10:00:00.1234567",
+        " 2024-01-01",
+        "+2024-01-01",
+        "2024--1-01",
+        "2024-01-01 10:00",
+        "2024-01-01 10:00:00+",
+        "2024-01-01 10:00:00 AD",
+        "",
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++)
+        assert_int_equal(text_timestamp(CIO_PG_TIMESTAMPTZOID, malformed[i], &us), CIO_PG_EPROTO);
+    assert_int_equal(text_date("2024-1-1x", &days), CIO_PG_EPROTO);
+    /* Well formed, past what the getter's type holds. */
+    assert_int_equal(text_timestamp(CIO_PG_TIMESTAMPOID, "5874897-12-31 00:00:00", &us),
+                     CIO_PG_ETYPE);
+    unsigned char near_max[8] = {0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe};
+    cio_pg_result *r = binary_value(CIO_PG_TIMESTAMPOID, near_max, 8);
+    assert_int_equal(cio_pg_get_timestamp(r, 0, 0, &us), CIO_PG_ETYPE);
+    cio_pg_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_numeric_valid),
         cmocka_unit_test(test_numeric_malformed),
+        cmocka_unit_test(test_dates_and_times_in_text),
+        cmocka_unit_test(test_dates_and_times_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
