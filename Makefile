@@ -8,16 +8,18 @@
 #   make examples   build the examples into build/examples/
 #   make valgrind   the core tests under Valgrind
 #   make tsan       the threaded tests under ThreadSanitizer
+#   make fuzz       each fuzz target under libFuzzer for FUZZ_TIME seconds
 #   make check-aarch64  the AArch64 context switch, cross-built, under qemu-user
 #   make install    install the library, headers and cio.pc (PREFIX=/usr/local)
 #   make format     clang-format every C file
 
 JOBS   ?= $(shell nproc)
+FUZZ_TIME ?= 60
 PREFIX ?= /usr/local
 CMAKE  := cmake -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 .PHONY: all setup build demo check check-release check-asan check-ucontext bench examples \
-        valgrind tsan check-aarch64 install format format-check clean
+        valgrind tsan fuzz check-aarch64 install format format-check clean
 
 all: build
 
@@ -71,6 +73,24 @@ tsan: setup
 	# intercepts, and io_uring_enter() is none, so a loop waiting in it
 	# misses the signal tests' signals until its timeout.
 	cd build-tsan && ctest --output-on-failure -L threads -LE io_uring
+
+# The fuzz targets of tests/fuzz (make check runs each for a bounded number
+# of inputs), for longer: in the ASan+UBSan build, where they are linked with
+# libFuzzer. What they find is kept in build-asan/tests/fuzz/corpus_<name>;
+# a failure leaves its input as ./crash-* (add it to tests/fuzz/corpus/).
+fuzz: setup
+	$(CMAKE) -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DCIO_SANITIZE=address,undefined -DCIO_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	@for t in build-asan/tests/fuzz/fuzz_*; do \
+	    name=$${t##*/fuzz_}; log=build-asan/tests/fuzz/$$name.log; \
+	    mkdir -p build-asan/tests/fuzz/corpus_$$name; \
+	    echo "== $$name: $(FUZZ_TIME) s, log in $$log"; \
+	    UBSAN_OPTIONS=print_stacktrace=1 $$t -max_total_time=$(FUZZ_TIME) -use_value_profile=1 \
+	        -max_len=4096 build-asan/tests/fuzz/corpus_$$name tests/fuzz/corpus/$$name >$$log 2>&1 \
+	        || { tail -n 40 $$log; exit 1; }; \
+	    grep DONE $$log; \
+	 done
 
 check-aarch64:
 	@sh scripts/check-aarch64.sh
