@@ -151,6 +151,14 @@ static void serve(struct peer *p, int fd)
             put(fd, hd, sizeof hd - 1);
             continue;
         }
+        case PEER_NUL_HEADER: {
+            /* A NUL would cut the line in two for code that reads it as a
+             * C string: "X-Evil" must not become a header. */
+            static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                     "X-A: a\0X-Evil: injected\r\n\r\nok";
+            put(fd, hd, sizeof hd - 1);
+            continue;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);

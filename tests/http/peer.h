@@ -7,17 +7,18 @@
 #include <pthread.h>
 
 enum peer_mode {
-    PEER_ECHO,      /* answers 200 with the raw request (head and body) */
-    PEER_RESET,     /* sends headers and half the body, then resets */
-    PEER_MALFORMED, /* answers with a malformed status line */
-    PEER_SILENT,    /* reads the request and never answers */
-    PEER_SHORT,     /* Content-Length 1000, sends 500 bytes, closes */
-    PEER_CLOSE,     /* closes without answering */
-    PEER_SLOW_BODY, /* headers at once, then one byte every 100 ms */
-    PEER_DELAY,     /* answers each request after 500 ms, keep-alive */
-    PEER_ONE_SHOT,  /* answers one request (keep-alive), closes 100 ms later */
-    PEER_BAD_GZIP,  /* Content-Encoding: gzip over bytes that are not gzip */
-    PEER_HEADERS,   /* odd header spacing, duplicates, a chunked trailer */
+    PEER_ECHO,       /* answers 200 with the raw request (head and body) */
+    PEER_RESET,      /* sends headers and half the body, then resets */
+    PEER_MALFORMED,  /* answers with a malformed status line */
+    PEER_SILENT,     /* reads the request and never answers */
+    PEER_SHORT,      /* Content-Length 1000, sends 500 bytes, closes */
+    PEER_CLOSE,      /* closes without answering */
+    PEER_SLOW_BODY,  /* headers at once, then one byte every 100 ms */
+    PEER_DELAY,      /* answers each request after 500 ms, keep-alive */
+    PEER_ONE_SHOT,   /* answers one request (keep-alive), closes 100 ms later */
+    PEER_BAD_GZIP,   /* Content-Encoding: gzip over bytes that are not gzip */
+    PEER_HEADERS,    /* odd header spacing, duplicates, a chunked trailer */
+    PEER_NUL_HEADER, /* a header line with a NUL byte inside */
 };
 
 struct peer {

@@ -65,6 +65,14 @@ static void test_closed_without_answer(void **state)
     expect(PEER_CLOSE, CIO_EHTTP_PROTOCOL, 0);
 }
 
+/* A NUL inside a header line: refused (by libcurl since 7.83), never read
+ * as two lines, which would let a peer inject a header. */
+static void test_nul_in_header(void **state)
+{
+    (void)state;
+    expect(PEER_NUL_HEADER, CIO_EHTTP_PROTOCOL, 200);
+}
+
 static void test_bad_content_encoding(void **state)
 {
     (void)state;
@@ -173,10 +181,11 @@ static void test_idle_connection_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_mid_body),       cmocka_unit_test(test_malformed_status),
-        cmocka_unit_test(test_short_body),           cmocka_unit_test(test_closed_without_answer),
-        cmocka_unit_test(test_short_stream),         cmocka_unit_test(test_idle_connection_closed),
-        cmocka_unit_test(test_bad_content_encoding), cmocka_unit_test(test_too_big),
+        cmocka_unit_test(test_reset_mid_body), cmocka_unit_test(test_malformed_status),
+        cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
+        cmocka_unit_test(test_short_stream),   cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_nul_in_header),  cmocka_unit_test(test_bad_content_encoding),
+        cmocka_unit_test(test_too_big),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
