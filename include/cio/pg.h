@@ -119,6 +119,13 @@ enum { /* private: cio_pg_arg.kind_ */
        CIO__PG_K_DATE,
        CIO__PG_K_TIMESTAMP,
        CIO__PG_K_TIMESTAMPTZ,
+       /* arrays (oid_: the element type, len_: the count) of cio_pg_arg
+        * values, then of plain C values */
+       CIO__PG_K_ARRAY,
+       CIO__PG_K_ARRAY_INT4,
+       CIO__PG_K_ARRAY_INT8,
+       CIO__PG_K_ARRAY_FLOAT8,
+       CIO__PG_K_ARRAY_TEXT,
 };
 
 static inline cio_pg_arg cio__pg_arg(uint32_t oid, int kind, int32_t len)
@@ -241,6 +248,55 @@ static inline cio_pg_arg cio_pg_timestamptz(int64_t usec)
     cio_pg_arg a = cio__pg_arg(CIO_PG_TIMESTAMPTZOID, CIO__PG_K_TIMESTAMPTZ, 0);
     a.v_.i = usec;
     return a;
+}
+
+/* A one-dimensional array (asyncpg's list argument: `WHERE id = ANY($1)`)
+ * of n values of element type elem_oid (CIO_PG_INT4OID, CIO_PG_TEXTOID,
+ * CIO_PG_UUIDOID...), each made by that type's constructor (cio_pg_int4()
+ * for CIO_PG_INT4OID, cio_pg_text() for the text types, cio_pg_null() for a
+ * NULL element; borrowed like the other arguments). Sent as the array type
+ * (int4[]...). A call given an element of another type, or an element type
+ * with no array type here, fails with -EINVAL; so do numeric elements:
+ * send those as text and cast (`$1::text[]::numeric[]`). Arrays may be
+ * passed to queries, executemany and copy_records (whose rows then go in
+ * COPY's binary format).
+ *
+ *     cio_pg_fetch(conn, "SELECT name FROM users WHERE id = ANY($1)",
+ *                  CIO_PG_ARGS(cio_pg_array(CIO_PG_INT4OID,
+ *                                           CIO_PG_ARGS(cio_pg_int4(1), cio_pg_int4(7)))),
+ *                  &rows);
+ */
+static inline cio_pg_arg cio_pg_array(uint32_t elem_oid, const cio_pg_arg *elems, int n)
+{
+    cio_pg_arg a = cio__pg_arg(elem_oid, CIO__PG_K_ARRAY, n);
+    a.v_.p = elems;
+    return a;
+}
+/* Arrays from plain C arrays of n values (borrowed): int4[], int8[],
+ * float8[], and text[] (a NULL string is a NULL element). A NULL v gives
+ * SQL NULL; n must fit an int32. */
+static inline cio_pg_arg cio__pg_c_array(uint32_t elem_oid, int kind, const void *v, size_t n)
+{
+    cio_pg_arg a =
+        cio__pg_arg(v ? elem_oid : 0, v ? kind : CIO__PG_K_NULL, n <= INT32_MAX ? (int32_t)n : -1);
+    a.v_.p = v;
+    return a;
+}
+static inline cio_pg_arg cio_pg_int4_array(const int32_t *v, size_t n)
+{
+    return cio__pg_c_array(CIO_PG_INT4OID, CIO__PG_K_ARRAY_INT4, v, n);
+}
+static inline cio_pg_arg cio_pg_int8_array(const int64_t *v, size_t n)
+{
+    return cio__pg_c_array(CIO_PG_INT8OID, CIO__PG_K_ARRAY_INT8, v, n);
+}
+static inline cio_pg_arg cio_pg_float8_array(const double *v, size_t n)
+{
+    return cio__pg_c_array(CIO_PG_FLOAT8OID, CIO__PG_K_ARRAY_FLOAT8, v, n);
+}
+static inline cio_pg_arg cio_pg_text_array(const char *const *v, size_t n)
+{
+    return cio__pg_c_array(CIO_PG_TEXTOID, CIO__PG_K_ARRAY_TEXT, v, n);
 }
 
 /* Expands to `array, count` for the (args, nargs) parameters:
@@ -426,6 +482,25 @@ int cio_pg_get_timestamp(const cio_pg_result *res, int row, int col, int64_t *us
 int cio_pg_get_numeric(const cio_pg_result *res, int row, int col, const char **out);
 /* json or jsonb as JSON text, owned by res; only for json and jsonb. */
 int cio_pg_get_json(const cio_pg_result *res, int row, int col, const char **out, size_t *len);
+/* An array (int4[], text[], uuid[]... of the element types above) as a
+ * result of its own, asyncpg's list: one row per element, one column of the
+ * element type, read with the getters above (an SQL NULL element is a NULL
+ * cell). A multi-dimensional array gives one row per element of its first
+ * dimension, each an array one dimension down, read with this getter again.
+ * Rows count from 0 whatever the array's lower bound. *out is the caller's,
+ * freed with cio_pg_result_free() (independent of res); it is NULL on
+ * failure. Errors: as the getters above; CIO_PG_ETYPE for a column that is
+ * not an array of a known element type, CIO_PG_EPROTO for a malformed
+ * value.
+ *
+ *     cio_pg_result *tags;
+ *     if (cio_pg_get_array(rows, i, 2, &tags) == 0) {
+ *         for (int k = 0; k < cio_pg_nrows(tags); k++)
+ *             ...cio_pg_get_text(tags, k, 0, &tag, NULL)...
+ *         cio_pg_result_free(tags);
+ *     }
+ */
+int cio_pg_get_array(const cio_pg_result *res, int row, int col, cio_pg_result **out);
 
 /* ---- the pool ------------------------------------------------------------------ */
 

@@ -40,9 +40,16 @@ static int32_t to_pg_days(int64_t d)
     return (int32_t)(d - CIO__PG_EPOCH_DAYS);
 }
 
+static bool is_array(const cio_pg_arg *a)
+{
+    return a->kind_ >= CIO__PG_K_ARRAY;
+}
+
 int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 {
     p->heap = NULL;
+    p->arrays = NULL;
+    p->arrays_len = p->arrays_cap = 0;
     if (n < 0 || (n > 0 && !args) || n > 65535)
         return -EINVAL;
     if (n <= 8) {
@@ -63,10 +70,18 @@ int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
         p->oids = (uint32_t *)(void *)(p->formats + un);
         p->scratch = (char *)(p->oids + un);
     }
-    for (int i = 0; i < n; i++)
-        p->oids[i] = args[i].oid_;
+    for (int i = 0; i < n; i++) {
+        p->oids[i] = cio__pg_arg_type(&args[i]);
+        if (is_array(&args[i]) &&
+            (!p->oids[i] || args[i].len_ < 0 || (args[i].len_ > 0 && !args[i].v_.p))) {
+            cio__pg_params_free(p);
+            return -EINVAL;
+        }
+    }
     return 0;
 }
+
+static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a);
 
 /* The binary form of a fixed-size value (bool, integers, floats, date,
  * timestamps) in s (8 bytes at most); returns its length, or -1 for the
@@ -111,8 +126,21 @@ static inline int put_scalar(char *s, const cio_pg_arg *a)
     }
 }
 
-void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
+int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 {
+    p->arrays_len = 0;
+    for (int i = 0; i < n; i++) {
+        if (is_array(&args[i])) {
+            /* Offsets first: a later array may move the buffer. */
+            size_t at = p->arrays_len;
+            int rc = encode_array(&p->arrays, &p->arrays_len, &p->arrays_cap, &args[i]);
+            if (rc)
+                return rc;
+            p->formats[i] = 1;
+            p->lengths[i] = (int)(p->arrays_len - at);
+            memcpy(p->scratch + 16 * i, &at, sizeof at);
+        }
+    }
     for (int i = 0; i < n; i++) {
         const cio_pg_arg *a = &args[i];
         char *s = p->scratch + 16 * i;
@@ -137,15 +165,24 @@ void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n
             p->formats[i] = a->len_ >= 0;
             break;
         default:
-            p->lengths[i] = put_scalar(s, a);
+            if (is_array(a)) {
+                size_t at;
+                memcpy(&at, s, sizeof at);
+                p->values[i] = p->arrays + at;
+            } else {
+                p->lengths[i] = put_scalar(s, a);
+            }
         }
     }
+    return 0;
 }
 
 void cio__pg_params_free(struct cio__pg_params *p)
 {
     free(p->heap);
+    free(p->arrays);
     p->heap = NULL;
+    p->arrays = NULL;
 }
 
 /* ---- COPY text format ------------------------------------------------------ */
@@ -337,6 +374,8 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
             break;
         }
         default: {
+            if (is_array(a))
+                return -EINVAL; /* arrays go in binary rows only */
             const char *s = a->v_.p;
             size_t sl = a->len_ >= 0 ? (size_t)a->len_ : strlen(s);
             if (put_escaped(buf, len, cap, s, sl) < 0)
@@ -363,6 +402,8 @@ static bool texty(uint32_t t)
 
 bool cio__pg_binary_copy_ok(const cio_pg_arg *a, uint32_t type)
 {
+    if (is_array(a))
+        return type && type == cio__pg_array_type(a->oid_);
     switch (a->kind_) {
     case CIO__PG_K_NULL:
         return true;
@@ -420,6 +461,19 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
         vl = (size_t)a->len_;
         break;
     default: {
+        if (is_array(a)) {
+            size_t at = *len;
+            if (grow(buf, cap, *len + 4) < 0)
+                return -ENOMEM;
+            *len += 4;
+            int rc = encode_array(buf, len, cap, a);
+            if (rc)
+                return rc;
+            if (*len - at - 4 > INT32_MAX)
+                return -EINVAL;
+            be32(*buf + at, (uint32_t)(*len - at - 4));
+            return 0;
+        }
         if (grow(buf, cap, *len + 12) < 0)
             return -ENOMEM;
         char *o = *buf + *len;
@@ -448,9 +502,11 @@ int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_a
         return -ENOMEM;
     be16(*buf + *len, (uint16_t)n);
     *len += 2;
-    for (int i = 0; i < n; i++)
-        if (binary_value(buf, len, cap, &args[i], types[i]) < 0)
-            return -ENOMEM;
+    for (int i = 0; i < n; i++) {
+        int rc = binary_value(buf, len, cap, &args[i], types[i]);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -529,4 +585,54 @@ void cio__pg_array_end(struct cio__pg_array *a)
     be32(o + 8, a->elem);         /* element type */
     be32(o + 12, (uint32_t)a->n); /* length */
     be32(o + 16, 1);              /* lower bound */
+}
+
+/* Element k of an array argument, as the argument its constructor makes. */
+static cio_pg_arg array_elem(const cio_pg_arg *a, int k)
+{
+    switch (a->kind_) {
+    case CIO__PG_K_ARRAY_INT4:
+        return cio_pg_int4(((const int32_t *)a->v_.p)[k]);
+    case CIO__PG_K_ARRAY_INT8:
+        return cio_pg_int8(((const int64_t *)a->v_.p)[k]);
+    case CIO__PG_K_ARRAY_FLOAT8:
+        return cio_pg_float8(((const double *)a->v_.p)[k]);
+    case CIO__PG_K_ARRAY_TEXT:
+        return cio_pg_text(((const char *const *)a->v_.p)[k]);
+    default:
+        return ((const cio_pg_arg *)a->v_.p)[k];
+    }
+}
+
+/* Appends array argument a in array_recv's binary form: -EINVAL when an
+ * element cannot go in binary as the element type (cio_pg_array()'s
+ * contract), or an array of no known type. */
+static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a)
+{
+    uint32_t elem = a->oid_;
+    if (!cio__pg_array_type(elem) || a->len_ < 0 || (a->len_ > 0 && !a->v_.p))
+        return -EINVAL;
+    size_t at = *len, head = a->len_ ? 20 : 12; /* an empty array has no dimension */
+    if (grow(buf, cap, *len + head) < 0)
+        return -ENOMEM;
+    *len += head;
+    bool nulls = false;
+    for (int k = 0; k < a->len_; k++) {
+        cio_pg_arg e = array_elem(a, k);
+        if (is_array(&e) || !cio__pg_binary_copy_ok(&e, elem))
+            return -EINVAL;
+        nulls |= e.kind_ == CIO__PG_K_NULL;
+        int rc = binary_value(buf, len, cap, &e, elem);
+        if (rc)
+            return rc;
+    }
+    char *o = *buf + at;
+    be32(o, a->len_ ? 1 : 0); /* dimensions */
+    be32(o + 4, nulls);       /* has NULLs */
+    be32(o + 8, elem);        /* element type */
+    if (a->len_) {
+        be32(o + 12, (uint32_t)a->len_); /* length */
+        be32(o + 16, 1);                 /* lower bound */
+    }
+    return 0;
 }

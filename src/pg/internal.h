@@ -136,9 +136,15 @@ struct cio__pg_params {
     uint32_t oids_[8];
     char scratch_[8 * 16];
     void *heap;
+    char *arrays; /* the binary forms of the array arguments */
+    size_t arrays_len, arrays_cap;
 };
+/* Sets up p for n arguments like args (their types: p->oids). Returns 0,
+ * -EINVAL (n out of range, an array of no known type) or -ENOMEM. */
 int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n);
-void cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n);
+/* Fills p's values with args (of the types init saw). Returns 0, -EINVAL
+ * (an array element of the wrong type) or -ENOMEM. */
+int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n);
 void cio__pg_params_free(struct cio__pg_params *p);
 /* Writes args as one line of COPY text format into the growing buffer. */
 int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n);
@@ -152,6 +158,15 @@ int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap);
 /* The array type of a built-in element type (int4 -> int4[]...), 0 for
  * others. */
 uint32_t cio__pg_array_type(uint32_t elem);
+/* The element type of an array type cio knows (array.c), or 0. */
+uint32_t cio__pg_array_elem(uint32_t array);
+/* The type an argument is sent as: its oid_, or for an array argument
+ * (whose oid_ is the element type) the array type; 0 when inferred, or
+ * for an array of an element type with no array type here. */
+static inline uint32_t cio__pg_arg_type(const cio_pg_arg *a)
+{
+    return a->kind_ >= CIO__PG_K_ARRAY ? cio__pg_array_type(a->oid_) : a->oid_;
+}
 /* A one-dimensional array of element type elem in binary format, built
  * value by value (each one cio__pg_binary_copy_ok() for elem): begin
  * (empties it, keeps its buffer), add, end (writes the header); buf[0, len)

@@ -64,9 +64,10 @@ static int column_oids(const cio_pg_arg *args, int nargs, int nrows, uint32_t *o
             const cio_pg_arg *a = &args[(size_t)i * (size_t)nargs + (size_t)k];
             if (a->kind_ == CIO__PG_K_NULL)
                 continue;
+            uint32_t t = cio__pg_arg_type(a);
             if (!oids[k])
-                oids[k] = a->oid_;
-            else if (a->oid_ != oids[k])
+                oids[k] = t;
+            else if (t != oids[k])
                 return -EINVAL;
         }
     }
@@ -373,12 +374,13 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
         } else {
             k = nrows - start < per ? nrows - start : per;
             struct chunk_stmt *cs = k == per ? &full : &last;
-            cio__pg_params_fill(&p, row, k * nargs);
-            int ok = cs->stmt ? PQsendQueryPrepared(pg, cs->stmt->name, k * nargs, p.values,
-                                                    p.lengths, p.formats, 0)
-                              : PQsendQueryParams(pg, cs->sql ? cs->sql : sql, k * nargs, p.oids,
-                                                  p.values, p.lengths, p.formats, 0);
-            if (!ok)
+            rc = cio__pg_params_fill(&p, row, k * nargs);
+            int ok = rc == 0 &&
+                     (cs->stmt ? PQsendQueryPrepared(pg, cs->stmt->name, k * nargs, p.values,
+                                                     p.lengths, p.formats, 0)
+                               : PQsendQueryParams(pg, cs->sql ? cs->sql : sql, k * nargs, p.oids,
+                                                   p.values, p.lengths, p.formats, 0));
+            if (!ok && rc == 0)
                 rc = cio__pg_conn_lost(c);
         }
         if (rc) {

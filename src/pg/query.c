@@ -16,7 +16,10 @@ int cio__pg_send(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int na
         return rc;
     int ok;
     if (c->no_cache) {
-        cio__pg_params_fill(&p, args, nargs);
+        if ((rc = cio__pg_params_fill(&p, args, nargs)) != 0) {
+            cio__pg_params_free(&p);
+            return rc;
+        }
         ok = PQsendQueryParams(c->pg, sql, nargs, p.oids, p.values, p.lengths, p.formats, 0);
     } else {
         struct cio__pg_stmt *s;
@@ -25,7 +28,10 @@ int cio__pg_send(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int na
             cio__pg_params_free(&p);
             return rc;
         }
-        cio__pg_params_fill(&p, args, nargs);
+        if ((rc = cio__pg_params_fill(&p, args, nargs)) != 0) {
+            cio__pg_params_free(&p);
+            return rc;
+        }
         ok = PQsendQueryPrepared(c->pg, s->name, nargs, p.values, p.lengths, p.formats,
                                  s->result_format);
     }

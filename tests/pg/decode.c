@@ -228,6 +228,123 @@ static void test_dates_and_times_malformed(void **state)
     cio_pg_result_free(r);
 }
 
+/* ---- arrays (text form, as every array column comes) ---------------------- */
+
+static cio_pg_result *text_array(uint32_t oid, const char *text, int *rc)
+{
+    cio_pg_result *r = value(oid, 0, text, (int)strlen(text));
+    cio_pg_result *a = (cio_pg_result *)1;
+    *rc = cio_pg_get_array(r, 0, 0, &a);
+    cio_pg_result_free(r);
+    if (*rc)
+        assert_null(a); /* never left dangling */
+    return a;
+}
+
+static void test_arrays(void **state)
+{
+    (void)state;
+    int rc;
+    int32_t v;
+    const char *t;
+    size_t len;
+    cio_pg_result *a = text_array(1007, "{1,2,NULL,-4}", &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cio_pg_nrows(a), 4);
+    assert_int_equal(cio_pg_coltype(a, 0), CIO_PG_INT4OID);
+    assert_int_equal(cio_pg_get_int32(a, 1, 0, &v), 0);
+    assert_int_equal(v, 2);
+    assert_int_equal(cio_pg_get_int32(a, 2, 0, &v), CIO_PG_ENULL);
+    assert_int_equal(cio_pg_get_int32(a, 3, 0, &v), 0);
+    assert_int_equal(v, -4);
+    cio_pg_result_free(a);
+
+    /* array_out's quoting: spaces, quotes, the word NULL, empty strings,
+     * backslashes. */
+    a = text_array(1009, "{\"a b\",\"q\\\"x\",NULL,\"NULL\",plain,\"\",\"back\\\\slash\"}", &rc);
+    assert_int_equal(rc, 0);
+    const char *want[] = {"a b", "q\"x", NULL, "NULL", "plain", "", "back\\slash"};
+    assert_int_equal(cio_pg_nrows(a), 7);
+    for (int i = 0; i < 7; i++) {
+        if (!want[i]) {
+            assert_true(cio_pg_is_null(a, i, 0));
+            continue;
+        }
+        assert_int_equal(cio_pg_get_text(a, i, 0, &t, &len), 0);
+        assert_string_equal(t, want[i]);
+        assert_int_equal(len, strlen(want[i]));
+    }
+    cio_pg_result_free(a);
+
+    /* Two dimensions: rows are int4[] again. */
+    a = text_array(1007, "{{1,2},{3,4},{5,6}}", &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cio_pg_nrows(a), 3);
+    assert_int_equal(cio_pg_coltype(a, 0), 1007);
+    cio_pg_result *inner;
+    assert_int_equal(cio_pg_get_array(a, 1, 0, &inner), 0);
+    assert_int_equal(cio_pg_nrows(inner), 2);
+    assert_int_equal(cio_pg_get_int32(inner, 1, 0, &v), 0);
+    assert_int_equal(v, 4);
+    cio_pg_result_free(inner);
+    cio_pg_result_free(a);
+
+    /* A lower bound other than 1, and the empty array. */
+    a = text_array(1007, "[0:1]={7,8}", &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cio_pg_nrows(a), 2);
+    assert_int_equal(cio_pg_get_int32(a, 0, 0, &v), 0);
+    assert_int_equal(v, 7);
+    cio_pg_result_free(a);
+    a = text_array(1009, "{}", &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cio_pg_nrows(a), 0);
+    cio_pg_result_free(a);
+
+    /* Not an array column; a NULL array. */
+    cio_pg_result *r = value(CIO_PG_INT4OID, 0, "{1}", 3);
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), CIO_PG_ETYPE);
+    assert_int_equal(cio_pg_get_array(r, 0, 0, NULL), -EINVAL);
+    cio_pg_result_free(r);
+    r = value(1007, 0, NULL, -1);
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), CIO_PG_ENULL);
+    cio_pg_result_free(r);
+}
+
+static void test_arrays_malformed(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "",
+        "{",
+        "{1,2",
+        "{1,,2}",
+        "1,2",
+        "{1}x",
+        "{{1},2}",
+        "{1,{2}}",
+        "{\"a}",
+        "{a\"b}",
+        "[1:2={1,2}",
+        "[1:2]{1,2}",
+        "[:2]={1}",
+        "{1,}",
+        "{,1}",
+        "{1\\}",
+        "{{1,2}",
+        "{{1,2},{3}",
+        "{{{{{{{1}}}}}}}", /* 7 dimensions: PostgreSQL allows 6 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int rc;
+        cio_pg_result *a = text_array(1007, bad[i], &rc);
+        if (rc != CIO_PG_EPROTO)
+            print_error("\"%s\": %d\n", bad[i], rc);
+        assert_int_equal(rc, CIO_PG_EPROTO);
+        assert_null(a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_numeric_malformed),
         cmocka_unit_test(test_dates_and_times_in_text),
         cmocka_unit_test(test_dates_and_times_malformed),
+        cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_arrays_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -316,6 +316,182 @@ static void test_time_zones(void **state)
     assert_int_equal(run_real(time_zones, &o), 0);
 }
 
+/* ---- arrays: asyncpg's lists ------------------------------------------------------ */
+
+/* Column col of row 0 of r, opened as an array; NULL (and the task fails)
+ * when it is not one. */
+static cio_pg_result *array_at(cio_pg_result *r, int col)
+{
+    cio_pg_result *a = NULL;
+    int rc = cio_pg_get_array(r, 0, col, &a);
+    if (rc)
+        print_error("column %d: %s\n", col, cio_err_name(rc));
+    return a;
+}
+
+static int text_is(cio_pg_result *a, int row, const char *want)
+{
+    const char *t;
+    return cio_pg_get_text(a, row, 0, &t, NULL) == 0 && strcmp(t, want) == 0;
+}
+
+static int arrays(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    cio_pg_result *r, *a, *inner;
+    int32_t v;
+    /* Arrays the server makes. */
+    PG_OK(c, cio_pg_fetch(c,
+                          "SELECT ARRAY[1,2,NULL]::int4[], "
+                          "ARRAY['a b','q\"x',NULL,'NULL','','back\\slash']::text[], "
+                          "'{{1,2},{3,4}}'::int[], '[0:1]={7,8}'::int[], '{}'::uuid[], "
+                          "ARRAY['2024-01-31 12:00:00.5+00']::timestamptz[], 1.5::numeric",
+                          CIO_PG_NOARGS, &r));
+    task_check((a = array_at(r, 0)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 3);
+    task_check_eq(cio_pg_get_int32(a, 1, 0, &v), 0);
+    task_check_eq(v, 2);
+    task_check(cio_pg_is_null(a, 2, 0));
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 1)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 6);
+    task_check(text_is(a, 0, "a b") && text_is(a, 1, "q\"x") && cio_pg_is_null(a, 2, 0));
+    task_check(text_is(a, 3, "NULL") && text_is(a, 4, "") && text_is(a, 5, "back\\slash"));
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 2)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 2);
+    task_check_eq(cio_pg_get_array(a, 1, 0, &inner), 0);
+    task_check_eq(cio_pg_get_int32(inner, 0, 0, &v), 0);
+    task_check_eq(v, 3);
+    cio_pg_result_free(inner);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 3)) != NULL);
+    task_check_eq(cio_pg_get_int32(a, 1, 0, &v), 0);
+    task_check_eq(v, 8);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 4)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 0);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 5)) != NULL);
+    int64_t us;
+    task_check_eq(cio_pg_get_timestamp(a, 0, 0, &us), 0);
+    task_check_eq(us, INT64_C(1706702400500000));
+    cio_pg_result_free(a);
+    task_check_eq(cio_pg_get_array(r, 0, 6, &a), CIO_PG_ETYPE); /* numeric, not an array */
+    cio_pg_result_free(r);
+
+    /* Arrays sent as parameters, and read back. */
+    int32_t i4[] = {5, -6, 7};
+    int64_t i8[] = {INT64_MAX, INT64_MIN};
+    double f8[] = {0.5, -1e300};
+    const char *texts[] = {"plain", "with \"quotes\" and \\", NULL, "NULL", ""};
+    uint8_t u[16] = {0xa0, 0xee, 0xbc, 0x99};
+    PG_OK(c, cio_pg_fetch(c, "SELECT $1, $2, $3, $4, $5, $6",
+                          CIO_PG_ARGS(cio_pg_int4_array(i4, 3), cio_pg_int8_array(i8, 2),
+                                      cio_pg_float8_array(f8, 2), cio_pg_text_array(texts, 5),
+                                      cio_pg_array(CIO_PG_UUIDOID,
+                                                   CIO_PG_ARGS(cio_pg_uuid(u), cio_pg_null())),
+                                      cio_pg_int4_array(i4, 0)),
+                          &r));
+    task_check((a = array_at(r, 0)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 3);
+    task_check_eq(cio_pg_get_int32(a, 1, 0, &v), 0);
+    task_check_eq(v, -6);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 1)) != NULL);
+    task_check_eq(cio_pg_get_int64(a, 1, 0, &us), 0);
+    task_check_eq(us, INT64_MIN);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 2)) != NULL);
+    double d;
+    task_check_eq(cio_pg_get_double(a, 1, 0, &d), 0);
+    task_check(d == -1e300);
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 3)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 5);
+    task_check(text_is(a, 0, texts[0]) && text_is(a, 1, texts[1]) && cio_pg_is_null(a, 2, 0));
+    task_check(text_is(a, 3, "NULL") && text_is(a, 4, ""));
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 4)) != NULL);
+    uint8_t back[16];
+    task_check_eq(cio_pg_get_uuid(a, 0, 0, back), 0);
+    task_check(memcmp(back, u, 16) == 0 && cio_pg_is_null(a, 1, 0));
+    cio_pg_result_free(a);
+    task_check((a = array_at(r, 5)) != NULL);
+    task_check_eq(cio_pg_nrows(a), 0);
+    cio_pg_result_free(a);
+    cio_pg_result_free(r);
+
+    /* The reason for most array parameters. */
+    int64_t n;
+    int32_t want[] = {2, 3, 11};
+    PG_OK(c, cio_pg_fetchval_int64(c,
+                                   "SELECT count(*) FROM generate_series(1, 10) g "
+                                   "WHERE g = ANY($1)",
+                                   CIO_PG_ARGS(cio_pg_int4_array(want, 3)), &n));
+    task_check_eq(n, 2);
+
+    /* Elements that are not of the element type; element types with no
+     * array here; numeric (sent as text and cast instead). The connection
+     * is fine after each. */
+    task_check_eq(cio_pg_fetchval_int64(
+                      c, "SELECT cardinality($1)",
+                      CIO_PG_ARGS(cio_pg_array(CIO_PG_INT4OID, CIO_PG_ARGS(cio_pg_text("1")))), &n),
+                  -EINVAL);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT cardinality($1)",
+                                        CIO_PG_ARGS(cio_pg_array(1186, CIO_PG_ARGS(cio_pg_null()))),
+                                        &n),
+                  -EINVAL);
+    task_check_eq(
+        cio_pg_fetchval_int64(
+            c, "SELECT cardinality($1)",
+            CIO_PG_ARGS(cio_pg_array(CIO_PG_NUMERICOID, CIO_PG_ARGS(cio_pg_numeric("1")))), &n),
+        -EINVAL);
+    const char *nums[] = {"1.5", "2.25"};
+    PG_OK(c, cio_pg_fetchval_double(c, "SELECT sum(x)::float8 FROM unnest($1::text[]::numeric[]) x",
+                                    CIO_PG_ARGS(cio_pg_text_array(nums, 2)), &d));
+    task_check(d == 3.75);
+
+    /* Array columns through executemany and COPY. */
+    PG_OK(c, cio_pg_execute(c, "CREATE TEMP TABLE tagged (id int, tags text[], n int8[])",
+                            CIO_PG_NOARGS));
+    const char *t1[] = {"x", "y z"}, *t2[] = {NULL};
+    cio_pg_arg rows[] = {
+        cio_pg_int4(1), cio_pg_text_array(t1, 2), cio_pg_int8_array(i8, 2),
+        cio_pg_int4(2), cio_pg_text_array(t2, 1), cio_pg_int8_array(i8, 0),
+    };
+    PG_OK(c, cio_pg_executemany(c, "INSERT INTO tagged VALUES ($1, $2, $3)", rows, 3, 2));
+    const char *cols[] = {"id", "tags", "n"};
+    rows[0] = cio_pg_int4(3);
+    rows[3] = cio_pg_int4(4);
+    PG_OK(c, cio_pg_copy_records(c, "tagged", cols, 3, rows, 2));
+    PG_OK(c, cio_pg_fetch(c,
+                          "SELECT id, array_to_string(tags, '|', '-'), cardinality(n) "
+                          "FROM tagged ORDER BY id",
+                          CIO_PG_NOARGS, &r));
+    task_check_eq(cio_pg_nrows(r), 4);
+    for (int i = 0; i < 4; i++) {
+        const char *t;
+        int64_t card;
+        task_check_eq(cio_pg_get_text(r, i, 1, &t, NULL), 0);
+        task_check_eq(cio_pg_get_int64(r, i, 2, &card), 0);
+        task_check(strcmp(t, i % 2 ? "-" : "x|y z") == 0);
+        task_check_eq(card, i % 2 ? 0 : 2);
+    }
+    cio_pg_result_free(r);
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_arrays(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(arrays, NULL), 0);
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(arrays, &o), 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -325,7 +501,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_binary),  cmocka_unit_test(test_types_text),
         cmocka_unit_test(test_params_binary), cmocka_unit_test(test_params_text),
-        cmocka_unit_test(test_time_zones),
+        cmocka_unit_test(test_time_zones),    cmocka_unit_test(test_arrays),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
