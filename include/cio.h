@@ -10,6 +10,7 @@
 #include "cio/error.h"
 #include "cio/loop.h"
 #include "cio/task.h"
+#include "cio/context.h"
 #include "cio/scope.h"
 #include "cio/future.h"
 #include "cio/sync.h"

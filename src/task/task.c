@@ -296,6 +296,12 @@ void cio__tasks_init(struct cio__loop *loop)
 
 void cio__tasks_free(struct cio__loop *loop)
 {
+    /* Tasks that never ended (stuck past the cancellation at the end of
+     * cio_run) still hold their contexts. */
+    cio__list_foreach(it, &loop->tasks)
+    {
+        cio__context_drop(cio__container_of(it, struct cio__task, link)->context);
+    }
     cio__slab_fini(&loop->task_slab);
     cio__list_init(&loop->tasks);
     loop->ntasks = 0;
@@ -306,6 +312,10 @@ static void task_end(struct cio__task *t, int result)
     struct cio__loop *loop = t->loop;
     t->result = result;
     t->state = CIO__T_DONE;
+    if (cio__unlikely(t->context != NULL)) {
+        cio__context_drop(t->context);
+        t->context = NULL;
+    }
     if (t->scopes)
         cio__scopes_abandon(t);
     cio__timer_stop(loop, &t->timer);
@@ -382,6 +392,10 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     cio__list_init(&t->done_waiters);
     t->fn = fn;
     t->arg = arg;
+    /* asyncio's create_task: the spawner's context as it is now. */
+    struct cio__task *parent = loop->current;
+    t->context =
+        cio__unlikely(parent && parent->context) ? cio__context_share(parent->context) : NULL;
     t->stack = NULL;
     t->stack_size = size;
     t->wait_what = NULL;

@@ -43,8 +43,9 @@ struct cio__task {
     struct cio__list link;         /* in loop->tasks */
     cio_task_fn fn;
     void *arg;
-    struct cio__stack *stack; /* NULL before it starts and once it has ended */
-    size_t stack_size;        /* usable bytes it asked for */
+    struct cio__context *context; /* context variables; NULL: none (context.c) */
+    struct cio__stack *stack;     /* NULL before it starts and once it has ended */
+    size_t stack_size;            /* usable bytes it asked for */
     /* Where the task waits, for dumps. */
     const char *wait_what;
     void *asan_fake_stack;
@@ -160,6 +161,11 @@ void cio__scope_expire(struct cio_scope *s);
 
 /* Stops the timers of scopes a task left entered when it ended. */
 void cio__scopes_abandon(struct cio__task *t);
+
+/* Context variables (context.c): a new reference to c (NULL stays NULL),
+ * and the release of one. */
+struct cio__context *cio__context_share(struct cio__context *c);
+void cio__context_drop(struct cio__context *c);
 
 /* Stack overflow reporting (overflow.c). */
 void cio__overflow_install(struct cio__loop *loop);

@@ -1,0 +1,221 @@
+/* Context variables: values that follow a task, with asyncio's contextvars
+ * semantics (a task starts with a copy of its spawner's context as it is
+ * at the spawn). */
+#include "helpers.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+static cio_context_var request = CIO_CONTEXT_VAR("request", (void *)"none");
+static cio_context_var user = CIO_CONTEXT_VAR("user", NULL);
+
+#define V(x) ((void *)(uintptr_t)(x))
+
+static void test_outside_a_task(void **state)
+{
+    (void)state;
+    assert_string_equal(cio_context_get(&request), "none");
+    assert_null(cio_context_get(&user));
+    assert_null(cio_context_get(NULL));
+    assert_int_equal(cio_context_set(&request, V(1)), CIO_ENOLOOP);
+}
+
+static int set_and_get(void *arg)
+{
+    (void)arg;
+    task_check(!strcmp(cio_context_get(&request), "none")); /* the default */
+    task_check_eq(cio_context_set(&request, V(1)), 0);
+    task_check_eq(cio_context_set(&user, V(2)), 0);
+    task_check(cio_context_get(&request) == V(1));
+    task_check(cio_context_get(&user) == V(2));
+    task_check_eq(cio_context_set(&request, V(3)), 0); /* replaced, not added */
+    task_check(cio_context_get(&request) == V(3));
+    task_check(cio_context_get(&user) == V(2));
+    task_check_eq(cio_context_set(NULL, V(1)), -EINVAL);
+    /* It follows the task across suspensions. */
+    task_check_eq(cio_sleep(0.5), 0);
+    task_check(cio_context_get(&request) == V(3));
+    return 0;
+}
+
+static void test_set_and_get(void **state)
+{
+    (void)state;
+    assert_int_equal(run_virtual(set_and_get, NULL), 0);
+}
+
+/* ---- inheritance --------------------------------------------------------- */
+
+struct seen {
+    void *at_start, *after_sleep, *after_own_set;
+};
+
+static int child(void *arg)
+{
+    struct seen *s = arg;
+    s->at_start = cio_context_get(&request);
+    cio_sleep(1.0); /* meanwhile the parent sets it again */
+    s->after_sleep = cio_context_get(&request);
+    cio_context_set(&request, V(100));
+    s->after_own_set = cio_context_get(&request);
+    return 0;
+}
+
+static int grandparent_task(void *arg)
+{
+    (void)arg;
+    struct seen a = {0}, b = {0};
+    cio_task none = cio_spawn(child, &a); /* before any set: the default */
+    task_check_eq(cio_context_set(&request, V(7)), 0);
+    cio_task t = cio_spawn(child, &b);
+    task_check_eq(cio_sleep(0.5), 0);
+    task_check_eq(cio_context_set(&request, V(8)), 0); /* after the spawn: the child keeps 7 */
+    task_check_eq(cio_join(t), 0);
+    task_check_eq(cio_join(none), 0);
+    task_check(!strcmp(a.at_start, "none") && !strcmp(a.after_sleep, "none"));
+    task_check(b.at_start == V(7));
+    task_check(b.after_sleep == V(7));
+    task_check(b.after_own_set == V(100));
+    /* The child's own set stayed its own. */
+    task_check(cio_context_get(&request) == V(8));
+    return 0;
+}
+
+static void test_a_child_starts_with_a_copy(void **state)
+{
+    (void)state;
+    assert_int_equal(run_virtual(grandparent_task, NULL), 0);
+}
+
+/* Three generations, and siblings that write: each write copies the shared
+ * context once, and nobody sees another's. */
+static int level(void *arg)
+{
+    int depth = (int)(uintptr_t)arg;
+    if (cio_context_get(&user) != V(depth - 1))
+        return -100 - depth;
+    if (cio_context_set(&user, V(depth)) < 0)
+        return -1;
+    if (depth == 3)
+        return 0;
+    cio_task kids[3];
+    for (int i = 0; i < 3; i++)
+        kids[i] = cio_spawn(level, V(depth + 1));
+    int rc = cio_gather(kids, 3);
+    if (rc)
+        return rc;
+    return cio_context_get(&user) == V(depth) ? 0 : -200 - depth;
+}
+
+static int generations(void *arg)
+{
+    (void)arg;
+    task_check_eq(cio_context_set(&user, V(0)), 0);
+    cio_task t = cio_spawn(level, V(1));
+    task_check_eq(cio_join(t), 0);
+    task_check(cio_context_get(&user) == V(0));
+    return 0;
+}
+
+static void test_generations(void **state)
+{
+    (void)state;
+    assert_int_equal(run_virtual(generations, NULL), 0);
+}
+
+/* ---- where there is no task ----------------------------------------------- */
+
+static void *seen_by_callback;
+static cio_task spawned_by_callback;
+
+static int report_context(void *arg)
+{
+    *(void **)arg = cio_context_get(&user);
+    return 0;
+}
+
+static void from_callback(void *arg)
+{
+    seen_by_callback = cio_context_get(&user);
+    spawned_by_callback = cio_spawn(report_context, arg);
+}
+
+static int callbacks(void *arg)
+{
+    (void)arg;
+    void *in_task = V(1);
+    task_check_eq(cio_context_set(&user, V(5)), 0);
+    task_check_eq(cio_call_soon(from_callback, &in_task, NULL), 0);
+    task_check_eq(cio_sleep(0.1), 0);
+    task_check(seen_by_callback == NULL);
+    task_check_eq(cio_join(spawned_by_callback), 0);
+    task_check(in_task == NULL); /* an empty context, not the scheduler's */
+    return 0;
+}
+
+static void test_callbacks_have_no_context(void **state)
+{
+    (void)state;
+    assert_int_equal(run_virtual(callbacks, NULL), 0);
+}
+
+/* ---- lifetime --------------------------------------------------------------- */
+
+static int short_lived(void *arg)
+{
+    (void)arg;
+    cio_context_set(&request, V(1));
+    return cio_context_set(&user, V(2));
+}
+
+static int blocked_forever(void *arg)
+{
+    (void)arg;
+    cio_context_set(&user, V(9));
+    cio_event never;
+    cio_event_init(&never);
+    /* Not even cancellation ends this wait: the task is still alive when
+     * the loop closes, and its context must be freed with it. */
+    CIO_SHIELD(s);
+    return cio_event_wait(&never);
+}
+
+static int many(void *arg)
+{
+    (void)arg;
+    task_check_eq(cio_context_set(&request, V(3)), 0);
+    for (int round = 0; round < 10; round++) {
+        cio_task t[1000];
+        for (int i = 0; i < 1000; i++)
+            t[i] = cio_spawn(short_lived, NULL);
+        task_check_eq(cio_gather(t, 1000), 0);
+    }
+    cio_task stuck = cio_spawn(blocked_forever, NULL);
+    cio_detach(stuck);
+    task_check_eq(cio_yield(), 0);
+    return 0;
+}
+
+static void test_contexts_are_freed(void **state)
+{
+    (void)state;
+    /* LeakSanitizer and Valgrind check the point of this test. */
+    char *report = NULL;
+    assert_int_equal(run_capture(many, NULL, &report), 0);
+    assert_non_null(strstr(report, "still"));
+    free(report);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outside_a_task),
+        cmocka_unit_test(test_set_and_get),
+        cmocka_unit_test(test_a_child_starts_with_a_copy),
+        cmocka_unit_test(test_generations),
+        cmocka_unit_test(test_callbacks_have_no_context),
+        cmocka_unit_test(test_contexts_are_freed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
