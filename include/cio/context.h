@@ -14,9 +14,11 @@
  *
  * As in asyncio, a task starts with a copy of the context of the task that
  * spawned it, as it is at that moment: it sees the values its spawner had
- * set, and what either sets afterwards is its own. Callbacks (call_soon,
- * call_later, fd callbacks) and tasks spawned from them start with an empty
- * context, as do functions run on the executor's threads.
+ * set, and what either sets afterwards is its own. A function run on the
+ * executor (cio_to_thread, cio_run_in_executor) reads the context of the
+ * task that submitted it, as it was then (it cannot set values: it is not
+ * a task). Callbacks (call_soon, call_later, fd callbacks) and tasks
+ * spawned from them start with an empty context.
  *
  * Values are pointers the program owns: a context only holds them, and
  * frees nothing they point to. A task's context lives until the task ends.
@@ -42,8 +44,10 @@ typedef struct cio_context_var {
     }
 
 /* The running task's value of var: what it (or its spawner before the
- * spawn) last set, else var's default. Outside a task, and for a NULL var,
- * the default (NULL for a NULL var). Never fails, never suspends. */
+ * spawn) last set, else var's default. In an executor job, the submitting
+ * task's value; elsewhere outside a task, and for a NULL var, the default
+ * (NULL for a NULL var). Never fails, never suspends; callable from any
+ * thread. */
 void *cio_context_get(const cio_context_var *var);
 
 /* Sets the running task's value of var (tasks it spawns from now on start

@@ -163,9 +163,12 @@ void cio__scope_expire(struct cio_scope *s);
 void cio__scopes_abandon(struct cio__task *t);
 
 /* Context variables (context.c): a new reference to c (NULL stays NULL),
- * and the release of one. */
+ * and the release of one (from any thread). */
 struct cio__context *cio__context_share(struct cio__context *c);
 void cio__context_drop(struct cio__context *c);
+/* Makes c the context cio_context_get() reads on this thread outside a
+ * task (an executor job's); returns the one it replaces. */
+struct cio__context *cio__context_enter_job(struct cio__context *c);
 
 /* Stack overflow reporting (overflow.c). */
 void cio__overflow_install(struct cio__loop *loop);

@@ -47,6 +47,7 @@ struct job {
     void *arg;
     cio_job_release release;
     struct cio__task *task;
+    struct cio__context *context; /* the task's, as at the submit */
     struct cio__remote *remote;
     struct cio_executor *ex;
 };
@@ -90,6 +91,7 @@ static void pool_unref(cio_executor *ex)
 
 static void job_free(struct job *j)
 {
+    cio__context_drop(j->context);
     cio__remote_unref(j->remote);
     pool_unref(j->ex);
     free(j);
@@ -179,7 +181,9 @@ static void *worker(void *arg)
     struct job *j;
     while ((j = next_job(ex))) {
         int64_t t0 = mono_ns();
+        struct cio__context *outer = cio__context_enter_job(j->context);
         j->result = j->fn(j->arg);
+        cio__context_enter_job(outer);
         j->ran = true;
         int64_t dt = mono_ns() - t0;
         job_finish(j);
@@ -409,6 +413,7 @@ int cio_run_in_executor(const cio_job_options *opts, cio_job_fn fn, void *arg)
     j->arg = arg;
     j->release = opts ? opts->release : NULL;
     j->task = t;
+    j->context = cio__context_share(t->context); /* asyncio's to_thread copies it */
     j->remote = th->remote;
     cio__remote_ref(j->remote);
     j->ex = ex;

@@ -732,6 +732,66 @@ static void test_default_pool_size(void **state)
     }
 }
 
+/* ---- context variables follow a job to its thread --------------------------- */
+
+static cio_context_var trace = CIO_CONTEXT_VAR("trace", (void *)"none");
+static _Atomic(const char *) seen_late;
+static atomic_int late_done;
+
+static int read_trace(void *arg)
+{
+    *(const char **)arg = cio_context_get(&trace);
+    /* A job cannot write its task's context. */
+    return cio_context_set(&trace, (void *)"job");
+}
+
+static int read_trace_late(void *arg)
+{
+    (void)arg;
+    usleep(100000); /* the task is gone by now */
+    atomic_store(&seen_late, cio_context_get(&trace));
+    atomic_store(&late_done, 1);
+    return 0;
+}
+
+static int late_task(void *arg)
+{
+    (void)arg;
+    cio_context_set(&trace, (void *)"late");
+    int rc = cio_run_in_executor(&(cio_job_options){.release = NULL}, read_trace_late, NULL);
+    return rc; /* cancelled: leaves the job running with the context */
+}
+
+static int t_context(void *arg)
+{
+    (void)arg;
+    const char *seen = NULL;
+    task_check_eq(cio_to_thread(read_trace, &seen), CIO_ENOLOOP);
+    task_check(!strcmp(seen, "none"));
+    task_check_eq(cio_context_set(&trace, (void *)"request-42"), 0);
+    task_check_eq(cio_to_thread(read_trace, &seen), CIO_ENOLOOP);
+    task_check(!strcmp(seen, "request-42"));
+    task_check(!strcmp(cio_context_get(&trace), "request-42"));
+    /* A job outlives the task that submitted it: the context it reads is
+     * kept for it (ASan would see a use after free otherwise). */
+    atomic_store(&late_done, 0);
+    cio_task t = cio_spawn(late_task, NULL);
+    task_check_eq(cio_sleep(0.02), 0);
+    cio_cancel(t);
+    task_check_eq(cio_join(t), -ECANCELED);
+    for (int i = 0; i < 2000 && !atomic_load(&late_done); i++)
+        task_check_eq(cio_sleep(0.001), 0);
+    task_check(atomic_load(&late_done));
+    task_check(!strcmp(atomic_load(&seen_late), "late"));
+    return 0;
+}
+
+static void test_context_follows_jobs(void **state)
+{
+    (void)state;
+    assert_ok(run_real(t_context, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -749,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_races_cancel),
         cmocka_unit_test(test_fork_gets_fresh_pool),
         cmocka_unit_test(test_default_pool_size),
+        cmocka_unit_test(test_context_follows_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
