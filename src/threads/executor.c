@@ -425,8 +425,10 @@ int cio_run_in_executor(const cio_job_options *opts, cio_job_fn fn, void *arg)
     }
     /* Nothing else to run and the pool's jobs are short: poll the job for
      * a while before parking, so a short job costs no wake-up of the loop
-     * (and a long one no wasted spinning). */
-    if (ex->spin_ns > 0 && !loop->ready.head &&
+     * (and a long one no wasted spinning). Not on a virtual clock, whose
+     * time moves by the real time the loop waits for events: time spent
+     * spinning would be lost to it. */
+    if (ex->spin_ns > 0 && !loop->ready.head && !loop->virtual_clock &&
         atomic_load_explicit(&ex->avg_job_ns, memory_order_relaxed) < ex->spin_ns) {
         int64_t until = mono_ns() + ex->spin_ns;
         for (unsigned i = 1; !(atomic_load_explicit(&j->state, memory_order_acquire) & DONE); i++) {
