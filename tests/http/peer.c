@@ -159,6 +159,11 @@ static void serve(struct peer *p, int fd)
             put(fd, hd, sizeof hd - 1);
             continue;
         }
+        case PEER_BAD_STATUS: {
+            static const char hd[] = "HTTP/nt-Length: 1000\r\n\r\nshort";
+            put(fd, hd, sizeof hd - 1);
+            return;
+        }
         case PEER_SLOW_BODY: {
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n";
             put(fd, hd, sizeof hd - 1);

@@ -19,6 +19,7 @@ enum peer_mode {
     PEER_BAD_GZIP,   /* Content-Encoding: gzip over bytes that are not gzip */
     PEER_HEADERS,    /* odd header spacing, duplicates, a chunked trailer */
     PEER_NUL_HEADER, /* a header line with a NUL byte inside */
+    PEER_BAD_STATUS, /* a status line libcurl lets through: "HTTP/nt-Length: 1000" */
 };
 
 struct peer {

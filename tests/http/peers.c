@@ -73,6 +73,14 @@ static void test_nul_in_header(void **state)
     expect(PEER_NUL_HEADER, CIO_EHTTP_PROTOCOL, 200);
 }
 
+/* Found by tests/fuzz: a status line that libcurl passes on, but whose
+ * status is no three-digit code, fails as malformed (it was status 1000). */
+static void test_status_not_three_digits(void **state)
+{
+    (void)state;
+    expect(PEER_BAD_STATUS, CIO_EHTTP_PROTOCOL, 0);
+}
+
 static void test_bad_content_encoding(void **state)
 {
     (void)state;
@@ -185,7 +193,7 @@ int main(void)
         cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
         cmocka_unit_test(test_short_stream),   cmocka_unit_test(test_idle_connection_closed),
         cmocka_unit_test(test_nul_in_header),  cmocka_unit_test(test_bad_content_encoding),
-        cmocka_unit_test(test_too_big),
+        cmocka_unit_test(test_too_big),        cmocka_unit_test(test_status_not_three_digits),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
