@@ -13,7 +13,10 @@
 
 #include "helpers.h"
 
-/* A thread that sends signo to the process after delay_us. */
+/* A thread that sends signo to the process delay_us after the loop handles
+ * it. Counting from the spawn instead, a loaded machine could let the
+ * signal come before the loop's handler, and its default action would end
+ * the test. */
 struct later_kill {
     pthread_t th;
     int signo;
@@ -23,6 +26,12 @@ struct later_kill {
 static void *kill_later_fn(void *arg)
 {
     struct later_kill *k = arg;
+    struct sigaction sa;
+    for (;;) {
+        if (sigaction(k->signo, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+            break;
+        usleep(100);
+    }
     usleep(k->delay_us);
     kill(getpid(), k->signo);
     return NULL;
