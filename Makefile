@@ -69,10 +69,7 @@ tsan: setup
 	$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
 	    -DCIO_SANITIZE=thread -DCIO_BUILD_BENCH=OFF -DCIO_BUILD_EXAMPLES=OFF >/dev/null
 	cmake --build build-tsan -j$(JOBS)
-	# Not the io_uring twins: TSan defers a signal's handler to a call it
-	# intercepts, and io_uring_enter() is none, so a loop waiting in it
-	# misses the signal tests' signals until its timeout.
-	cd build-tsan && ctest --output-on-failure -L threads -LE io_uring
+	cd build-tsan && ctest --output-on-failure -L threads
 
 # The fuzz targets of tests/fuzz (make check runs each for a bounded number
 # of inputs), for longer: in the ASan+UBSan build, where they are linked with

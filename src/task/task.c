@@ -82,19 +82,6 @@ static __attribute__((noinline, cold)) void warn_slow(struct cio__loop *loop,
     loop->slice_start = now;
 }
 
-#ifdef CIO__TSAN
-/* ThreadSanitizer runs the handler of a signal that interrupts a fiber only
- * when that fiber next calls a function it intercepts, and a task that only
- * yields or hands off never does: a signal that lands while such a task
- * runs would wait forever. So under TSan each fiber makes one intercepted
- * call whenever it is switched back in. */
-static void tsan_take_signals(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-}
-#endif
-
 /* Switches from `from` (NULL: the scheduler) to `to` (NULL: the scheduler),
  * which has a stack, and, once something switches back, finishes the switch
  * on this side. Nothing is kept across the switch itself (the loop is read
@@ -128,9 +115,6 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
     __tsan_switch_to_fiber(to ? to->tsan_fiber : loop->sched_tsan_fiber, 0);
 #endif
     cio__ctx_switch(from_ctx, to_ctx);
-#ifdef CIO__TSAN
-    tsan_take_signals();
-#endif
 #endif
     struct cio__loop *back = cio__tls_loop;
     if (back->graveyard)

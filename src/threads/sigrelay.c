@@ -12,11 +12,13 @@
  * being released. Pipes are therefore never closed: a released slot keeps
  * its pipe for the next user (which drains it first), so a late write can
  * never land in a reused fd number. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "threads/threads.h"
@@ -39,13 +41,40 @@ static uint64_t bit(int signo)
     return (uint64_t)1 << (signo - 1);
 }
 
-static void relay(int signo)
+#ifdef CIO__TSAN
+/* ThreadSanitizer wraps every handler and runs it only when the interrupted
+ * thread next calls a function it intercepts. On a fiber, that call can be
+ * a long time coming: a task that switched out to the loop, which waits in
+ * io_uring_enter() (not intercepted), or one that only yields, would keep
+ * the signal from the loop until its next timeout. The relay does nothing
+ * TSan needs to see (one atomic load, one write per slot), so under TSan it
+ * is installed with libc's own sigaction and writes through the raw system
+ * call, and it is built with no instrumentation at all: TSan's hooks for
+ * atomics take locks, which a signal may have interrupted the holder of. */
+#define RELAY_ATTRS __attribute__((disable_sanitizer_instrumentation))
+static int install(int signo, const struct sigaction *sa, struct sigaction *old)
+{
+    static int (*libc_sigaction)(int, const struct sigaction *, struct sigaction *);
+    if (!libc_sigaction)
+        libc_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
+            RTLD_NEXT, "sigaction");
+    return libc_sigaction ? libc_sigaction(signo, sa, old) : sigaction(signo, sa, old);
+}
+#else
+#define RELAY_ATTRS
+static int install(int signo, const struct sigaction *sa, struct sigaction *old)
+{
+    return sigaction(signo, sa, old);
+}
+#endif
+
+static RELAY_ATTRS void relay(int signo)
 {
     int saved_errno = errno;
     unsigned char b = (unsigned char)signo;
     for (int i = 0; i < SLOTS; i++) {
         if (atomic_load_explicit(&slots[i].mask, memory_order_acquire) & bit(signo)) {
-            ssize_t n = write(slots[i].wfd, &b, 1);
+            long n = syscall(SYS_write, slots[i].wfd, &b, 1);
             (void)n; /* a full pipe already holds a wake-up */
         }
     }
@@ -95,7 +124,7 @@ int cio__sigrelay_watch(int slot, int signo)
         if (watchers[signo] == 0) {
             struct sigaction sa = {.sa_handler = relay, .sa_flags = SA_RESTART};
             sigfillset(&sa.sa_mask);
-            if (sigaction(signo, &sa, &saved[signo]) < 0)
+            if (install(signo, &sa, &saved[signo]) < 0)
                 rc = -errno;
         }
         if (rc == 0) {
@@ -113,7 +142,7 @@ void cio__sigrelay_close(int slot)
     uint64_t m = atomic_exchange(&slots[slot].mask, 0);
     for (int signo = 1; signo < _NSIG && signo <= 64; signo++)
         if ((m & bit(signo)) && --watchers[signo] == 0)
-            sigaction(signo, &saved[signo], NULL);
+            install(signo, &saved[signo], NULL);
     slots[slot].used = false;
     pthread_mutex_unlock(&mu);
 }
