@@ -6,6 +6,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -628,14 +629,21 @@ static int virtual_sleeper(void *arg)
     return cio_sleep(10);
 }
 
-/* Busy for 10 us: well within the pool's 50 us spin. */
-static int busy_10us(void *arg)
+/* Busy (not asleep) for 10 ms. */
+static int busy_10ms(void *arg)
 {
     (void)arg;
     int64_t t0 = now_ns();
-    while (now_ns() - t0 < 10000)
+    while (now_ns() - t0 < 10000000)
         ;
     return 0;
+}
+
+static int64_t thread_user_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (int64_t)ru.ru_utime.tv_sec * 1000000000 + ru.ru_utime.tv_usec * 1000;
 }
 
 /* While a job runs, the loop must not jump its virtual clock to the next
@@ -643,13 +651,18 @@ static int busy_10us(void *arg)
 static int t_virtual(void *arg)
 {
     (void)arg;
-    /* A job shorter than the pool's spin, on a pool that has run nothing,
-     * with nothing else ready (so it would spin): the real time it took
-     * counts too (waiting for it in a spin once lost that time). */
+    /* A pool whose tasks would spin 5 ms for a job (it has run none, and
+     * nothing else is ready): on a virtual clock they must park at once,
+     * since time spent spinning would be lost to the clock (a job done
+     * within the spin once took no virtual time). The loop's thread uses
+     * next to no user CPU time while the 10 ms job runs. */
     cio_executor *ex;
-    task_check_eq(cio_executor_new(&ex, NULL), 0);
-    int64_t before = cio_time_ns();
-    task_check_eq(cio_run_in_executor(&(cio_job_options){.executor = ex}, busy_10us, NULL), 0);
+    task_check_eq(cio_executor_new(&ex, &(cio_executor_options){.threads = 1, .spin_usec = 5000}),
+                  0);
+    int64_t before = cio_time_ns(), cpu = thread_user_ns();
+    task_check_eq(cio_run_in_executor(&(cio_job_options){.executor = ex}, busy_10ms, NULL), 0);
+    cpu = thread_user_ns() - cpu;
+    task_check(cpu < 2000000);
     task_check(cio_time_ns() > before);
     task_check_eq(cio_executor_shutdown(ex, false), 0);
     cio_task s = cio_spawn(virtual_sleeper, NULL);
