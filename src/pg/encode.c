@@ -45,6 +45,12 @@ static bool is_array(const cio_pg_arg *a)
     return a->kind_ >= CIO__PG_K_ARRAY;
 }
 
+/* An array argument of an element type with an array type, and elements. */
+static bool array_ok(const cio_pg_arg *a)
+{
+    return cio__pg_array_type(a->oid_) && a->len_ >= 0 && (a->len_ == 0 || a->v_.p);
+}
+
 int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 {
     p->heap = NULL;
@@ -72,8 +78,7 @@ int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
     }
     for (int i = 0; i < n; i++) {
         p->oids[i] = cio__pg_arg_type(&args[i]);
-        if (is_array(&args[i]) &&
-            (!p->oids[i] || args[i].len_ < 0 || (args[i].len_ > 0 && !args[i].v_.p))) {
+        if (is_array(&args[i]) && !array_ok(&args[i])) {
             cio__pg_params_free(p);
             return -EINVAL;
         }
@@ -130,18 +135,6 @@ int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 {
     p->arrays_len = 0;
     for (int i = 0; i < n; i++) {
-        if (is_array(&args[i])) {
-            /* Offsets first: a later array may move the buffer. */
-            size_t at = p->arrays_len;
-            int rc = encode_array(&p->arrays, &p->arrays_len, &p->arrays_cap, &args[i]);
-            if (rc)
-                return rc;
-            p->formats[i] = 1;
-            p->lengths[i] = (int)(p->arrays_len - at);
-            memcpy(p->scratch + 16 * i, &at, sizeof at);
-        }
-    }
-    for (int i = 0; i < n; i++) {
         const cio_pg_arg *a = &args[i];
         char *s = p->scratch + 16 * i;
         p->formats[i] = 1;
@@ -166,11 +159,25 @@ int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
             break;
         default:
             if (is_array(a)) {
-                size_t at;
-                memcpy(&at, s, sizeof at);
-                p->values[i] = p->arrays + at;
+                /* An offset for now: a later array may move the buffer. */
+                size_t at = p->arrays_len;
+                int rc = encode_array(&p->arrays, &p->arrays_len, &p->arrays_cap, a);
+                if (rc)
+                    return rc;
+                p->lengths[i] = (int)(p->arrays_len - at);
+                p->values[i] = NULL;
+                memcpy(s, &at, sizeof at);
             } else {
                 p->lengths[i] = put_scalar(s, a);
+            }
+        }
+    }
+    if (p->arrays_len) {
+        for (int i = 0; i < n; i++) {
+            if (is_array(&args[i])) {
+                size_t at;
+                memcpy(&at, p->scratch + 16 * i, sizeof at);
+                p->values[i] = p->arrays + at;
             }
         }
     }
@@ -469,8 +476,6 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
             int rc = encode_array(buf, len, cap, a);
             if (rc)
                 return rc;
-            if (*len - at - 4 > INT32_MAX)
-                return -EINVAL;
             be32(*buf + at, (uint32_t)(*len - at - 4));
             return 0;
         }
@@ -610,7 +615,7 @@ static cio_pg_arg array_elem(const cio_pg_arg *a, int k)
 static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a)
 {
     uint32_t elem = a->oid_;
-    if (!cio__pg_array_type(elem) || a->len_ < 0 || (a->len_ > 0 && !a->v_.p))
+    if (!array_ok(a)) /* COPY rows and executemany's later rows come unchecked */
         return -EINVAL;
     size_t at = *len, head = a->len_ ? 20 : 12; /* an empty array has no dimension */
     if (grow(buf, cap, *len + head) < 0)
@@ -626,6 +631,8 @@ static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
         if (rc)
             return rc;
     }
+    if (*len - at > INT32_MAX) /* a value's length on the wire is an int32 */
+        return -EINVAL;
     char *o = *buf + at;
     be32(o, a->len_ ? 1 : 0); /* dimensions */
     be32(o + 4, nulls);       /* has NULLs */
