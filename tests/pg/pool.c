@@ -719,12 +719,13 @@ static int min_size_main(void *arg)
     int64_t n;
     PG_OK(admin, terminate_app(admin, "cio_refill", &n));
     task_check_eq(n, 3);
-    /* Nobody acquires: the pool notices and reconnects on its own. */
+    /* Nobody acquires: the pool notices and reconnects on its own (three
+     * sessions of its own that are not the dead ones, all idle). Whether
+     * its size is seen below 3 meanwhile depends on how fast the server
+     * forks them. */
     double t0 = cio_time();
-    bool dropped = false;
     for (;;) {
         task_check(cio_time() - t0 < 10.0);
-        dropped |= cio_pg_pool_size(p) < 3;
         int64_t fresh;
         PG_OK(admin, cio_pg_fetchval_int64(
                          admin,
@@ -748,7 +749,6 @@ static int min_size_main(void *arg)
     task_check_eq(cio_pg_pool_size(p), 3);
     for (int i = 0; i < 3; i++)
         task_check_eq(cio_pg_pool_release(c[i]), 0);
-    task_check(dropped); /* the dead ones were noticed without an acquire */
     PG_OK(admin, app_backends(admin, "cio_refill", &n));
     task_check_eq(n, 3);
     /* A connection dropped on release (broken) is replaced as well. */
