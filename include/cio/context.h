@@ -17,8 +17,11 @@
  * set, and what either sets afterwards is its own. A function run on the
  * executor (cio_to_thread, cio_run_in_executor) reads the context of the
  * task that submitted it, as it was then (it cannot set values: it is not
- * a task). Callbacks (call_soon, call_later, fd callbacks) and tasks
- * spawned from them start with an empty context.
+ * a task). A callback scheduled with call_soon, call_later or call_at, or
+ * added to a future, runs in the context of the code that scheduled it, as
+ * asyncio's do, and a task it spawns starts with that context; a callback
+ * reads it but cannot set values. fd callbacks (add_reader, add_writer)
+ * run with an empty context.
  *
  * Values are pointers the program owns: a context only holds them, and
  * frees nothing they point to. A task's context lives until the task ends.
@@ -45,8 +48,9 @@ typedef struct cio_context_var {
 
 /* The running task's value of var: what it (or its spawner before the
  * spawn) last set, else var's default. In an executor job, the submitting
- * task's value; elsewhere outside a task, and for a NULL var, the default
- * (NULL for a NULL var). Never fails, never suspends; callable from any
+ * task's value; in a callback, the value of the code that scheduled it;
+ * elsewhere outside a task, and for a NULL var, the default (NULL for a
+ * NULL var). Never fails, never suspends; callable from any
  * thread. */
 void *cio_context_get(const cio_context_var *var);
 

@@ -6,11 +6,18 @@
  * each is touched when it fires, in deadline order, not address order. So
  * it keeps no pointer to its loop (it is the thread's: handles are used on
  * their loop's thread) and no state of its own (its callback is cleared once
- * it has run or been cancelled). */
+ * it has run or been cancelled).
+ *
+ * A callback runs in the context (context variables) of the code that
+ * scheduled it, as asyncio's call_soon copies it. Most code sets no context
+ * variable, so the handle has no room for one: when there is a context to
+ * keep, the callback becomes in_context() and its argument a record of the
+ * real callback, argument and context. */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "loop/loop.h"
+#include "task/task.h"
 
 struct cio_handle {
     struct cio__runnable run; /* run.refs: the loop's and the caller's;
@@ -22,10 +29,41 @@ struct cio_handle {
 
 _Static_assert(sizeof(struct cio_handle) <= 64, "a handle fits a cache line");
 
+struct in_context {
+    cio_callback cb;
+    void *arg;
+    struct cio__context *context;
+};
+
+static void in_context(void *arg)
+{
+    struct in_context *w = arg;
+    struct cio__context *outer = cio__context_enter(w->context);
+    w->cb(w->arg);
+    cio__context_enter(outer);
+}
+
+static void in_context_free(struct in_context *w)
+{
+    cio__context_drop(w->context);
+    free(w);
+}
+
+/* Forgets h's callback (run, cancelled, or dropped at close). */
+static void clear(struct cio_handle *h)
+{
+    if (h->cb == in_context)
+        in_context_free(h->arg);
+    h->cb = NULL;
+}
+
 static void unref(struct cio__loop *loop, struct cio_handle *h)
 {
-    if (--h->run.refs == 0)
+    if (--h->run.refs == 0) {
+        if (cio__unlikely(h->cb != NULL)) /* never ran: the loop closed */
+            clear(h);
         cio__slab_put(&loop->handle_slab, h);
+    }
 }
 
 static void handle_timer_fire(struct cio__timer *timer)
@@ -35,15 +73,29 @@ static void handle_timer_fire(struct cio__timer *timer)
 }
 
 static int make(struct cio__loop *loop, cio_callback cb, void *arg, cio_handle **out,
-                struct cio_handle **hp)
+                struct cio_handle **hp, bool keep_context)
 {
     if (!cb)
         return -EINVAL;
     if (!loop)
         return CIO_ENOLOOP;
+    struct cio__context *context = !keep_context   ? NULL
+                                   : loop->current ? loop->current->context
+                                                   : cio__context_current();
+    if (cio__unlikely(context != NULL)) {
+        struct in_context *w = malloc(sizeof *w);
+        if (!w)
+            return -ENOMEM;
+        *w = (struct in_context){cb, arg, cio__context_share(context)};
+        cb = in_context;
+        arg = w;
+    }
     struct cio_handle *h = cio__slab_get(&loop->handle_slab);
-    if (!h)
+    if (!h) {
+        if (cb == in_context)
+            in_context_free(arg);
         return -ENOMEM;
+    }
     h->run.kind = CIO__RUN_HANDLE;
     h->run.refs = out ? 2 : 1;
     h->timer.where = 0;
@@ -70,7 +122,7 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
 {
     struct cio__loop *loop = cio__tls_loop;
     struct cio_handle *h;
-    int rc = make(loop, cb, arg, out, &h);
+    int rc = make(loop, cb, arg, out, &h, true);
     if (rc)
         return rc;
     cio__readyq_push(loop, &h->run);
@@ -79,11 +131,21 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
     return 0;
 }
 
+int cio__call_soon_raw(cio_callback cb, void *arg)
+{
+    struct cio__loop *loop = cio__tls_loop;
+    struct cio_handle *h;
+    int rc = make(loop, cb, arg, NULL, &h, false);
+    if (rc == 0)
+        cio__readyq_push(loop, &h->run);
+    return rc;
+}
+
 static int schedule_at(struct cio__loop *loop, int64_t deadline, cio_callback cb, void *arg,
                        cio_handle **out)
 {
     struct cio_handle *h;
-    int rc = make(loop, cb, arg, out, &h);
+    int rc = make(loop, cb, arg, out, &h, true);
     if (rc)
         return rc;
     h->timer.deadline = deadline;
@@ -119,9 +181,14 @@ void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r)
     struct cio_handle *h = cio__container_of(r, struct cio_handle, run);
     cio_callback cb = h->cb;
     if (cb) {
+        void *arg = h->arg;
         h->cb = NULL;
         int64_t start = loop->slow_ns ? cio__mono_ns() : 0;
-        cb(h->arg);
+        cb(arg);
+        if (cio__unlikely(cb == in_context)) {
+            cb = ((struct in_context *)arg)->cb; /* for the report */
+            in_context_free(arg);
+        }
         if (loop->slow_ns && cio__mono_ns() - start > loop->slow_ns)
             cio__report(loop, "callback %p kept the loop busy for %.3f s", (void *)(uintptr_t)cb,
                         (double)(cio__mono_ns() - start) / 1e9);
@@ -136,7 +203,7 @@ int cio_handle_cancel(cio_handle *h)
         return -EINVAL;
     int rc = -EALREADY;
     if (h->cb) {
-        h->cb = NULL;
+        clear(h);
         rc = 0;
         if (cio__timer_scheduled(&h->timer)) {
             /* Still in the timer queue: take it out now, with the loop's

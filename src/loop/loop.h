@@ -174,6 +174,9 @@ static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 /* Runs a handle popped from the ready queue (handle.c). */
 void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
 void cio__handles_init(struct cio__loop *loop);
+/* cio_call_soon() without a handle for the caller, and in no context: for
+ * callbacks that enter the one they keep. */
+int cio__call_soon_raw(cio_callback cb, void *arg);
 void cio__handles_free(struct cio__loop *loop);
 /* Frees the futures kept for reuse (future.c). */
 void cio__futures_free(struct cio__loop *loop);

@@ -24,7 +24,8 @@ struct cio__context {
     } e[];
 };
 
-/* The context of the executor job running on this thread, if any. */
+/* The context of the executor job or loop callback running on this thread,
+ * if any. */
 static _Thread_local struct cio__context *job_context;
 
 struct cio__context *cio__context_share(struct cio__context *c)
@@ -41,11 +42,17 @@ void cio__context_drop(struct cio__context *c)
         free(c);
 }
 
-struct cio__context *cio__context_enter_job(struct cio__context *c)
+struct cio__context *cio__context_enter(struct cio__context *c)
 {
     struct cio__context *old = job_context;
     job_context = c;
     return old;
+}
+
+struct cio__context *cio__context_current(void)
+{
+    struct cio__task *t = cio__self();
+    return t ? t->context : job_context;
 }
 
 static int find(const struct cio__context *c, const cio_context_var *var)
@@ -60,8 +67,7 @@ void *cio_context_get(const cio_context_var *var)
 {
     if (!var)
         return NULL;
-    struct cio__task *t = cio__self();
-    const struct cio__context *c = t ? t->context : job_context;
+    const struct cio__context *c = cio__context_current();
     int i = find(c, var);
     return i >= 0 ? c->e[i].value : var->default_value;
 }

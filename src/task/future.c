@@ -15,7 +15,14 @@ struct done_cb {
     cio_future_callback cb;
     void *arg;
     cio_future *f;
+    struct cio__context *context; /* the adder's, as asyncio's Future keeps */
 };
+
+static void done_cb_free(struct done_cb *d)
+{
+    cio__context_drop(d->context);
+    free(d);
+}
 
 struct cio_future {
     struct cio__loop *loop;
@@ -96,15 +103,18 @@ static void run_done_cb(void *arg)
 {
     struct done_cb *d = arg;
     cio_future *f = d->f;
-    if (d->cb)
+    if (d->cb) {
+        struct cio__context *outer = cio__context_enter(d->context);
         d->cb(f, d->arg);
-    free(d);
+        cio__context_enter(outer);
+    }
+    done_cb_free(d);
     unref(f);
 }
 
 static void schedule(struct done_cb *d)
 {
-    if (cio_call_soon(run_done_cb, d, NULL) < 0) {
+    if (cio__call_soon_raw(run_done_cb, d) < 0) {
         /* Out of memory for a handle: run it now rather than lose it. */
         run_done_cb(d);
     }
@@ -238,7 +248,7 @@ int cio_future_add_done_callback(cio_future *f, cio_future_callback cb, void *ar
     struct done_cb *d = malloc(sizeof *d);
     if (!d)
         return -ENOMEM;
-    *d = (struct done_cb){NULL, cb, arg, f};
+    *d = (struct done_cb){NULL, cb, arg, f, cio__context_share(cio__context_current())};
     f->refs++;
     if (f->state != PENDING) {
         schedule(d);
@@ -259,7 +269,7 @@ int cio_future_remove_done_callback(cio_future *f, cio_future_callback cb, void 
         struct done_cb *d = *p;
         if (d->cb == cb && d->arg == arg) {
             *p = d->next;
-            free(d);
+            done_cb_free(d);
             f->refs--; /* the owner still holds one */
             removed++;
         } else {

@@ -376,10 +376,13 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     cio__list_init(&t->done_waiters);
     t->fn = fn;
     t->arg = arg;
-    /* asyncio's create_task: the spawner's context as it is now. */
+    /* asyncio's create_task: the spawner's context as it is now (a
+     * callback's when a callback spawns). */
     struct cio__task *parent = loop->current;
     t->context =
-        cio__unlikely(parent && parent->context) ? cio__context_share(parent->context) : NULL;
+        parent
+            ? (cio__unlikely(parent->context != NULL) ? cio__context_share(parent->context) : NULL)
+            : cio__context_share(cio__context_current());
     t->stack = NULL;
     t->stack_size = size;
     t->wait_what = NULL;

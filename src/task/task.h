@@ -167,8 +167,11 @@ void cio__scopes_abandon(struct cio__task *t);
 struct cio__context *cio__context_share(struct cio__context *c);
 void cio__context_drop(struct cio__context *c);
 /* Makes c the context cio_context_get() reads on this thread outside a
- * task (an executor job's); returns the one it replaces. */
-struct cio__context *cio__context_enter_job(struct cio__context *c);
+ * task (an executor job's, a callback's); returns the one it replaces. */
+struct cio__context *cio__context_enter(struct cio__context *c);
+/* The context code on this thread runs in now: its task's, else the one
+ * entered (NULL: none). Not a new reference. */
+struct cio__context *cio__context_current(void);
 
 /* Stack overflow reporting (overflow.c). */
 void cio__overflow_install(struct cio__loop *loop);

@@ -181,9 +181,9 @@ static void *worker(void *arg)
     struct job *j;
     while ((j = next_job(ex))) {
         int64_t t0 = mono_ns();
-        struct cio__context *outer = cio__context_enter_job(j->context);
+        struct cio__context *outer = cio__context_enter(j->context);
         j->result = j->fn(j->arg);
-        cio__context_enter_job(outer);
+        cio__context_enter(outer);
         j->ran = true;
         int64_t dt = mono_ns() - t0;
         job_finish(j);
