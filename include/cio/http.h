@@ -296,7 +296,10 @@ int cio_http_response_version(const cio_http_response *r);
 const char *cio_http_response_url(const cio_http_response *r);
 
 /* The first header of that name (case-insensitive) of the final response,
- * or NULL. Valid as long as r. */
+ * or NULL. Valid as long as r. A value comes without the whitespace around
+ * it, and a value folded over several lines (obsolete, still sent) as one
+ * line, its pieces joined by a space. Trailers of a chunked body count as
+ * headers, after the others. */
 const char *cio_http_response_header(const cio_http_response *r, const char *name);
 
 /* The i-th header of the final response in arrival order: returns 0 and

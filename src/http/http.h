@@ -159,6 +159,7 @@ struct cio_http_response {
     int reused;
     size_t nhdr;     /* header pairs in hdr, once parsed */
     bool hdr_parsed; /* hdr holds pairs, not the lines as they came */
+    bool may_fold;   /* the last line of hdr is a header a fold may continue */
     size_t body_pos;
     size_t chunk_len; /* handed out by next(), consumed at the next call */
     int64_t max_body;

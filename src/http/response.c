@@ -173,6 +173,58 @@ static bool status_line(const char *d, size_t len, int *status, int *version, si
     return true;
 }
 
+static bool tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Whether a header line is what RFC 9112 allows: a name of token
+ * characters, a colon right after it, and no CR in the value. libcurl
+ * passes on a bare CR (which other parsers read as a line end: a header
+ * smuggled past this one) and names with spaces in them. */
+static bool header_line_ok(const char *d, size_t len)
+{
+    size_t i = 0;
+    while (i < len && tchar((unsigned char)d[i]))
+        i++;
+    return i > 0 && i < len && d[i] == ':' && !memchr(d + i, '\r', len - i);
+}
+
+static size_t header_error(cio_http_response *r, const char *what)
+{
+    r->result = CIO_EHTTP_PROTOCOL;
+    snprintf(r->errbuf, sizeof r->errbuf, "%s", what);
+    return 0;
+}
+
+/* A line that starts with a space or tab continues the header before it
+ * (obsolete line folding): as RFC 9112 lets a client do, it joins that
+ * header's value with a space. hdr ends with that value's NUL either way
+ * (a raw line, or a trailer's pair). */
+static size_t unfold(cio_http_response *r, const char *d, size_t len, size_t all)
+{
+    if (!r->may_fold)
+        return header_error(r, "malformed header line (a continuation of nothing)");
+    while (len && (*d == ' ' || *d == '\t'))
+        d++, len--;
+    while (len && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+        len--;
+    if (memchr(d, '\r', len))
+        return header_error(r, "malformed header line (a bare CR)");
+    if (len) {
+        bool empty = r->hdr.p[r->hdr.len - 2] == 0; /* a trailer's empty value */
+        r->hdr.len--;                               /* its NUL */
+        if (!empty)
+            r->hdr.p[r->hdr.len++] = ' ';
+        if (buf_add_pair(&r->hdr, d, len, NULL, 0)) {
+            r->result = -ENOMEM;
+            return 0;
+        }
+    }
+    return all;
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
     cio_http_response *r = arg;
@@ -186,6 +238,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         r->hdr.len = 0;
         r->nhdr = 0;
         r->hdr_parsed = false;
+        r->may_fold = false;
         size_t off;
         if (!status_line(data, len, &r->status, &r->version, &off)) {
             r->result = CIO_EHTTP_PROTOCOL;
@@ -201,6 +254,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     if (len == 0) {
         /* End of a header block: the final one unless 1xx or a redirect
          * that libcurl will follow. */
+        r->may_fold = false;
         if (r->status >= 200 &&
             !(r->follow && is_redirect(r->status) && cio_http_response_header(r, "location"))) {
             r->headers_done = true;
@@ -209,6 +263,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         }
         return all;
     }
+    if (data[0] == ' ' || data[0] == '\t')
+        return unfold(r, data, len, all);
+    if (!header_line_ok(data, len))
+        return header_error(r, memchr(data, '\r', len)
+                                   ? "malformed header line (a bare CR)"
+                                   : "malformed header line (no name of token characters "
+                                     "and a colon)");
+    r->may_fold = true;
     if (!r->hdr_parsed) {
         /* Kept as it came; parse_headers() splits the lines when asked. */
         if (buf_add_pair(&r->hdr, data, len, NULL, 0)) {
@@ -219,11 +281,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     }
     /* A line after the headers were read (a trailer): split now. */
     const char *colon = memchr(data, ':', len);
-    if (!colon)
-        return all;
     size_t nlen = (size_t)(colon - data), voff = nlen + 1;
     while (voff < len && (data[voff] == ' ' || data[voff] == '\t'))
         voff++;
+    while (len > voff && (data[len - 1] == ' ' || data[len - 1] == '\t'))
+        len--;
     if (buf_add_pair(&r->hdr, data, nlen, data + voff, len - voff)) {
         r->result = -ENOMEM;
         return 0;
@@ -492,15 +554,17 @@ static void parse_headers(cio_http_response *r)
         char *e = p + len, *colon = memchr(p, ':', len);
         if (colon) {
             size_t nlen = (size_t)(colon - p);
-            char *v = colon + 1;
-            while (v < e && (*v == ' ' || *v == '\t'))
+            char *v = colon + 1, *ve = e; /* the value, without whitespace around */
+            while (v < ve && (*v == ' ' || *v == '\t'))
                 v++;
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
             memmove(w, p, nlen);
             w[nlen] = 0;
             w += nlen + 1;
-            memmove(w, v, (size_t)(e - v));
-            w[e - v] = 0;
-            w += e - v + 1;
+            memmove(w, v, (size_t)(ve - v));
+            w[ve - v] = 0;
+            w += ve - v + 1;
             n++;
         }
         p = e + 1;

@@ -144,10 +144,12 @@ static void serve(struct peer *p, int fd)
             continue;
         }
         case PEER_HEADERS: {
-            static const char hd[] = "HTTP/1.1 200 Fine\r\nX-Spaces:   padded value\r\n"
+            static const char hd[] = "HTTP/1.1 200 Fine\r\nX-Spaces:   padded value \t \r\n"
                                      "X-Tab:\tt\r\nX-Empty:\r\nX-Dup: 1\r\nx-dup: 2\r\n"
-                                     "Transfer-Encoding: chunked\r\n\r\n"
-                                     "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n";
+                                     "Transfer-Encoding: chunked\r\n"
+                                     "X-Fold: a\r\n  b \r\n\tc\r\n\r\n"
+                                     "5\r\nhello\r\n0\r\nX-Trailer: t\r\n u\r\n"
+                                     "X-Empty-Trailer:\r\n v\r\n\r\n";
             put(fd, hd, sizeof hd - 1);
             continue;
         }
@@ -157,6 +159,23 @@ static void serve(struct peer *p, int fd)
             static const char hd[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
                                      "X-A: a\0X-Evil: injected\r\n\r\nok";
             put(fd, hd, sizeof hd - 1);
+            continue;
+        }
+        case PEER_CR_HEADER:
+        case PEER_BAD_NAME:
+        case PEER_SPACE_COLON:
+        case PEER_FOLD_FIRST: {
+            /* What each smuggles past a lenient parser: "X-Evil". */
+            static const char *const hd[] = {
+                [PEER_CR_HEADER] = "X-A: a\rX-Evil: injected\r\n",
+                [PEER_BAD_NAME] = "X A: a\r\n",
+                [PEER_SPACE_COLON] = "X-Evil : injected\r\n",
+                [PEER_FOLD_FIRST] = " X-Evil: injected\r\n",
+            };
+            char answer[256];
+            int len = snprintf(answer, sizeof answer,
+                               "HTTP/1.1 200 OK\r\n%sContent-Length: 2\r\n\r\nok", hd[p->mode]);
+            put(fd, answer, (size_t)len);
             continue;
         }
         case PEER_BAD_STATUS: {

@@ -6,6 +6,7 @@ struct expect {
     enum peer_mode mode;
     int rc;
     int status;
+    int or_rc; /* another answer that is right too, if not 0 */
 };
 
 static int misbehave_task(void *arg)
@@ -25,6 +26,8 @@ static int misbehave_task(void *arg)
     cio_http_response_free(r);
     cio_http_session_close(s);
     peer_stop(&p);
+    if (e->or_rc && rc == e->or_rc)
+        rc = e->rc;
     if (rc != e->rc)
         print_error("mode %d: got %s, expected %s\n", e->mode, cio_err_name(rc),
                     cio_err_name(e->rc));
@@ -71,6 +74,35 @@ static void test_nul_in_header(void **state)
 {
     (void)state;
     expect(PEER_NUL_HEADER, CIO_EHTTP_PROTOCOL, 200);
+}
+
+/* Header lines other parsers read differently, so that a header could be
+ * smuggled past one of them: refused, with the status kept. */
+static void test_bare_cr_in_header(void **state)
+{
+    (void)state;
+    expect(PEER_CR_HEADER, CIO_EHTTP_PROTOCOL, 200);
+}
+
+static void test_space_in_header_name(void **state)
+{
+    (void)state;
+    expect(PEER_BAD_NAME, CIO_EHTTP_PROTOCOL, 200);
+}
+
+static void test_space_before_colon(void **state)
+{
+    (void)state;
+    expect(PEER_SPACE_COLON, CIO_EHTTP_PROTOCOL, 200);
+}
+
+/* libcurl 7.88 refuses this one itself, as CURLE_BAD_FUNCTION_ARGUMENT
+ * (CIO_EHTTP); cio's own check is for the versions that pass it on. */
+static void test_fold_of_nothing(void **state)
+{
+    (void)state;
+    struct expect e = {PEER_FOLD_FIRST, CIO_EHTTP_PROTOCOL, 200, CIO_EHTTP};
+    assert_ok(run_real(misbehave_task, &e));
 }
 
 /* Found by tests/fuzz: a status line that libcurl passes on, but whose
@@ -189,11 +221,20 @@ static void test_idle_connection_closed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reset_mid_body), cmocka_unit_test(test_malformed_status),
-        cmocka_unit_test(test_short_body),     cmocka_unit_test(test_closed_without_answer),
-        cmocka_unit_test(test_short_stream),   cmocka_unit_test(test_idle_connection_closed),
-        cmocka_unit_test(test_nul_in_header),  cmocka_unit_test(test_bad_content_encoding),
-        cmocka_unit_test(test_too_big),        cmocka_unit_test(test_status_not_three_digits),
+        cmocka_unit_test(test_reset_mid_body),
+        cmocka_unit_test(test_malformed_status),
+        cmocka_unit_test(test_short_body),
+        cmocka_unit_test(test_closed_without_answer),
+        cmocka_unit_test(test_short_stream),
+        cmocka_unit_test(test_idle_connection_closed),
+        cmocka_unit_test(test_nul_in_header),
+        cmocka_unit_test(test_bare_cr_in_header),
+        cmocka_unit_test(test_space_in_header_name),
+        cmocka_unit_test(test_space_before_colon),
+        cmocka_unit_test(test_fold_of_nothing),
+        cmocka_unit_test(test_bad_content_encoding),
+        cmocka_unit_test(test_too_big),
+        cmocka_unit_test(test_status_not_three_digits),
     };
     return cmocka_run_group_tests(tests, nginx_setup, nginx_teardown);
 }
