@@ -5,10 +5,11 @@
  * opens a new connection and waits for the server to close it. It runs on a
  * helper thread while the task waits on an eventfd, so the loop never
  * blocks. At most MAX_THREADS helpers run at once in the process: requests
- * go to a FIFO queue, and a helper, started when a request finds fewer
- * than MAX_THREADS running, serves the queue until it is empty and then
- * ends. A storm of 1,000 cancelled queries thus costs a few threads, not
- * 1,000. The task waits for its request (queue time included) at most
+ * go to a FIFO queue, and a helper, started when a request finds no helper
+ * idle and fewer than MAX_THREADS running, serves the queue and ends once
+ * it has been empty for IDLE_WAIT. A storm of 1,000 cancelled queries thus
+ * costs a few threads, not 1,000, and they are made once, not once per
+ * lull. The task waits for its request (queue time included) at most
  * CANCEL_WAIT seconds; if the wait is abandoned (a long queue, a server
  * that cannot be reached) the request stays queued and is still sent, so
  * the server stops the query, and whichever side finishes last frees the
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pg/internal.h"
@@ -26,6 +28,7 @@
 #define CANCEL_WAIT 5.0 /* seconds to deliver a cancel request */
 #define MAX_THREADS 4   /* cancel requests sent at once, per process */
 #define DRAIN_WAIT 10.0 /* seconds for the server to stop after it */
+#define IDLE_WAIT 1     /* seconds a helper waits for more before it ends */
 
 struct cancel_job {
     struct cancel_job *next; /* in the queue */
@@ -37,8 +40,21 @@ struct cancel_job {
 
 /* The queue of requests and the count of helpers, shared by every loop. */
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_nonempty = PTHREAD_COND_INITIALIZER;
 static struct cancel_job *queue_head, **queue_tail = &queue_head;
-static int nthreads;
+static int queued, nthreads, idle;
+static bool atfork_registered;
+
+/* A child process has none of the parent's helpers, and the requests
+ * queued are the parent's: it starts with an empty queue and no helper. */
+static void after_fork(void)
+{
+    pthread_mutex_init(&queue_lock, NULL);
+    pthread_cond_init(&queue_nonempty, NULL);
+    queue_head = NULL;
+    queue_tail = &queue_head;
+    queued = nthreads = idle = 0;
+}
 
 static void job_put(struct cancel_job *j)
 {
@@ -53,8 +69,30 @@ static void job_put(struct cancel_job *j)
 static struct cancel_job *queue_pop(void)
 {
     struct cancel_job *j = queue_head;
-    if (j && !(queue_head = j->next))
-        queue_tail = &queue_head;
+    if (j) {
+        queued--;
+        if (!(queue_head = j->next))
+            queue_tail = &queue_head;
+    }
+    return j;
+}
+
+/* Waits up to IDLE_WAIT for a request, with queue_lock held: NULL if none
+ * came, and then this helper no longer counts. */
+static struct cancel_job *queue_wait(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until); /* the condition variable's clock */
+    until.tv_sec += IDLE_WAIT;
+    struct cancel_job *j;
+    int rc = 0;
+    while (!(j = queue_pop()) && rc != ETIMEDOUT) {
+        idle++;
+        rc = pthread_cond_timedwait(&queue_nonempty, &queue_lock, &until);
+        idle--;
+    }
+    if (!j)
+        nthreads--;
     return j;
 }
 
@@ -63,9 +101,7 @@ static void *cancel_main(void *arg)
     (void)arg;
     for (;;) {
         pthread_mutex_lock(&queue_lock);
-        struct cancel_job *j = queue_pop();
-        if (!j)
-            nthreads--;
+        struct cancel_job *j = queue_wait();
         pthread_mutex_unlock(&queue_lock);
         if (!j)
             return NULL;
@@ -77,18 +113,24 @@ static void *cancel_main(void *arg)
     }
 }
 
-/* Queues j and starts a helper if fewer than MAX_THREADS run. Returns 0,
+/* Queues j, wakes an idle helper, and starts one if more requests wait
+ * than idle helpers will take and fewer than MAX_THREADS run. Returns 0,
  * or a negative errno (j not queued) when no helper runs and none could
  * be started. */
 static int submit(struct cancel_job *j)
 {
     pthread_mutex_lock(&queue_lock);
+    if (!atfork_registered)
+        atfork_registered = pthread_atfork(NULL, NULL, after_fork) == 0;
     j->next = NULL;
     *queue_tail = j;
     queue_tail = &j->next;
-    bool start = nthreads < MAX_THREADS;
+    queued++;
+    bool start = queued > idle && nthreads < MAX_THREADS;
     if (start)
         nthreads++;
+    if (idle)
+        pthread_cond_signal(&queue_nonempty);
     pthread_mutex_unlock(&queue_lock);
     if (!start)
         return 0;
@@ -113,6 +155,7 @@ static int submit(struct cancel_job *j)
             *pp = j->next;
             if (queue_tail == &j->next)
                 queue_tail = pp;
+            queued--;
             orphan = true;
         }
     }

@@ -1142,6 +1142,43 @@ static int cancel_main(void *arg)
     return 0;
 }
 
+/* One query timed out: its cancel is sent, and the helper thread that sent
+ * it stays a while for more. */
+static int timed_out_query(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_CONNECT(watch, NULL);
+    int64_t t0 = now_ns(), n;
+    {
+        CIO_TIMEOUT(limit, 0.1);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_sleep(30)", CIO_PG_NOARGS), -ETIMEDOUT);
+    }
+    task_check(now_ns() - t0 < 3000000000LL);
+    PG_OK(watch, sleeps_of(watch, c, &n));
+    task_check_eq(n, 0);
+    cio_pg_close(c);
+    cio_pg_close(watch);
+    return 0;
+}
+
+/* A child forked while the parent's cancel helper waits for more work has
+ * no such helper: its own cancels must start one, not wait for it (they
+ * waited the whole 5 s bound, and the query ran on). */
+static void test_cancel_after_fork(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(timed_out_query, NULL), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        exit(run_real(timed_out_query, NULL) == 0 ? 0 : 1);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* asyncpg's command_timeout: every operation gets a deadline. */
 static int command_timeout_main(void *arg)
 {
@@ -1344,6 +1381,7 @@ int main(void)
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel_after_fork),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_completed_before_timeout),
