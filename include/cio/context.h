@@ -17,11 +17,10 @@
  * set, and what either sets afterwards is its own. A function run on the
  * executor (cio_to_thread, cio_run_in_executor) reads the context of the
  * task that submitted it, as it was then (it cannot set values: it is not
- * a task). A callback scheduled with call_soon, call_later or call_at, or
- * added to a future, runs in the context of the code that scheduled it, as
- * asyncio's do, and a task it spawns starts with that context; a callback
- * reads it but cannot set values. fd callbacks (add_reader, add_writer)
- * run with an empty context.
+ * a task). A callback (call_soon, call_later, call_at, a future's done
+ * callback, add_reader, add_writer) runs in the context of the code that
+ * scheduled or added it, as asyncio's do, and a task it spawns starts with
+ * that context; a callback reads it but cannot set values.
  *
  * Values are pointers the program owns: a context only holds them, and
  * frees nothing they point to. A task's context lives until the task ends.

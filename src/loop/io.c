@@ -1,5 +1,6 @@
 /* fd readiness: reader and writer callbacks (asyncio's add_reader) and
- * tasks suspended in cio_wait_fd(), on one table indexed by fd.
+ * tasks suspended in cio_wait_fd(), on one table indexed by fd. A callback
+ * runs in the context of the code that added it, as asyncio's do.
  *
  * Interest is added to the backend eagerly and, for task waits, removed
  * lazily: a task that reads a socket in a loop waits on it again and again,
@@ -55,6 +56,19 @@ static int arm(struct cio__loop *loop, int fd, struct cio__fdw *w)
     return set_reg(loop, fd, w, w->reg | want);
 }
 
+/* Runs a callback in its context. The context is held for the call: the
+ * callback may remove itself, which drops the table's reference. */
+static void run_cb(cio_callback cb, void *arg, struct cio__context *context)
+{
+    if (cio__likely(!context)) {
+        cb(arg);
+        return;
+    }
+    struct cio__context *outer = cio__context_enter(cio__context_share(context));
+    cb(arg);
+    cio__context_drop(cio__context_enter(outer));
+}
+
 void cio__io_ready(struct cio__loop *loop, int fd, unsigned events)
 {
     if (fd == loop->wake_fd) {
@@ -74,14 +88,14 @@ void cio__io_ready(struct cio__loop *loop, int fd, unsigned events)
         struct cio__task *t = w->rtask;
         cio__wake(t, (int)(events & (t == w->wtask ? CIO_READABLE | CIO_WRITABLE : CIO_READABLE)));
     } else if ((events & CIO_READABLE) && w->rcb) {
-        w->rcb(w->rarg);
+        run_cb(w->rcb, w->rarg, w->rctx);
         w = &loop->fds[fd]; /* the callback may have grown the table */
     }
     if ((events & CIO_WRITABLE) && w->wtask) {
         if (w->wtask != w->rtask || !(events & CIO_READABLE))
             cio__wake(w->wtask, (int)(events & CIO_WRITABLE));
     } else if ((events & CIO_WRITABLE) && w->wcb) {
-        w->wcb(w->warg);
+        run_cb(w->wcb, w->warg, w->wctx);
         w = &loop->fds[fd];
     }
     if (events & w->reg & ~wanted(w))
@@ -138,19 +152,23 @@ static int add_cb(int fd, cio_callback cb, void *arg, bool writer)
     if (rc < 0)
         return rc;
     cio_callback *slot = writer ? &w->wcb : &w->rcb;
+    void **arg_slot = writer ? &w->warg : &w->rarg;
+    struct cio__context **ctx_slot = writer ? &w->wctx : &w->rctx;
     if (writer ? w->wtask != NULL : w->rtask != NULL)
         return -EBUSY;
     bool fresh = *slot == NULL;
     cio_callback old_cb = *slot;
-    void *old_arg = writer ? w->warg : w->rarg;
+    void *old_arg = *arg_slot;
     *slot = cb;
-    *(writer ? &w->warg : &w->rarg) = arg;
+    *arg_slot = arg;
     rc = arm(loop, fd, w);
     if (rc < 0) {
         *slot = old_cb;
-        *(writer ? &w->warg : &w->rarg) = old_arg;
+        *arg_slot = old_arg;
         return rc;
     }
+    cio__context_drop(*ctx_slot);
+    *ctx_slot = cio__context_share(cio__context_current());
     if (fresh)
         loop->io_watchers++;
     return 0;
@@ -167,9 +185,12 @@ static int remove_cb(int fd, bool writer)
         return -ENOENT;
     struct cio__fdw *w = &loop->fds[fd];
     cio_callback *slot = writer ? &w->wcb : &w->rcb;
+    struct cio__context **ctx_slot = writer ? &w->wctx : &w->rctx;
     if (!*slot)
         return -ENOENT;
     *slot = NULL;
+    cio__context_drop(*ctx_slot);
+    *ctx_slot = NULL;
     loop->io_watchers--;
     /* Callbacks are removed eagerly: the caller may close the fd next. */
     set_reg(loop, fd, w, wanted(w));
@@ -185,6 +206,8 @@ bool cio__io_forget_reader(struct cio__loop *loop, int fd, cio_callback cb, void
         return false;
     w->rcb = NULL;
     w->rarg = NULL;
+    cio__context_drop(w->rctx);
+    w->rctx = NULL;
     loop->io_watchers--;
     return true;
 }
@@ -225,12 +248,19 @@ int cio_forget_fd(int fd)
     loop->io_watchers -= (w->rtask || w->rcb) + (w->wtask || w->wcb);
     w->rtask = w->wtask = NULL;
     w->rcb = w->wcb = NULL;
+    cio__context_drop(w->rctx);
+    cio__context_drop(w->wctx);
+    w->rctx = w->wctx = NULL;
     set_reg(loop, fd, w, 0);
     return 0;
 }
 
 void cio__io_fini(struct cio__loop *loop)
 {
+    for (int fd = 0; fd < loop->nfds; fd++) {
+        cio__context_drop(loop->fds[fd].rctx);
+        cio__context_drop(loop->fds[fd].wctx);
+    }
     free(loop->fds);
     loop->fds = NULL;
     loop->nfds = 0;

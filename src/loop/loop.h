@@ -63,6 +63,7 @@ struct cio__task;
 struct cio__fdw {
     cio_callback rcb, wcb;
     void *rarg, *warg;
+    struct cio__context *rctx, *wctx; /* the callbacks' contexts (context.c) */
     struct cio__task *rtask, *wtask;
     uint8_t reg;
 };
