@@ -41,6 +41,21 @@ struct cio_future {
     struct cio_future *next_free; /* in loop->free_futures */
 };
 
+/* A future the loop has never handed out. Out of line, so that taking a
+ * recycled one (nearly always) saves no registers for malloc(). */
+static __attribute__((noinline)) cio_future *future_alloc(struct cio__loop *loop)
+{
+    cio_future *f = malloc(sizeof *f);
+    if (f) {
+        f->loop = loop;
+        f->waiter = NULL;
+        cio__list_init(&f->waiters);
+        f->callbacks = NULL;
+        f->callbacks_tail = &f->callbacks;
+    }
+    return f;
+}
+
 int cio_future_new(cio_future **out)
 {
     if (!out)
@@ -49,20 +64,13 @@ int cio_future_new(cio_future **out)
     if (!loop)
         return CIO_ENOLOOP;
     cio_future *f = loop->free_futures;
-    if (f) {
+    if (cio__likely(f != NULL)) {
         /* A recycled future is as its last reference left it: of this
          * loop, with no waiter and no callback (each held a reference). */
         loop->free_futures = f->next_free;
         loop->n_free_futures--;
-    } else {
-        f = malloc(sizeof *f);
-        if (!f)
-            return -ENOMEM;
-        f->loop = loop;
-        f->waiter = NULL;
-        cio__list_init(&f->waiters);
-        f->callbacks = NULL;
-        f->callbacks_tail = &f->callbacks;
+    } else if (!(f = future_alloc(loop))) {
+        return -ENOMEM;
     }
     f->state = PENDING; /* err and value are set when it settles */
     f->refs = 1;
@@ -73,10 +81,17 @@ int cio_future_new(cio_future **out)
 
 #define MAX_FREE_FUTURES 1024
 
-static void unref(cio_future *f)
+static void release(cio_future *f);
+
+/* Inline: a waiter's reference is rarely the last. */
+static inline void unref(cio_future *f)
 {
-    if (--f->refs)
-        return;
+    if (--f->refs == 0)
+        release(f);
+}
+
+static void release(cio_future *f)
+{
     struct cio__loop *loop = f->loop;
     if (loop == cio__tls_loop && loop->n_free_futures < MAX_FREE_FUTURES) {
         f->next_free = loop->free_futures;
