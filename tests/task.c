@@ -285,6 +285,111 @@ static void test_stacks_taken_when_tasks_run(void **state)
     assert_int_equal(run_real(run_on_few_stacks, NULL), 0);
 }
 
+/* ---- done callbacks -------------------------------------------------------- */
+
+static cio_context_var who = CIO_CONTEXT_VAR("who", NULL);
+
+struct calls {
+    char order[16];
+    int n;
+    int results[8];
+    int stale; /* callbacks that found their handle stale */
+    void *context;
+};
+
+static void record(cio_task t, int result, void *arg)
+{
+    struct calls *c = arg;
+    c->order[c->n] = cio_in_task() ? '!' : (char)('a' + c->n);
+    c->results[c->n++] = result;
+    int r;
+    c->stale += cio_task_result(t, &r) == CIO_EBADTASK;
+    c->context = cio_context_get(&who);
+}
+
+static void other(cio_task t, int result, void *arg)
+{
+    (void)t;
+    (void)result;
+    ((struct calls *)arg)->order[15] = 'X';
+}
+
+static int never_ends(void *arg)
+{
+    (void)arg;
+    cio_event ev;
+    cio_event_init(&ev);
+    CIO_SHIELD(s);
+    return cio_event_wait(&ev); /* still waiting when the loop closes */
+}
+
+static int done_callbacks(void *arg)
+{
+    (void)arg;
+    struct calls c = {0};
+    task_check_eq(cio_context_set(&who, (void *)&c), 0);
+    /* Run in the order added, after the end, on the loop; the result comes
+     * with them. */
+    cio_task t = cio_spawn(return_arg, (void *)(intptr_t)7);
+    task_check_eq(cio_task_add_done_callback(t, record, &c), 0);
+    task_check_eq(cio_task_add_done_callback(t, record, &c), 0);
+    task_check_eq(cio_task_add_done_callback(t, other, &c), 0);
+    task_check_eq(cio_task_remove_done_callback(t, other, &c), 1);
+    task_check_eq(cio_task_remove_done_callback(t, other, &c), 0);
+    task_check_eq(cio_context_set(&who, NULL), 0); /* after: not theirs */
+    task_check_eq(cio_join(t), 7);
+    task_check_eq(c.n, 0); /* the joiner runs first */
+    task_check_eq(cio_yield(), 0);
+    task_check(!memcmp(c.order, "ab", 2) && c.order[15] == 0);
+    task_check_eq(c.results[0], 7);
+    task_check_eq(c.results[1], 7);
+    task_check_eq(c.stale, 2); /* joined by then */
+    task_check(c.context == &c);
+
+    /* On a task already ended: on the next turn, not at once. */
+    c = (struct calls){0};
+    t = cio_spawn(return_arg, (void *)(intptr_t)-EIO);
+    task_check_eq(cio_yield(), 0);
+    task_check(cio_task_done(t));
+    task_check_eq(cio_task_add_done_callback(t, record, &c), 0);
+    task_check_eq(c.n, 0);
+    task_check_eq(cio_task_remove_done_callback(t, record, &c), 0); /* scheduled */
+    task_check_eq(cio_yield(), 0);
+    task_check_eq(c.n, 1);
+    task_check_eq(c.results[0], -EIO);
+    task_check_eq(c.stale, 0); /* not joined yet */
+    task_check_eq(cio_join(t), -EIO);
+
+    /* Cancelled, and detached: the record is gone, the result is not. */
+    c = (struct calls){0};
+    t = cio_spawn(never_ends, NULL);
+    task_check_eq(cio_task_add_done_callback(t, record, &c), 0);
+    task_check_eq(cio_yield(), 0);
+    cio_task u = cio_spawn(return_arg, (void *)(intptr_t)3);
+    task_check_eq(cio_task_add_done_callback(u, record, &c), 0);
+    task_check_eq(cio_detach(u), 0);
+    task_check_eq(cio_sleep(0.01), 0);
+    task_check_eq(c.n, 1);
+    task_check_eq(c.results[0], 3);
+    task_check_eq(c.stale, 1);
+
+    /* Bad use. */
+    task_check_eq(cio_task_add_done_callback(u, record, &c), CIO_EBADTASK);
+    task_check_eq(cio_task_remove_done_callback(u, record, &c), CIO_EBADTASK);
+    task_check_eq(cio_task_add_done_callback(t, NULL, &c), -EINVAL);
+    /* t never ends (shielded): its callback is freed with the loop. */
+    task_check_eq(cio_detach(t), 0);
+    return 0;
+}
+
+static void test_done_callbacks(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    assert_int_equal(run_capture(done_callbacks, NULL, &report), 0);
+    free(report);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_run_reports_unjoined_and_alive),
         cmocka_unit_test(test_run_result_and_nesting),
         cmocka_unit_test(test_stacks_taken_when_tasks_run),
+        cmocka_unit_test(test_done_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,23 @@ bool cio_task_cancelling(cio_task t);
 /* t's name, valid as long as the handle is; NULL for a stale handle. */
 const char *cio_task_name(cio_task t);
 
+/* A task's done callback: called with the task's handle, its result and
+ * the arg it was added with. The handle may be stale by then (joined, or
+ * detached and freed): the result is passed for that reason. */
+typedef void (*cio_task_callback)(cio_task t, int result, void *arg);
+
+/* asyncio's task.add_done_callback: arranges for cb(t, result, arg) to run
+ * on the loop once t has ended (on the next turn if it already has), in
+ * the caller's context (cio/context.h). Callbacks of one task run in the
+ * order they were added, after the tasks its end woke. Who owns t does not
+ * change: join or detach it as usual. Returns 0, -EINVAL (cb NULL),
+ * CIO_EBADTASK (a stale handle or another loop's), -ENOMEM. */
+int cio_task_add_done_callback(cio_task t, cio_task_callback cb, void *arg);
+
+/* Removes t's done callbacks added with this cb and arg that are not yet
+ * scheduled (t has not ended). Returns how many, or CIO_EBADTASK. */
+int cio_task_remove_done_callback(cio_task t, cio_task_callback cb, void *arg);
+
 /* The calling task's handle; { NULL, 0 } outside a task. */
 cio_task cio_current(void);
 

@@ -281,10 +281,12 @@ void cio__tasks_init(struct cio__loop *loop)
 void cio__tasks_free(struct cio__loop *loop)
 {
     /* Tasks that never ended (stuck past the cancellation at the end of
-     * cio_run) still hold their contexts. */
+     * cio_run) still hold their contexts and done callbacks. */
     cio__list_foreach(it, &loop->tasks)
     {
-        cio__context_drop(cio__container_of(it, struct cio__task, link)->context);
+        struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        cio__context_drop(t->context);
+        cio__task_done_callbacks_free(t);
     }
     cio__slab_fini(&loop->task_slab);
     cio__list_init(&loop->tasks);

@@ -150,6 +150,10 @@ static inline struct cio__task *cio__task_from(cio_task h)
     return t;
 }
 
+/* At the loop's close: frees the done callbacks (done.c) of a task that
+ * never ended. */
+void cio__task_done_callbacks_free(struct cio__task *t);
+
 /* Frees a finished task whose result is no longer wanted. */
 void cio__task_release(struct cio__task *t);
 

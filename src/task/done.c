@@ -1,0 +1,99 @@
+/* Done callbacks of tasks (asyncio's Task.add_done_callback). Each is a
+ * waiter in the task's done_waiters, on the heap, whose notify schedules
+ * the callback when the task ends; the result goes with it, since by the
+ * time it runs the task may have been joined or, detached, freed. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "task/task.h"
+
+struct done_cb {
+    struct cio__waiter w;
+    cio_task_callback cb;
+    void *arg;
+    cio_task task;
+    int result;
+    struct cio__context *context; /* the adder's, as asyncio keeps it */
+};
+
+static void done_cb_free(struct done_cb *d)
+{
+    cio__context_drop(d->context);
+    free(d);
+}
+
+static void run(void *arg)
+{
+    struct done_cb *d = arg;
+    struct cio__context *outer = cio__context_enter(d->context);
+    d->cb(d->task, d->result, d->arg);
+    cio__context_enter(outer);
+    done_cb_free(d);
+}
+
+static void schedule(struct done_cb *d, int result)
+{
+    d->result = result;
+    if (cio__call_soon_raw(run, d) < 0)
+        run(d); /* out of memory for a handle: run it now rather than lose it */
+}
+
+static void notify(struct cio__waiter *w, struct cio__task *ended)
+{
+    schedule(cio__container_of(w, struct done_cb, w), ended->result);
+}
+
+int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
+{
+    if (!cb)
+        return -EINVAL;
+    struct cio__task *t = cio__task_from(h);
+    if (!t)
+        return CIO_EBADTASK;
+    struct done_cb *d = malloc(sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    *d = (struct done_cb){.w = {.task = NULL, .notify = notify},
+                          .cb = cb,
+                          .arg = arg,
+                          .task = h,
+                          .context = cio__context_share(cio__context_current())};
+    if (t->state == CIO__T_DONE)
+        schedule(d, t->result);
+    else
+        cio__list_push(&t->done_waiters, &d->w.link);
+    return 0;
+}
+
+int cio_task_remove_done_callback(cio_task h, cio_task_callback cb, void *arg)
+{
+    struct cio__task *t = cio__task_from(h);
+    if (!t)
+        return CIO_EBADTASK;
+    int removed = 0;
+    struct cio__list *it = t->done_waiters.next;
+    while (it != &t->done_waiters) {
+        struct cio__waiter *w = cio__container_of(it, struct cio__waiter, link);
+        it = it->next;
+        struct done_cb *d = cio__container_of(w, struct done_cb, w);
+        if (w->notify == notify && d->cb == cb && d->arg == arg) {
+            cio__list_unlink(&w->link);
+            done_cb_free(d);
+            removed++;
+        }
+    }
+    return removed;
+}
+
+void cio__task_done_callbacks_free(struct cio__task *t)
+{
+    struct cio__list *it = t->done_waiters.next;
+    while (it != &t->done_waiters) {
+        struct cio__waiter *w = cio__container_of(it, struct cio__waiter, link);
+        it = it->next;
+        if (w->notify == notify) {
+            cio__list_unlink(&w->link);
+            done_cb_free(cio__container_of(w, struct done_cb, w));
+        }
+    }
+}
