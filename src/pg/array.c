@@ -1,12 +1,14 @@
 /* Array values read as results of their own (asyncpg's lists): one row per
  * element of the first dimension, read with the ordinary getters.
  *
- * Array columns always come in PostgreSQL's text form (cio asks for binary
- * results only when every column is a scalar type it decodes), so this is a
- * parser of array_out's output: "{1,2,NULL}", "{\"a b\",\"q\\\"\"}",
- * "{{1,2},{3,4}}", "[0:1]={7,8}". It is fed what a server sends, so it
- * checks everything and never reads past the value. */
+ * An array column comes in binary (array_send's form) when cio asked for
+ * binary results, and in text (array_out's: "{1,2,NULL}",
+ * "{\"a b\",\"q\\\"\"}", "{{1,2},{3,4}}", "[0:1]={7,8}") when not: a
+ * parser for each. Both are fed what a server sends, so they check
+ * everything and never read past the value. The text form of a binary
+ * array (cio_pg_get_text) is rendered here as array_out would write it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -203,6 +205,115 @@ static int bounds(struct parser *ps)
     return 0;
 }
 
+/* ---- binary form ------------------------------------------------------------ */
+
+/* array_send's form: the number of dimensions, a has-NULLs flag and the
+ * element type (int32 each), each dimension's size and lower bound, then
+ * every element in row-major order as an int32 length (-1: NULL) and its
+ * bytes. */
+struct bin_array {
+    int ndim;
+    int32_t dims[MAX_DIMS], lbounds[MAX_DIMS];
+    const char *elems, *end; /* the elements */
+    int64_t count;           /* how many */
+};
+
+static int32_t rd32(const char *p)
+{
+    return (int32_t)cio__pg_rd_be(p, 4);
+}
+
+static void wr32(char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (char)(v >> (24 - 8 * i));
+}
+
+static int bin_header(const char *v, size_t len, uint32_t elem, struct bin_array *a)
+{
+    if (len < 12)
+        return CIO_PG_EPROTO;
+    a->ndim = rd32(v);
+    int32_t flags = rd32(v + 4);
+    if (a->ndim < 0 || a->ndim > MAX_DIMS || (flags & ~1) || (uint32_t)rd32(v + 8) != elem ||
+        len - 12 < 8 * (size_t)a->ndim)
+        return CIO_PG_EPROTO;
+    a->elems = v + 12 + 8 * a->ndim;
+    a->end = v + len;
+    /* Every element takes 4 bytes at least: that bounds the product. */
+    int64_t room = (a->end - a->elems) / 4;
+    a->count = a->ndim > 0;
+    for (int i = 0; i < a->ndim; i++) {
+        a->dims[i] = rd32(v + 12 + 8 * i);
+        a->lbounds[i] = rd32(v + 16 + 8 * i);
+        if (a->dims[i] < 0 || (a->dims[i] > 0 && a->count > room / a->dims[i]))
+            return CIO_PG_EPROTO;
+        a->count *= a->dims[i];
+    }
+    return 0;
+}
+
+/* Skips n elements at *p; *nulls tells whether one was NULL. */
+static int bin_skip(const char **p, const char *end, int64_t n, bool *nulls)
+{
+    for (int64_t k = 0; k < n; k++) {
+        if (end - *p < 4)
+            return CIO_PG_EPROTO;
+        int32_t len = rd32(*p);
+        *p += 4;
+        if (len == -1) {
+            *nulls = true;
+        } else if (len < 0 || len > end - *p) {
+            return CIO_PG_EPROTO;
+        } else {
+            *p += len;
+        }
+    }
+    return 0;
+}
+
+/* One row per element of the first dimension: the element itself, or the
+ * sub-array it heads in the same binary form, one dimension down. */
+static int bin_rows(const char *v, size_t len, uint32_t elem, PGresult *out)
+{
+    struct bin_array a;
+    int rc = bin_header(v, len, elem, &a);
+    if (rc || a.count == 0)
+        return rc ? rc : a.elems == a.end ? 0 : CIO_PG_EPROTO;
+    int64_t per = a.count / a.dims[0];
+    char *sub = a.ndim > 1 ? malloc(len) : NULL; /* a sub-array is smaller */
+    if (a.ndim > 1 && !sub)
+        return -ENOMEM;
+    const char *p = a.elems;
+    for (int r = 0; r < a.dims[0] && rc == 0; r++) {
+        const char *from = p;
+        bool nulls = false;
+        if ((rc = bin_skip(&p, a.end, per, &nulls)) != 0)
+            break;
+        if (a.ndim == 1) {
+            int32_t n = rd32(from);
+            rc = PQsetvalue(out, r, 0, (char *)from + 4, n) ? 0 : -ENOMEM;
+            continue;
+        }
+        size_t head = 12 + 8 * (size_t)(a.ndim - 1), body = (size_t)(p - from);
+        wr32(sub, (uint32_t)(a.ndim - 1));
+        wr32(sub + 4, nulls);
+        wr32(sub + 8, elem);
+        for (int i = 1; i < a.ndim; i++) {
+            wr32(sub + 12 + 8 * (i - 1), (uint32_t)a.dims[i]);
+            wr32(sub + 16 + 8 * (i - 1), (uint32_t)a.lbounds[i]);
+        }
+        memcpy(sub + head, from, body);
+        rc = head + body > INT32_MAX                          ? CIO_PG_EPROTO
+             : PQsetvalue(out, r, 0, sub, (int)(head + body)) ? 0
+                                                              : -ENOMEM;
+    }
+    free(sub);
+    if (rc == 0 && p != a.end)
+        rc = CIO_PG_EPROTO;
+    return rc;
+}
+
 int cio_pg_get_array(const cio_pg_result *r, int row, int col, cio_pg_result **out)
 {
     if (out)
@@ -212,9 +323,28 @@ int cio_pg_get_array(const cio_pg_result *r, int row, int col, cio_pg_result **o
     if (rc)
         return rc;
     uint32_t elem = cio__pg_array_elem(c.oid);
-    /* Never binary: array types are not among those cio asks binary for. */
-    if (!elem || c.bin)
+    if (!elem)
         return CIO_PG_ETYPE;
+    if (c.bin) {
+        struct bin_array a;
+        if ((rc = bin_header(c.v, (size_t)c.len, elem, &a)) != 0)
+            return rc;
+        PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+        PGresAttDesc desc = {.name = "element",
+                             .typid = a.ndim > 1 ? c.oid : elem,
+                             .typlen = -1,
+                             .atttypmod = -1,
+                             .format = 1};
+        if (!res || !PQsetResultAttrs(res, 1, &desc))
+            rc = -ENOMEM;
+        else
+            rc = bin_rows(c.v, (size_t)c.len, elem, res);
+        if (rc == 0 && !(*out = cio__pg_result_wrap(res)))
+            return -ENOMEM;
+        if (rc)
+            PQclear(res);
+        return rc;
+    }
     struct parser ps = {.p = c.v, .end = c.v + c.len};
     skip_spaces(&ps);
     if ((rc = bounds(&ps)) != 0)
@@ -249,5 +379,109 @@ int cio_pg_get_array(const cio_pg_result *r, int row, int col, cio_pg_result **o
 fail:
     free(ps.scratch);
     PQclear(ps.out);
+    return rc;
+}
+
+/* ---- the text form of a binary array ----------------------------------------- */
+
+struct text {
+    char *p;
+    size_t len, cap;
+};
+
+static int put(struct text *t, const char *s, size_t n)
+{
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 256;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p)
+            return -ENOMEM;
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = 0;
+    return 0;
+}
+
+/* An element as array_out writes it: quoted (with " and \ escaped) when
+ * it is empty, reads as NULL, or holds a brace, comma, quote, backslash or
+ * space. */
+static int put_element(struct text *t, const char *s, size_t n)
+{
+    bool quote = n == 0 || (n == 4 && strncasecmp(s, "NULL", 4) == 0);
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = strchr("{},\"\\", s[i]) != NULL || is_space(s[i]);
+    if (!quote)
+        return put(t, s, n);
+    int rc = put(t, "\"", 1);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (s[i] == '"' || s[i] == '\\')
+            rc = put(t, "\\", 1);
+        if (rc == 0)
+            rc = put(t, s + i, 1);
+    }
+    return rc ? rc : put(t, "\"", 1);
+}
+
+/* The braces of the array in res's cell (row, 0), recursively. */
+static int put_items(struct text *t, const cio_pg_result *res, int row, int col)
+{
+    cio_pg_result *elems;
+    int rc = cio_pg_get_array(res, row, col, &elems);
+    if (rc)
+        return rc;
+    rc = put(t, "{", 1);
+    bool nested = cio__pg_array_elem(PQftype(elems->res, 0)) != 0;
+    for (int k = 0; k < cio_pg_nrows(elems) && rc == 0; k++) {
+        if (k && (rc = put(t, ",", 1)) != 0)
+            break;
+        if (cio_pg_is_null(elems, k, 0)) {
+            rc = put(t, "NULL", 4);
+        } else if (nested) {
+            rc = put_items(t, elems, k, 0);
+        } else {
+            const char *s;
+            size_t n;
+            if ((rc = cio_pg_get_text(elems, k, 0, &s, &n)) == 0)
+                rc = put_element(t, s, n);
+        }
+    }
+    if (rc == 0)
+        rc = put(t, "}", 1);
+    cio_pg_result_free(elems);
+    return rc;
+}
+
+int cio__pg_array_text(const cio_pg_result *r, int row, int col, const struct cio__pg_cell *c,
+                       const char **out, size_t *len)
+{
+    struct bin_array a;
+    int rc = bin_header(c->v, (size_t)c->len, cio__pg_array_elem(c->oid), &a);
+    if (rc)
+        return rc;
+    struct text t = {0};
+    /* Lower bounds other than 1 are written before the braces. */
+    bool ones = true;
+    for (int i = 0; i < a.ndim; i++)
+        ones &= a.lbounds[i] == 1;
+    for (int i = 0; i < a.ndim && !ones && rc == 0; i++) {
+        char b[32];
+        int n = snprintf(b, sizeof b, "[%d:%lld]", a.lbounds[i],
+                         (long long)a.lbounds[i] + a.dims[i] - 1);
+        rc = put(&t, b, (size_t)n);
+    }
+    if (rc == 0 && !ones)
+        rc = put(&t, "=", 1);
+    if (rc == 0)
+        rc = put_items(&t, r, row, col);
+    if (rc == 0 && !(*out = cio__pg_arena_put(r, t.p, t.len)))
+        rc = -ENOMEM;
+    if (rc == 0)
+        *len = t.len;
+    free(t.p);
     return rc;
 }

@@ -215,6 +215,9 @@ struct cio__pg_cell {
     bool bin;
     uint32_t oid;
 };
+/* The text form of a binary array cell (array.c), kept with r. */
+int cio__pg_array_text(const cio_pg_result *r, int row, int col, const struct cio__pg_cell *c,
+                       const char **out, size_t *len);
 /* Checks arguments and NULL (-EINVAL, CIO_PG_ENULL) and fills *c. */
 int cio__pg_cell(const cio_pg_result *r, int row, int col, const void *out, struct cio__pg_cell *c);
 uint64_t cio__pg_rd_be(const char *p, int n);

@@ -42,8 +42,10 @@ bool cio__pg_binary_ok(uint32_t oid)
     case CIO__PG_CHAROID:
     case CIO__PG_UNKNOWNOID:
         return true;
-    default:
-        return false;
+    default: { /* an array of a type above */
+        uint32_t elem = cio__pg_array_elem(oid);
+        return elem && cio__pg_binary_ok(elem);
+    }
     }
 }
 

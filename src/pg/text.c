@@ -123,6 +123,11 @@ int cio_pg_get_text(const cio_pg_result *r, int row, int col, const char **out, 
         goto done;
     }
     default: /* text, varchar, bpchar, name, char, json, unknown: the bytes */
+        if (cio__pg_array_elem(c.oid)) {
+            if ((rc = cio__pg_array_text(r, row, col, &c, out, &n)) != 0)
+                return rc;
+            goto done;
+        }
         *out = c.v;
         goto done;
     }

@@ -228,7 +228,7 @@ static void test_dates_and_times_malformed(void **state)
     cio_pg_result_free(r);
 }
 
-/* ---- arrays (text form, as every array column comes) ---------------------- */
+/* ---- arrays ------------------------------------------------------------------ */
 
 static cio_pg_result *text_array(uint32_t oid, const char *text, int *rc)
 {
@@ -345,6 +345,154 @@ static void test_arrays_malformed(void **state)
     }
 }
 
+/* The binary form (array_send's), written a big-endian 32-bit word at a
+ * time. */
+struct words {
+    unsigned char b[256];
+    int len;
+};
+
+static void w32(struct words *w, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        w->b[w->len++] = (unsigned char)(v >> (24 - 8 * i));
+}
+
+/* A one-dimensional int4[] of n elements (NULL where null[i]). */
+static struct words int4_array(const int32_t *v, const bool *null, int n)
+{
+    struct words w = {.len = 0};
+    w32(&w, 1);
+    w32(&w, 0);
+    w32(&w, CIO_PG_INT4OID);
+    w32(&w, (uint32_t)n);
+    w32(&w, 1);
+    for (int i = 0; i < n; i++) {
+        if (null && null[i]) {
+            w32(&w, UINT32_MAX);
+        } else {
+            w32(&w, 4);
+            w32(&w, (uint32_t)v[i]);
+        }
+    }
+    return w;
+}
+
+static void test_arrays_binary(void **state)
+{
+    (void)state;
+    int32_t v;
+    const char *t;
+    cio_pg_result *r, *a, *inner;
+    struct words w = int4_array((int32_t[]){1, 0, -3}, (bool[]){false, true, false}, 3);
+    r = binary_value(1007, w.b, w.len);
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), 0);
+    assert_int_equal(cio_pg_nrows(a), 3);
+    assert_int_equal(cio_pg_get_int32(a, 2, 0, &v), 0);
+    assert_int_equal(v, -3);
+    assert_true(cio_pg_is_null(a, 1, 0));
+    cio_pg_result_free(a);
+    assert_int_equal(cio_pg_get_text(r, 0, 0, &t, NULL), 0);
+    assert_string_equal(t, "{1,NULL,-3}");
+    cio_pg_result_free(r);
+
+    /* Two dimensions, the first from 0: "[0:1][1:1]={{5},{6}}". */
+    w = (struct words){.len = 0};
+    w32(&w, 2);
+    w32(&w, 0);
+    w32(&w, CIO_PG_INT4OID);
+    w32(&w, 2);
+    w32(&w, 0);
+    w32(&w, 1);
+    w32(&w, 1);
+    for (int i = 5; i <= 6; i++) {
+        w32(&w, 4);
+        w32(&w, (uint32_t)i);
+    }
+    r = binary_value(1007, w.b, w.len);
+    assert_int_equal(cio_pg_get_text(r, 0, 0, &t, NULL), 0);
+    assert_string_equal(t, "[0:1][1:1]={{5},{6}}");
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), 0);
+    assert_int_equal(cio_pg_nrows(a), 2);
+    assert_int_equal(cio_pg_get_array(a, 1, 0, &inner), 0);
+    assert_int_equal(cio_pg_nrows(inner), 1);
+    assert_int_equal(cio_pg_get_int32(inner, 0, 0, &v), 0);
+    assert_int_equal(v, 6);
+    cio_pg_result_free(inner);
+    cio_pg_result_free(a);
+    cio_pg_result_free(r);
+
+    /* The empty array: no dimension. */
+    w = (struct words){.len = 0};
+    w32(&w, 0);
+    w32(&w, 0);
+    w32(&w, CIO_PG_INT4OID);
+    r = binary_value(1007, w.b, w.len);
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), 0);
+    assert_int_equal(cio_pg_nrows(a), 0);
+    cio_pg_result_free(a);
+    assert_int_equal(cio_pg_get_text(r, 0, 0, &t, NULL), 0);
+    assert_string_equal(t, "{}");
+    cio_pg_result_free(r);
+}
+
+/* Each malformed the way a hostile server could: refused, no overread. */
+static void test_arrays_binary_malformed(void **state)
+{
+    (void)state;
+    struct words good = int4_array((int32_t[]){1, 2}, NULL, 2);
+    struct {
+        int at;     /* the word to change (-1: none) */
+        uint32_t v; /* its new value */
+        int len;    /* the length to give (0: as is, negative: that much less) */
+    } bad[] = {
+        {-1, 0, 11},            /* shorter than the header */
+        {0, 7, 0},              /* 7 dimensions */
+        {0, UINT32_MAX, 0},     /* negative dimensions */
+        {0, 2, 0},              /* 2 dimensions, 1 described */
+        {1, 2, 0},              /* an unknown flag */
+        {2, CIO_PG_TEXTOID, 0}, /* not the column's element type */
+        {3, UINT32_MAX, 0},     /* a negative size */
+        {3, 3, 0},              /* 3 elements, 2 there */
+        {3, 1, 0},              /* 1 element, more bytes */
+        {3, 0x7fffffff, 0},     /* more elements than bytes */
+        {5, 5, 0},              /* an element past the end */
+        {5, 0xfffffffe, 0},     /* a length of -2 */
+        {-1, 0, -1},            /* cut short */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct words w = good;
+        if (bad[i].at >= 0) {
+            struct words x = {.len = 4 * bad[i].at};
+            w32(&x, bad[i].v);
+            memcpy(w.b + 4 * bad[i].at, x.b + 4 * bad[i].at, 4);
+        }
+        int len = bad[i].len > 0 ? bad[i].len : w.len + bad[i].len;
+        cio_pg_result *r = binary_value(1007, w.b, len);
+        cio_pg_result *a = (cio_pg_result *)1;
+        int rc = cio_pg_get_array(r, 0, 0, &a);
+        if (rc != CIO_PG_EPROTO)
+            print_error("case %zu: %d\n", i, rc);
+        assert_int_equal(rc, CIO_PG_EPROTO);
+        assert_null(a);
+        const char *t;
+        assert_int_equal(cio_pg_get_text(r, 0, 0, &t, NULL), CIO_PG_EPROTO);
+        cio_pg_result_free(r);
+    }
+    /* Sizes whose product overflows: 65536 x 65536 elements in 40 bytes. */
+    struct words w = {.len = 0};
+    w32(&w, 2);
+    w32(&w, 0);
+    w32(&w, CIO_PG_INT4OID);
+    w32(&w, 65536);
+    w32(&w, 1);
+    w32(&w, 65536);
+    w32(&w, 1);
+    cio_pg_result *r = binary_value(1007, w.b, w.len), *a;
+    assert_int_equal(cio_pg_get_array(r, 0, 0, &a), CIO_PG_EPROTO);
+    cio_pg_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +501,8 @@ int main(void)
         cmocka_unit_test(test_dates_and_times_in_text),
         cmocka_unit_test(test_dates_and_times_malformed),
         cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_arrays_binary),
+        cmocka_unit_test(test_arrays_binary_malformed),
         cmocka_unit_test(test_arrays_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

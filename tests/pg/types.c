@@ -484,6 +484,65 @@ static int arrays(void *arg)
     return 0;
 }
 
+/* An array read as text is what the server writes for it, whether it came
+ * in binary (rendered by cio) or in text. */
+static int array_text(void *arg)
+{
+    cio_pg_options *o = arg;
+    PG_CONNECT(c, o);
+    task_check_eq(cio_pg_execute(c, "SET TimeZone = 'UTC'", CIO_PG_NOARGS), 0);
+    static const char *const values[] = {
+        "ARRAY[1,2,NULL]::int4[]",
+        "'{}'::int[]",
+        "'{{1,2},{3,NULL}}'::int8[]",
+        "'[0:1]={7,8}'::int2[]",
+        "'[-2:-1][3:4]={{1,2},{3,4}}'::int[]",
+        "'{{{1}},{{2}}}'::int[]",
+        "ARRAY['a b','q\"x',NULL,'NULL','null','','back\\slash','{x}','a,b',' lead','x'||chr(9)]",
+        "ARRAY[true,false,NULL]",
+        "ARRAY[0.5,-1e300,'NaN','Infinity',0.1]::float8[]",
+        "ARRAY[1.25,3.4e38]::float4[]",
+        "ARRAY['2024-01-31 12:00:00.5+00']::timestamptz[]",
+        "ARRAY['2024-01-31 12:00:00','infinity']::timestamp[]",
+        "ARRAY['2024-01-31'::date,'-infinity']",
+        "ARRAY['\\x00ff'::bytea,'']",
+        "ARRAY[12.500,-0.001,'NaN']::numeric[]",
+        "ARRAY['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid]",
+        "ARRAY['{\"k\": [1, \"a b\"]}'::jsonb]",
+        "ARRAY['x'::\"char\"]",
+        "ARRAY['ab'::varchar,'c d'::bpchar(4)]",
+        "ARRAY['n'::name]",
+    };
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        char sql[512];
+        snprintf(sql, sizeof sql, "SELECT %s, (%s)::text", values[i], values[i]);
+        cio_pg_result *r;
+        PG_OK(c, cio_pg_fetch(c, sql, CIO_PG_NOARGS, &r));
+        const char *got = NULL, *want = NULL;
+        task_check_eq(cio_pg_get_text(r, 0, 0, &got, NULL), 0);
+        task_check_eq(cio_pg_get_text(r, 0, 1, &want, NULL), 0);
+        if (strcmp(got, want) != 0)
+            print_error("%s: got %s, want %s\n", values[i], got, want);
+        task_check(strcmp(got, want) == 0);
+        /* Opened, it has as many rows as the first dimension. */
+        cio_pg_result *a;
+        task_check_eq(cio_pg_get_array(r, 0, 0, &a), 0);
+        task_check(cio_pg_nrows(a) >= 0);
+        cio_pg_result_free(a);
+        cio_pg_result_free(r);
+    }
+    cio_pg_close(c);
+    return 0;
+}
+
+static void test_array_text(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(array_text, NULL), 0);
+    cio_pg_options o = {.no_statement_cache = true};
+    assert_int_equal(run_real(array_text, &o), 0);
+}
+
 static void test_arrays(void **state)
 {
     (void)state;
@@ -502,6 +561,7 @@ int main(void)
         cmocka_unit_test(test_types_binary),  cmocka_unit_test(test_types_text),
         cmocka_unit_test(test_params_binary), cmocka_unit_test(test_params_text),
         cmocka_unit_test(test_time_zones),    cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_array_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
