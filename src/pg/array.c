@@ -391,16 +391,8 @@ struct text {
 
 static int put(struct text *t, const char *s, size_t n)
 {
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (!p)
-            return -ENOMEM;
-        t->p = p;
-        t->cap = cap;
-    }
+    if (cio__pg_grow(&t->p, &t->cap, t->len + n + 1) < 0)
+        return -ENOMEM;
     memcpy(t->p + t->len, s, n);
     t->len += n;
     t->p[t->len] = 0;

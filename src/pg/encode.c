@@ -194,15 +194,7 @@ void cio__pg_params_free(struct cio__pg_params *p)
 
 /* ---- COPY text format ------------------------------------------------------ */
 
-static int grow_slow(char **buf, size_t *cap, size_t need);
-
-/* Makes room for need bytes in *buf (doubling). */
-static inline int grow(char **buf, size_t *cap, size_t need)
-{
-    return need <= *cap ? 0 : grow_slow(buf, cap, need);
-}
-
-static int grow_slow(char **buf, size_t *cap, size_t need)
+int cio__pg_grow_slow(char **buf, size_t *cap, size_t need)
 {
     size_t n = *cap ? *cap * 2 : 4096;
     while (n < need)
@@ -279,7 +271,7 @@ static int64_t floordiv(int64_t a, int64_t b)
 
 static int put_escaped(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-    if (grow(buf, cap, *len + 2 * n + 2) < 0)
+    if (cio__pg_grow(buf, cap, *len + 2 * n + 2) < 0)
         return -ENOMEM;
     char *o = *buf + *len;
     for (size_t i = 0; i < n; i++) {
@@ -314,7 +306,7 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
     static const char hex[] = "0123456789abcdef";
     for (int i = 0; i < n; i++) {
         const cio_pg_arg *a = &args[i];
-        if (grow(buf, cap, *len + 80) < 0)
+        if (cio__pg_grow(buf, cap, *len + 80) < 0)
             return -ENOMEM;
         char *o = *buf + *len;
         switch (a->kind_) {
@@ -366,7 +358,7 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
         }
         case CIO__PG_K_BYTEA: {
             size_t bl = (size_t)a->len_;
-            if (grow(buf, cap, *len + 2 * bl + 8) < 0)
+            if (cio__pg_grow(buf, cap, *len + 2 * bl + 8) < 0)
                 return -ENOMEM;
             o = *buf + *len;
             *o++ = '\\';
@@ -392,7 +384,7 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
         (*buf)[(*len)++] = i + 1 < n ? '\t' : '\n';
     }
     if (n == 0) {
-        if (grow(buf, cap, *len + 1) < 0)
+        if (cio__pg_grow(buf, cap, *len + 1) < 0)
             return -ENOMEM;
         (*buf)[(*len)++] = '\n';
     }
@@ -426,7 +418,7 @@ bool cio__pg_binary_copy_ok(const cio_pg_arg *a, uint32_t type)
 int cio__pg_copy_binary_header(char **buf, size_t *len, size_t *cap)
 {
     static const char hdr[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-    if (grow(buf, cap, *len + sizeof hdr) < 0)
+    if (cio__pg_grow(buf, cap, *len + sizeof hdr) < 0)
         return -ENOMEM;
     memcpy(*buf + *len, hdr, sizeof hdr);
     *len += sizeof hdr;
@@ -435,7 +427,7 @@ int cio__pg_copy_binary_header(char **buf, size_t *len, size_t *cap)
 
 int cio__pg_copy_binary_trailer(char **buf, size_t *len, size_t *cap)
 {
-    if (grow(buf, cap, *len + 2) < 0)
+    if (cio__pg_grow(buf, cap, *len + 2) < 0)
         return -ENOMEM;
     be16(*buf + *len, 0xffff);
     *len += 2;
@@ -452,7 +444,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     bool jsonb = false;
     switch (a->kind_) {
     case CIO__PG_K_NULL:
-        if (grow(buf, cap, *len + 4) < 0)
+        if (cio__pg_grow(buf, cap, *len + 4) < 0)
             return -ENOMEM;
         be32(*buf + *len, 0xffffffffu);
         *len += 4;
@@ -470,7 +462,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     default: {
         if (is_array(a)) {
             size_t at = *len;
-            if (grow(buf, cap, *len + 4) < 0)
+            if (cio__pg_grow(buf, cap, *len + 4) < 0)
                 return -ENOMEM;
             *len += 4;
             int rc = encode_array(buf, len, cap, a);
@@ -479,7 +471,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
             be32(*buf + at, (uint32_t)(*len - at - 4));
             return 0;
         }
-        if (grow(buf, cap, *len + 12) < 0)
+        if (cio__pg_grow(buf, cap, *len + 12) < 0)
             return -ENOMEM;
         char *o = *buf + *len;
         int n = put_scalar(o + 4, a);
@@ -488,7 +480,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
         return 0;
     }
     }
-    if (grow(buf, cap, *len + 5 + vl) < 0)
+    if (cio__pg_grow(buf, cap, *len + 5 + vl) < 0)
         return -ENOMEM;
     char *o = *buf + *len;
     be32(o, (uint32_t)(vl + jsonb));
@@ -503,7 +495,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
 int cio__pg_copy_binary_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n,
                             const uint32_t *types)
 {
-    if (grow(buf, cap, *len + 2) < 0)
+    if (cio__pg_grow(buf, cap, *len + 2) < 0)
         return -ENOMEM;
     be16(*buf + *len, (uint16_t)n);
     *len += 2;
@@ -569,7 +561,7 @@ int cio__pg_array_begin(struct cio__pg_array *a, uint32_t elem)
     a->n = 0;
     a->nulls = false;
     a->elem = elem;
-    if (grow(&a->buf, &a->cap, 20) < 0)
+    if (cio__pg_grow(&a->buf, &a->cap, 20) < 0)
         return -ENOMEM;
     a->len = 20; /* the header, written by cio__pg_array_end() */
     return 0;
@@ -618,7 +610,7 @@ static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     if (!array_ok(a)) /* COPY rows and executemany's later rows come unchecked */
         return -EINVAL;
     size_t at = *len, head = a->len_ ? 20 : 12; /* an empty array has no dimension */
-    if (grow(buf, cap, *len + head) < 0)
+    if (cio__pg_grow(buf, cap, *len + head) < 0)
         return -ENOMEM;
     *len += head;
     bool nulls = false;

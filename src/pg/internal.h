@@ -146,6 +146,13 @@ int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
  * (an array element of the wrong type) or -ENOMEM. */
 int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n);
 void cio__pg_params_free(struct cio__pg_params *p);
+/* Makes room for need bytes in the growing buffer *buf of *cap bytes
+ * (doubling): 0 or -ENOMEM. */
+int cio__pg_grow_slow(char **buf, size_t *cap, size_t need);
+static inline int cio__pg_grow(char **buf, size_t *cap, size_t need)
+{
+    return need <= *cap ? 0 : cio__pg_grow_slow(buf, cap, need);
+}
 /* Writes args as one line of COPY text format into the growing buffer. */
 int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n);
 /* COPY's binary format: whether a value can be sent binary into a column of
