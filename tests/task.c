@@ -382,6 +382,43 @@ static int done_callbacks(void *arg)
     return 0;
 }
 
+static int sleeps(void *arg)
+{
+    (void)arg;
+    return cio_sleep(3600);
+}
+
+static void count_call(cio_task t, int result, void *arg)
+{
+    (void)t;
+    if (result == -ECANCELED)
+        ++*(int *)arg;
+}
+
+/* Tasks left running when main returns are cancelled; their done callbacks
+ * still run before the loop closes (and their records are not leaked),
+ * however many end in the last turns (more than a dispatch batch here). */
+static int leaves_many_behind(void *arg)
+{
+    for (int i = 0; i < 300; i++) {
+        cio_task t = cio_spawn(sleeps, NULL);
+        task_check_eq(cio_task_add_done_callback(t, count_call, arg), 0);
+        task_check_eq(cio_detach(t), 0);
+    }
+    task_check_eq(cio_yield(), 0);
+    return 0;
+}
+
+static void test_done_callbacks_at_close(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    int cancelled = 0;
+    assert_int_equal(run_capture(leaves_many_behind, &cancelled, &report), 0);
+    assert_int_equal(cancelled, 300);
+    free(report);
+}
+
 static void test_done_callbacks(void **state)
 {
     (void)state;
@@ -403,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_run_result_and_nesting),
         cmocka_unit_test(test_stacks_taken_when_tasks_run),
         cmocka_unit_test(test_done_callbacks),
+        cmocka_unit_test(test_done_callbacks_at_close),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,6 +71,24 @@ static void cancel_leftovers(struct cio__loop *loop)
             return;
 }
 
+/* Callbacks already scheduled when the last task ended (the done callbacks
+ * of the tasks cancelled above, which a batch may leave queued) run once:
+ * dropped, they would leak what they were to free. What they schedule is
+ * dropped, as asyncio's close() drops its ready queue. */
+static void run_ready_once(struct cio__loop *loop)
+{
+    size_t n = 0;
+    for (struct cio__runnable *r = loop->ready.head; r; r = r->next)
+        n++;
+    while (n--) {
+        struct cio__runnable *r = cio__readyq_pop(loop);
+        if (r->kind == CIO__RUN_TASK)
+            cio__task_resume(loop, cio__task_of(r));
+        else
+            cio__handle_run(loop, r);
+    }
+}
+
 static void report_unretrieved(struct cio__loop *loop)
 {
     cio__list_foreach(it, &loop->tasks)
@@ -114,6 +132,7 @@ int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)
     if (mt->state == CIO__T_DONE)
         result = mt->result;
     cancel_leftovers(loop);
+    run_ready_once(loop);
     report_unretrieved(loop);
     cio__threads_fini(loop);
     cio__loop_close(loop);
