@@ -131,7 +131,8 @@ typedef struct cio_handle cio_handle;
 
 /* Schedules cb(arg) to run on a later turn of the loop, after the callbacks
  * and tasks already ready (FIFO), in the caller's context (cio/context.h).
- * If handle is not NULL, *handle receives a handle the caller owns. Errors: -EINVAL (cb NULL), CIO_ENOLOOP, -ENOMEM. */
+ * If handle is not NULL, *handle receives a handle the caller owns. Errors: -EINVAL (cb NULL),
+ * CIO_ENOLOOP, -ENOMEM. */
 int cio_call_soon(cio_callback cb, void *arg, cio_handle **handle);
 
 /* Schedules cb(arg) to run delay seconds from now (a negative delay counts
