@@ -68,10 +68,10 @@ cio_stream *cio_process_stderr(cio_process *p);
 int cio_process_pid(const cio_process *p);
 
 /* Waits until the process has exited and stores its returncode as asyncio
- * has it: the exit status (>= 0), or -N when signal N ended it. One task at
- * a time may wait. Once it has exited, returns at once every time. Returns
- * 0, or -ECANCELED, -ETIMEDOUT (an enclosing scope: the process runs on),
- * -EBUSY (another task waits), -EINVAL, CIO_ENOTTASK. */
+ * has it: the exit status (>= 0), or -N when signal N ended it. Any number
+ * of tasks may wait; once it has exited, returns at once every time.
+ * Returns 0, or -ECANCELED, -ETIMEDOUT (an enclosing scope: the process
+ * runs on), -EINVAL, CIO_ENOTTASK. */
 int cio_process_wait(cio_process *p, int *returncode);
 
 /* The returncode if the process has been waited for, else -EAGAIN: stored

@@ -21,12 +21,15 @@
 #include <unistd.h>
 
 #include "cio/group.h"
+#include "cio/sync.h"
 
 struct cio_process {
     pid_t pid;
     int pidfd;
     bool reaped;
+    bool watched; /* a reader callback on pidfd reaps it and sets `exited` */
     int returncode;
+    cio_event exited;  /* what waiting tasks wait for, any number of them */
     cio_stream *io[3]; /* stdin, stdout, stderr when piped */
 };
 
@@ -105,6 +108,7 @@ int cio_process_exec(cio_process **out, const char *const argv[], const cio_proc
     if (!p)
         return -ENOMEM;
     p->pidfd = -1;
+    cio_event_init(&p->exited);
     int parent_end[3] = {-1, -1, -1}, child_end[3] = {-1, -1, -1}, rc = 0;
     for (int fd = 0; fd < 3 && rc == 0; fd++) {
         int sv[2];
@@ -183,12 +187,28 @@ static bool reap(cio_process *p, int options)
     return true;
 }
 
+static void on_exit_readable(void *arg)
+{
+    cio_process *p = arg;
+    if (reap(p, WNOHANG)) {
+        cio_remove_reader(p->pidfd);
+        p->watched = false;
+        cio_event_set(&p->exited);
+    }
+}
+
 int cio_process_wait(cio_process *p, int *returncode)
 {
     if (!p || !returncode)
         return -EINVAL;
-    while (!reap(p, WNOHANG)) {
-        int rc = cio_wait_readable(p->pidfd, -1);
+    if (!p->reaped && !reap(p, WNOHANG)) {
+        if (!p->watched) {
+            int rc = cio_add_reader(p->pidfd, on_exit_readable, p);
+            if (rc < 0)
+                return rc;
+            p->watched = true;
+        }
+        int rc = cio_event_wait(&p->exited);
         if (rc < 0)
             return rc;
     }

@@ -132,7 +132,15 @@ static void test_streams(void **state)
     assert_int_equal(run_real(streams, NULL), 0);
 }
 
-/* Signals, a timeout around wait, and freeing a running process. */
+static int waiter(void *arg)
+{
+    int code;
+    int rc = cio_process_wait(arg, &code);
+    return rc < 0 ? rc : 1000 + code;
+}
+
+/* Signals, a timeout around wait, several waiters (one cancelled), and
+ * freeing a running process. */
 static int signals(void *arg)
 {
     (void)arg;
@@ -145,7 +153,15 @@ static int signals(void *arg)
         task_check_eq(cio_process_wait(p, &code), -ETIMEDOUT);
     }
     task_check_eq(code, 99);
+    cio_task w[3];
+    for (int i = 0; i < 3; i++)
+        w[i] = cio_spawn(waiter, p);
+    task_check_eq(cio_sleep(0.02), 0);
+    task_check_eq(cio_cancel(w[1]), 0);
+    task_check_eq(cio_join(w[1]), -ECANCELED);
     task_check_eq(cio_process_send_signal(p, SIGTERM), 0);
+    task_check_eq(cio_join(w[0]), 1000 - SIGTERM);
+    task_check_eq(cio_join(w[2]), 1000 - SIGTERM);
     task_check_eq(cio_process_wait(p, &code), 0);
     task_check_eq(code, -SIGTERM);
     task_check_eq(cio_process_send_signal(p, SIGTERM), -ESRCH);
