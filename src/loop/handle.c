@@ -72,8 +72,26 @@ static void handle_timer_fire(struct cio__timer *timer)
     cio__readyq_push(cio__tls_loop, &h->run);
 }
 
-static int make(struct cio__loop *loop, cio_callback cb, void *arg, cio_handle **out,
-                struct cio_handle **hp, bool keep_context)
+/* The record of a callback to run in context (not NULL), or NULL. Out of
+ * line: most code sets no context variable, and make() stays lean. */
+static __attribute__((noinline)) struct in_context *wrap(cio_callback cb, void *arg,
+                                                         struct cio__context *context)
+{
+    struct in_context *w = malloc(sizeof *w);
+    if (w)
+        *w = (struct in_context){cb, arg, cio__context_share(context)};
+    return w;
+}
+
+static __attribute__((noinline, cold)) int make_failed(cio_callback cb, void *arg)
+{
+    if (cb == in_context)
+        in_context_free(arg);
+    return -ENOMEM;
+}
+
+static inline int make(struct cio__loop *loop, cio_callback cb, void *arg, cio_handle **out,
+                       struct cio_handle **hp, bool keep_context)
 {
     if (!cb)
         return -EINVAL;
@@ -83,19 +101,15 @@ static int make(struct cio__loop *loop, cio_callback cb, void *arg, cio_handle *
                                    : loop->current ? loop->current->context
                                                    : cio__context_current();
     if (cio__unlikely(context != NULL)) {
-        struct in_context *w = malloc(sizeof *w);
+        struct in_context *w = wrap(cb, arg, context);
         if (!w)
             return -ENOMEM;
-        *w = (struct in_context){cb, arg, cio__context_share(context)};
         cb = in_context;
         arg = w;
     }
     struct cio_handle *h = cio__slab_get(&loop->handle_slab);
-    if (!h) {
-        if (cb == in_context)
-            in_context_free(arg);
-        return -ENOMEM;
-    }
+    if (cio__unlikely(!h))
+        return make_failed(cb, arg);
     h->run.kind = CIO__RUN_HANDLE;
     h->run.refs = out ? 2 : 1;
     h->timer.where = 0;
@@ -121,7 +135,7 @@ static struct cio__loop *owner(const struct cio_handle *h)
 int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
 {
     struct cio__loop *loop = cio__tls_loop;
-    struct cio_handle *h;
+    struct cio_handle *h = NULL;
     int rc = make(loop, cb, arg, out, &h, true);
     if (rc)
         return rc;
@@ -134,7 +148,7 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
 int cio__call_soon_raw(cio_callback cb, void *arg)
 {
     struct cio__loop *loop = cio__tls_loop;
-    struct cio_handle *h;
+    struct cio_handle *h = NULL;
     int rc = make(loop, cb, arg, NULL, &h, false);
     if (rc == 0)
         cio__readyq_push(loop, &h->run);
@@ -144,7 +158,7 @@ int cio__call_soon_raw(cio_callback cb, void *arg)
 static int schedule_at(struct cio__loop *loop, int64_t deadline, cio_callback cb, void *arg,
                        cio_handle **out)
 {
-    struct cio_handle *h;
+    struct cio_handle *h = NULL;
     int rc = make(loop, cb, arg, out, &h, true);
     if (rc)
         return rc;
