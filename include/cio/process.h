@@ -103,9 +103,10 @@ int cio_process_communicate(cio_process *p, const void *input, size_t len, cio_p
 
 void cio_process_output_free(cio_process_output *r);
 
-/* Releases the process and its streams. A child still running is killed
- * (SIGKILL) and reaped first, so that it leaves no zombie; wait for it
- * beforehand to let it finish. Never suspends. NULL is ignored. */
+/* Releases the process and its streams; no task may still be waiting on
+ * it or using its streams. A child still running is killed (SIGKILL) and
+ * reaped first, so that it leaves no zombie; wait for it beforehand to let
+ * it finish. Never suspends. NULL is ignored. */
 void cio_process_free(cio_process *p);
 
 #ifdef __cplusplus
