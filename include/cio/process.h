@@ -101,6 +101,8 @@ typedef struct cio_process_output {
  * cio_process_free() ends it). */
 int cio_process_communicate(cio_process *p, const void *input, size_t len, cio_process_output *r);
 
+/* Frees what cio_process_communicate() collected and zeroes *r. NULL is
+ * ignored. */
 void cio_process_output_free(cio_process_output *r);
 
 /* Releases the process and its streams; no task may still be waiting on
