@@ -85,5 +85,7 @@ show graceful_shutdown "GracefulShutdown: SIGTERM/SIGINT cancel the tasks (stopp
 # Performance tips
 show blocking_offload "good_example(): run_in_executor for blocking calls"
 show batches "process_in_batches(): gather 100 at a time"
+# Beyond the guide
+show subprocess "create_subprocess_exec: three commands at once, then a pipe through sort"
 
 printf '\n%d example(s) run, %d skipped\n' "$ran" "$skipped"
