@@ -182,6 +182,14 @@ static int64_t wake_time(const struct cio__loop *loop, int64_t deadline)
     return (deadline + g - 1) / g * g;
 }
 
+void cio__run(struct cio__loop *loop, struct cio__runnable *r)
+{
+    if (r->kind == CIO__RUN_TASK)
+        cio__task_resume(loop, cio__task_of(r));
+    else
+        cio__handle_run(loop, r);
+}
+
 /* Fires the due timers, then runs one batch of ready work. */
 static void run_due(struct cio__loop *loop)
 {
@@ -201,10 +209,7 @@ static void run_due(struct cio__loop *loop)
         if (!r)
             break;
         loop->budget--;
-        if (r->kind == CIO__RUN_TASK)
-            cio__task_resume(loop, cio__task_of(r));
-        else
-            cio__handle_run(loop, r);
+        cio__run(loop, r);
     }
 }
 

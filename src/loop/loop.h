@@ -156,6 +156,8 @@ void cio__loop_close(struct cio__loop *loop);
 /* Runs one iteration: poll I/O, fire due timers, run a batch of ready work.
  * Returns 0, or CIO_EDEADLOCK when nothing can ever become ready. */
 int cio__loop_iterate(struct cio__loop *loop);
+/* Runs r, popped from the ready queue: resumes a task or runs a handle. */
+void cio__run(struct cio__loop *loop, struct cio__runnable *r);
 
 /* Schedules an internal timer at t->deadline. Returns 0 or -ENOMEM. */
 static inline int cio__timer_start(struct cio__loop *loop, struct cio__timer *t)

@@ -38,6 +38,11 @@ static int pidfd_open(pid_t pid)
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+static int pidfd_send_signal(int pidfd, int signo)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, signo, NULL, 0);
+}
+
 /* The child's end of each piped stdio, and what to do for the others. */
 static int plan(posix_spawn_file_actions_t *fa, const int mode[3], int child_end[3],
                 const char *cwd)
@@ -232,7 +237,7 @@ int cio_process_send_signal(cio_process *p, int signo)
         return -EINVAL;
     if (p->reaped)
         return -ESRCH;
-    return syscall(SYS_pidfd_send_signal, p->pidfd, signo, NULL, 0) < 0 ? -errno : 0;
+    return pidfd_send_signal(p->pidfd, signo) < 0 ? -errno : 0;
 }
 
 /* ---- communicate ---------------------------------------------------------- */
@@ -325,7 +330,7 @@ void cio_process_free(cio_process *p)
         cio_stream_abort(p->io[fd]);
     if (p->pidfd >= 0) {
         if (!reap(p, WNOHANG)) {
-            syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+            pidfd_send_signal(p->pidfd, SIGKILL);
             reap(p, 0);
         }
         cio_forget_fd(p->pidfd);

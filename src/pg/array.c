@@ -223,12 +223,6 @@ static int32_t rd32(const char *p)
     return (int32_t)cio__pg_rd_be(p, 4);
 }
 
-static void wr32(char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (char)(v >> (24 - 8 * i));
-}
-
 static int bin_header(const char *v, size_t len, uint32_t elem, struct bin_array *a)
 {
     if (len < 12)
@@ -296,12 +290,12 @@ static int bin_rows(const char *v, size_t len, uint32_t elem, PGresult *out)
             continue;
         }
         size_t head = 12 + 8 * (size_t)(a.ndim - 1), body = (size_t)(p - from);
-        wr32(sub, (uint32_t)(a.ndim - 1));
-        wr32(sub + 4, nulls);
-        wr32(sub + 8, elem);
+        cio__pg_wr_be32(sub, (uint32_t)(a.ndim - 1));
+        cio__pg_wr_be32(sub + 4, nulls);
+        cio__pg_wr_be32(sub + 8, elem);
         for (int i = 1; i < a.ndim; i++) {
-            wr32(sub + 12 + 8 * (i - 1), (uint32_t)a.dims[i]);
-            wr32(sub + 16 + 8 * (i - 1), (uint32_t)a.lbounds[i]);
+            cio__pg_wr_be32(sub + 12 + 8 * (i - 1), (uint32_t)a.dims[i]);
+            cio__pg_wr_be32(sub + 16 + 8 * (i - 1), (uint32_t)a.lbounds[i]);
         }
         memcpy(sub + head, from, body);
         rc = head + body > INT32_MAX                          ? CIO_PG_EPROTO

@@ -15,11 +15,6 @@ static void be16(char *p, uint16_t v)
     p[0] = (char)(v >> 8);
     p[1] = (char)v;
 }
-static void be32(char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (char)(v >> (24 - 8 * i));
-}
 static void be64(char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -101,10 +96,10 @@ static inline int put_scalar(char *s, const cio_pg_arg *a)
         be16(s, (uint16_t)a->v_.i);
         return 2;
     case CIO__PG_K_INT4:
-        be32(s, (uint32_t)a->v_.i);
+        cio__pg_wr_be32(s, (uint32_t)a->v_.i);
         return 4;
     case CIO__PG_K_DATE:
-        be32(s, (uint32_t)to_pg_days(a->v_.i));
+        cio__pg_wr_be32(s, (uint32_t)to_pg_days(a->v_.i));
         return 4;
     case CIO__PG_K_INT8:
         be64(s, (uint64_t)a->v_.i);
@@ -117,7 +112,7 @@ static inline int put_scalar(char *s, const cio_pg_arg *a)
         float f = (float)a->v_.d;
         uint32_t u;
         memcpy(&u, &f, 4);
-        be32(s, u);
+        cio__pg_wr_be32(s, u);
         return 4;
     }
     case CIO__PG_K_FLOAT8: {
@@ -446,7 +441,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     case CIO__PG_K_NULL:
         if (cio__pg_grow(buf, cap, *len + 4) < 0)
             return -ENOMEM;
-        be32(*buf + *len, 0xffffffffu);
+        cio__pg_wr_be32(*buf + *len, 0xffffffffu);
         *len += 4;
         return 0;
     case CIO__PG_K_TEXT:
@@ -468,14 +463,14 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
             int rc = encode_array(buf, len, cap, a);
             if (rc)
                 return rc;
-            be32(*buf + at, (uint32_t)(*len - at - 4));
+            cio__pg_wr_be32(*buf + at, (uint32_t)(*len - at - 4));
             return 0;
         }
         if (cio__pg_grow(buf, cap, *len + 12) < 0)
             return -ENOMEM;
         char *o = *buf + *len;
         int n = put_scalar(o + 4, a);
-        be32(o, (uint32_t)n);
+        cio__pg_wr_be32(o, (uint32_t)n);
         *len += 4 + (size_t)n;
         return 0;
     }
@@ -483,7 +478,7 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     if (cio__pg_grow(buf, cap, *len + 5 + vl) < 0)
         return -ENOMEM;
     char *o = *buf + *len;
-    be32(o, (uint32_t)(vl + jsonb));
+    cio__pg_wr_be32(o, (uint32_t)(vl + jsonb));
     o += 4;
     if (jsonb)
         *o++ = 1; /* jsonb's binary format version */
@@ -577,11 +572,11 @@ int cio__pg_array_add(struct cio__pg_array *a, const cio_pg_arg *v)
 void cio__pg_array_end(struct cio__pg_array *a)
 {
     char *o = a->buf;
-    be32(o, 1);                   /* dimensions */
-    be32(o + 4, a->nulls);        /* has NULLs */
-    be32(o + 8, a->elem);         /* element type */
-    be32(o + 12, (uint32_t)a->n); /* length */
-    be32(o + 16, 1);              /* lower bound */
+    cio__pg_wr_be32(o, 1);                   /* dimensions */
+    cio__pg_wr_be32(o + 4, a->nulls);        /* has NULLs */
+    cio__pg_wr_be32(o + 8, a->elem);         /* element type */
+    cio__pg_wr_be32(o + 12, (uint32_t)a->n); /* length */
+    cio__pg_wr_be32(o + 16, 1);              /* lower bound */
 }
 
 /* Element k of an array argument, as the argument its constructor makes. */
@@ -626,12 +621,12 @@ static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     if (*len - at > INT32_MAX) /* a value's length on the wire is an int32 */
         return -EINVAL;
     char *o = *buf + at;
-    be32(o, a->len_ ? 1 : 0); /* dimensions */
-    be32(o + 4, nulls);       /* has NULLs */
-    be32(o + 8, elem);        /* element type */
+    cio__pg_wr_be32(o, a->len_ ? 1 : 0); /* dimensions */
+    cio__pg_wr_be32(o + 4, nulls);       /* has NULLs */
+    cio__pg_wr_be32(o + 8, elem);        /* element type */
     if (a->len_) {
-        be32(o + 12, (uint32_t)a->len_); /* length */
-        be32(o + 16, 1);                 /* lower bound */
+        cio__pg_wr_be32(o + 12, (uint32_t)a->len_); /* length */
+        cio__pg_wr_be32(o + 16, 1);                 /* lower bound */
     }
     return 0;
 }

@@ -228,6 +228,11 @@ int cio__pg_array_text(const cio_pg_result *r, int row, int col, const struct ci
 /* Checks arguments and NULL (-EINVAL, CIO_PG_ENULL) and fills *c. */
 int cio__pg_cell(const cio_pg_result *r, int row, int col, const void *out, struct cio__pg_cell *c);
 uint64_t cio__pg_rd_be(const char *p, int n);
+static inline void cio__pg_wr_be32(char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (char)(v >> (24 - 8 * i));
+}
 /* Copies n bytes (NUL-terminated) into storage freed with the result. */
 char *cio__pg_arena_put(const cio_pg_result *r, const char *s, size_t n);
 /* Binary numeric to its text form (decode.c). */

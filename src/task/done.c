@@ -65,35 +65,34 @@ int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
     return 0;
 }
 
+/* Frees t's done callbacks added with cb and arg (all of them if cb is
+ * NULL); the other waiters stay. Returns how many. */
+static int drop(struct cio__task *t, cio_task_callback cb, void *arg)
+{
+    int n = 0;
+    struct cio__list *it = t->done_waiters.next;
+    while (it != &t->done_waiters) {
+        struct cio__waiter *w = cio__container_of(it, struct cio__waiter, link);
+        struct done_cb *d = cio__container_of(w, struct done_cb, w);
+        it = it->next;
+        if (w->notify == notify && (!cb || (d->cb == cb && d->arg == arg))) {
+            cio__list_unlink(&w->link);
+            done_cb_free(d);
+            n++;
+        }
+    }
+    return n;
+}
+
 int cio_task_remove_done_callback(cio_task h, cio_task_callback cb, void *arg)
 {
     struct cio__task *t = cio__task_from(h);
     if (!t)
         return CIO_EBADTASK;
-    int removed = 0;
-    struct cio__list *it = t->done_waiters.next;
-    while (it != &t->done_waiters) {
-        struct cio__waiter *w = cio__container_of(it, struct cio__waiter, link);
-        it = it->next;
-        struct done_cb *d = cio__container_of(w, struct done_cb, w);
-        if (w->notify == notify && d->cb == cb && d->arg == arg) {
-            cio__list_unlink(&w->link);
-            done_cb_free(d);
-            removed++;
-        }
-    }
-    return removed;
+    return cb ? drop(t, cb, arg) : 0;
 }
 
 void cio__task_done_callbacks_free(struct cio__task *t)
 {
-    struct cio__list *it = t->done_waiters.next;
-    while (it != &t->done_waiters) {
-        struct cio__waiter *w = cio__container_of(it, struct cio__waiter, link);
-        it = it->next;
-        if (w->notify == notify) {
-            cio__list_unlink(&w->link);
-            done_cb_free(cio__container_of(w, struct done_cb, w));
-        }
-    }
+    drop(t, NULL, NULL);
 }

@@ -80,13 +80,8 @@ static void run_ready_once(struct cio__loop *loop)
     size_t n = 0;
     for (struct cio__runnable *r = loop->ready.head; r; r = r->next)
         n++;
-    while (n--) {
-        struct cio__runnable *r = cio__readyq_pop(loop);
-        if (r->kind == CIO__RUN_TASK)
-            cio__task_resume(loop, cio__task_of(r));
-        else
-            cio__handle_run(loop, r);
-    }
+    while (n--)
+        cio__run(loop, cio__readyq_pop(loop));
 }
 
 static void report_unretrieved(struct cio__loop *loop)

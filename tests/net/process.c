@@ -168,6 +168,20 @@ static int signals(void *arg)
     task_check_eq(cio_process_send_signal(p, -1), -EINVAL);
     cio_process_free(p);
 
+    /* communicate interrupted: its writer and readers end with it, nothing
+     * is handed back, and the child runs on until freed. */
+    task_check_eq(cio_process_exec(&p, argv, &piped), 0);
+    cio_process_output r = {.returncode = 99};
+    int64_t t0 = now_ns();
+    {
+        CIO_TIMEOUT(limit, 0.05);
+        task_check_eq(cio_process_communicate(p, "x", 1, &r), -ETIMEDOUT);
+    }
+    task_check(now_ns() - t0 < 2000000000LL);
+    task_check(r.out == NULL && r.err == NULL && r.returncode == 0);
+    task_check_eq(cio_process_returncode(p, &code), -EAGAIN);
+    cio_process_free(p);
+
     /* Freed while running: killed and reaped, no zombie left. */
     task_check_eq(cio_process_exec(&p, argv, NULL), 0);
     pid_t pid = cio_process_pid(p);
