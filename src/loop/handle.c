@@ -91,15 +91,13 @@ static __attribute__((noinline, cold)) int make_failed(cio_callback cb, void *ar
 }
 
 static inline int make(struct cio__loop *loop, cio_callback cb, void *arg, cio_handle **out,
-                       struct cio_handle **hp, bool keep_context)
+                       struct cio_handle **hp)
 {
     if (!cb)
         return -EINVAL;
     if (!loop)
         return CIO_ENOLOOP;
-    struct cio__context *context = !keep_context   ? NULL
-                                   : loop->current ? loop->current->context
-                                                   : cio__context_current();
+    struct cio__context *context = loop->current ? loop->current->context : cio__context_current();
     if (cio__unlikely(context != NULL)) {
         struct in_context *w = wrap(cb, arg, context);
         if (!w)
@@ -136,7 +134,7 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
 {
     struct cio__loop *loop = cio__tls_loop;
     struct cio_handle *h = NULL;
-    int rc = make(loop, cb, arg, out, &h, true);
+    int rc = make(loop, cb, arg, out, &h);
     if (rc)
         return rc;
     cio__readyq_push(loop, &h->run);
@@ -145,21 +143,11 @@ int cio_call_soon(cio_callback cb, void *arg, cio_handle **out)
     return 0;
 }
 
-int cio__call_soon_raw(cio_callback cb, void *arg)
-{
-    struct cio__loop *loop = cio__tls_loop;
-    struct cio_handle *h = NULL;
-    int rc = make(loop, cb, arg, NULL, &h, false);
-    if (rc == 0)
-        cio__readyq_push(loop, &h->run);
-    return rc;
-}
-
 static int schedule_at(struct cio__loop *loop, int64_t deadline, cio_callback cb, void *arg,
                        cio_handle **out)
 {
     struct cio_handle *h = NULL;
-    int rc = make(loop, cb, arg, out, &h, true);
+    int rc = make(loop, cb, arg, out, &h);
     if (rc)
         return rc;
     h->timer.deadline = deadline;
@@ -238,13 +226,15 @@ void cio_handle_release(cio_handle *h)
         unref(loop, h);
 }
 
-/* At close: handles still scheduled are dropped, and the free list freed. */
+void cio__handle_drop(struct cio__loop *loop, struct cio__runnable *r)
+{
+    unref(loop, cio__container_of(r, struct cio_handle, run));
+}
+
+/* At close (after the ready queue was dropped): handles still in the timer
+ * queue are dropped, and the free list freed. */
 void cio__handles_free(struct cio__loop *loop)
 {
-    struct cio__runnable *r;
-    while ((r = cio__readyq_pop(loop)))
-        if (r->kind == CIO__RUN_HANDLE)
-            unref(loop, cio__container_of(r, struct cio_handle, run));
     struct cio__timer *t;
     while ((t = cio__timers_take_any(&loop->timers)))
         if (t->fire == handle_timer_fire)

@@ -134,9 +134,24 @@ fail:
     return rc;
 }
 
+/* What is still ready when the loop closes is dropped; deferred records
+ * are told, to free what they own. */
+static void drop_ready(struct cio__loop *loop)
+{
+    struct cio__runnable *r;
+    while ((r = cio__readyq_pop(loop))) {
+        if (r->kind == CIO__RUN_HANDLE)
+            cio__handle_drop(loop, r);
+        else if (r->kind == CIO__RUN_DEFERRED)
+            cio__container_of(r, struct cio__deferred, run)
+                ->fn(cio__container_of(r, struct cio__deferred, run), true);
+    }
+}
+
 void cio__loop_close(struct cio__loop *loop)
 {
     cio__overflow_uninstall(loop);
+    drop_ready(loop);
     cio__handles_free(loop);
     cio__futures_free(loop);
     cio__tasks_free(loop);
@@ -186,8 +201,11 @@ void cio__run(struct cio__loop *loop, struct cio__runnable *r)
 {
     if (r->kind == CIO__RUN_TASK)
         cio__task_resume(loop, cio__task_of(r));
-    else
+    else if (r->kind == CIO__RUN_HANDLE)
         cio__handle_run(loop, r);
+    else
+        cio__container_of(r, struct cio__deferred, run)
+            ->fn(cio__container_of(r, struct cio__deferred, run), false);
 }
 
 /* Fires the due timers, then runs one batch of ready work. */

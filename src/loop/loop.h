@@ -17,15 +17,27 @@
 #include "cio/error.h"
 #include "cio/loop.h"
 
-/* Something the loop can run next: a task to resume or a callback handle.
- * The ready queue is a singly-linked FIFO of these, embedded in their
- * owners, so making something ready never allocates. */
-enum { CIO__RUN_TASK, CIO__RUN_HANDLE };
+/* Something the loop can run next: a task to resume, a callback handle, or
+ * a deferred record of cio's own. The ready queue is a singly-linked FIFO of
+ * these, embedded in their owners, so making something ready never
+ * allocates. */
+enum { CIO__RUN_TASK, CIO__RUN_HANDLE, CIO__RUN_DEFERRED };
 
 struct cio__runnable {
     struct cio__runnable *next;
     uint8_t kind;
     uint8_t refs; /* a callback handle's references (handle.c); not a task's */
+};
+
+/* Work cio's own code queues for the next turn without a handle (done
+ * callbacks): embedded in a record that owns memory, so the loop always
+ * calls fn once: with dropped false when it runs, or with dropped true if
+ * the loop closes first, for fn to free what the record owns without
+ * running anything of the user's (asyncio's close() drops its ready
+ * queue). */
+struct cio__deferred {
+    struct cio__runnable run;
+    void (*fn)(struct cio__deferred *d, bool dropped);
 };
 
 struct cio__readyq {
@@ -149,6 +161,13 @@ static inline struct cio__runnable *cio__readyq_pop(struct cio__loop *loop)
     return r;
 }
 
+/* Queues d to run on the next turn. d->fn must be set. */
+static inline void cio__defer(struct cio__loop *loop, struct cio__deferred *d)
+{
+    d->run.kind = CIO__RUN_DEFERRED;
+    cio__readyq_push(loop, &d->run);
+}
+
 /* Makes the loop, sets it as this thread's. */
 int cio__loop_open(struct cio__loop **out, const cio_run_options *opts);
 /* Releases everything the loop owns; every task must have been released. */
@@ -177,9 +196,8 @@ static inline void cio__timer_stop(struct cio__loop *loop, struct cio__timer *t)
 /* Runs a handle popped from the ready queue (handle.c). */
 void cio__handle_run(struct cio__loop *loop, struct cio__runnable *r);
 void cio__handles_init(struct cio__loop *loop);
-/* cio_call_soon() without a handle for the caller, and in no context: for
- * callbacks that enter the one they keep. */
-int cio__call_soon_raw(cio_callback cb, void *arg);
+/* At close: drops a handle still in the ready queue. */
+void cio__handle_drop(struct cio__loop *loop, struct cio__runnable *r);
 void cio__handles_free(struct cio__loop *loop);
 /* Frees the futures kept for reuse (future.c). */
 void cio__futures_free(struct cio__loop *loop);

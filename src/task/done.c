@@ -9,6 +9,7 @@
 
 struct done_cb {
     struct cio__waiter w;
+    struct cio__deferred run; /* once the task has ended */
     cio_task_callback cb;
     void *arg;
     cio_task task;
@@ -22,25 +23,27 @@ static void done_cb_free(struct done_cb *d)
     free(d);
 }
 
-static void run(void *arg)
+static void run(struct cio__deferred *run, bool dropped)
 {
-    struct done_cb *d = arg;
-    struct cio__context *outer = cio__context_enter(d->context);
-    d->cb(d->task, d->result, d->arg);
-    cio__context_enter(outer);
+    struct done_cb *d = cio__container_of(run, struct done_cb, run);
+    if (!dropped) {
+        struct cio__context *outer = cio__context_enter(d->context);
+        d->cb(d->task, d->result, d->arg);
+        cio__context_enter(outer);
+    }
     done_cb_free(d);
 }
 
-static void schedule(struct done_cb *d, int result)
+static void schedule(struct cio__loop *loop, struct done_cb *d, int result)
 {
     d->result = result;
-    if (cio__call_soon_raw(run, d) < 0)
-        run(d); /* out of memory for a handle: run it now rather than lose it */
+    d->run.fn = run;
+    cio__defer(loop, &d->run);
 }
 
 static void notify(struct cio__waiter *w, struct cio__task *ended)
 {
-    schedule(cio__container_of(w, struct done_cb, w), ended->result);
+    schedule(ended->loop, cio__container_of(w, struct done_cb, w), ended->result);
 }
 
 int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
@@ -59,7 +62,7 @@ int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
                           .task = h,
                           .context = cio__context_share(cio__context_current())};
     if (t->state == CIO__T_DONE)
-        schedule(d, t->result);
+        schedule(t->loop, d, t->result);
     else
         cio__list_push(&t->done_waiters, &d->w.link);
     return 0;

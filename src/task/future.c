@@ -11,6 +11,7 @@
 enum { PENDING, RESOLVED, CANCELLED };
 
 struct done_cb {
+    struct cio__deferred run; /* once the future is done */
     struct done_cb *next;
     cio_future_callback cb;
     void *arg;
@@ -114,11 +115,11 @@ void cio__futures_free(struct cio__loop *loop)
     loop->n_free_futures = 0;
 }
 
-static void run_done_cb(void *arg)
+static void run_done_cb(struct cio__deferred *run, bool dropped)
 {
-    struct done_cb *d = arg;
+    struct done_cb *d = cio__container_of(run, struct done_cb, run);
     cio_future *f = d->f;
-    if (d->cb) {
+    if (!dropped) {
         struct cio__context *outer = cio__context_enter(d->context);
         d->cb(f, d->arg);
         cio__context_enter(outer);
@@ -129,10 +130,8 @@ static void run_done_cb(void *arg)
 
 static void schedule(struct done_cb *d)
 {
-    if (cio__call_soon_raw(run_done_cb, d) < 0) {
-        /* Out of memory for a handle: run it now rather than lose it. */
-        run_done_cb(d);
-    }
+    d->run.fn = run_done_cb;
+    cio__defer(d->f->loop, &d->run);
 }
 
 /* Out of line: most futures have no done callback, and their settle() need
@@ -263,7 +262,8 @@ int cio_future_add_done_callback(cio_future *f, cio_future_callback cb, void *ar
     struct done_cb *d = malloc(sizeof *d);
     if (!d)
         return -ENOMEM;
-    *d = (struct done_cb){NULL, cb, arg, f, cio__context_share(cio__context_current())};
+    *d = (struct done_cb){
+        .cb = cb, .arg = arg, .f = f, .context = cio__context_share(cio__context_current())};
     f->refs++;
     if (f->state != PENDING) {
         schedule(d);
