@@ -28,6 +28,7 @@ struct cio_process {
     int pidfd;
     bool reaped;
     bool watched; /* a reader callback on pidfd reaps it and sets `exited` */
+    int waiting;  /* tasks in cio_process_wait(): the watch is for them */
     int returncode;
     cio_event exited;  /* what waiting tasks wait for, any number of them */
     cio_stream *io[3]; /* stdin, stdout, stderr when piped */
@@ -192,12 +193,17 @@ static bool reap(cio_process *p, int options)
     return true;
 }
 
+static void unwatch(cio_process *p)
+{
+    cio_remove_reader(p->pidfd);
+    p->watched = false;
+}
+
 static void on_exit_readable(void *arg)
 {
     cio_process *p = arg;
     if (reap(p, WNOHANG)) {
-        cio_remove_reader(p->pidfd);
-        p->watched = false;
+        unwatch(p);
         cio_event_set(&p->exited);
     }
 }
@@ -213,9 +219,17 @@ int cio_process_wait(cio_process *p, int *returncode)
                 return rc;
             p->watched = true;
         }
+        p->waiting++;
         int rc = cio_event_wait(&p->exited);
-        if (rc < 0)
+        p->waiting--;
+        if (rc < 0) {
+            /* The last waiter gave up (cancelled, timed out): nobody wants
+             * the exit now, and a watched fd would keep the loop from
+             * seeing that nothing else can happen. */
+            if (p->waiting == 0 && p->watched)
+                unwatch(p);
             return rc;
+        }
     }
     *returncode = p->returncode;
     return 0;

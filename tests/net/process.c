@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -196,6 +197,89 @@ static void test_signals(void **state)
     assert_int_equal(run_real(signals, NULL), 0);
 }
 
+/* A wait abandoned by its only waiter stops watching the child: the loop
+ * then sees that nothing can wake the main task (a deadlock, reported at
+ * once) instead of waiting for the child to exit. */
+static int abandoned(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"sleep", "5", NULL};
+    cio_process *p;
+    task_check_eq(cio_process_exec(&p, argv, NULL), 0);
+    int code;
+    {
+        CIO_TIMEOUT(limit, 0.02);
+        task_check_eq(cio_process_wait(p, &code), -ETIMEDOUT);
+    }
+    int64_t t0 = now_ns();
+    cio_event never = CIO_EVENT_INIT;
+    task_check_eq(cio_event_wait(&never), CIO_EDEADLOCK);
+    task_check(now_ns() - t0 < 2000000000LL);
+    /* (Waiting again watches it again: test_signals waits after a
+     * timeout.) This task is cancelled now: free without waiting. */
+    cio_process_free(p);
+    return 0;
+}
+
+static void test_abandoned_wait(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    assert_int_equal(run_capture(abandoned, NULL, &report), 0);
+    assert_non_null(strstr(report, "deadlock"));
+    free(report);
+}
+
+/* How many more fds this process can open now. */
+static int fds_free(void)
+{
+    static int fds[1024];
+    int n = 0;
+    while (n < 1024 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        n++;
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    return n;
+}
+
+/* Out of fds part way through the pipes: -EMFILE, and the pipes already
+ * made are closed. */
+static int out_of_fds(void *arg)
+{
+    (void)arg;
+    struct rlimit old, low;
+    task_check_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 256;
+    task_check_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    static int filler[256];
+    int nfill = fds_free() - 3, rc = 0;
+    task_check(nfill > 0);
+    for (int i = 0; i < nfill; i++)
+        filler[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const char *argv[] = {"true", NULL};
+    cio_process *p = (cio_process *)&rc;
+    /* Three free: stdin's pair is made, stdout's is not. */
+    if (cio_process_exec(&p, argv, &piped) != -EMFILE || p != NULL || fds_free() != 3)
+        rc = -1;
+    /* One free: not even stdout's. */
+    filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    cio_process_options out = {.stdout_mode = CIO_PROCESS_PIPE};
+    if (rc == 0 && (cio_process_exec(&p, argv, &out) != -EMFILE || fds_free() != 1))
+        rc = -2;
+    for (int i = 0; i < nfill; i++)
+        close(filler[i]);
+    task_check_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    return rc;
+}
+
+static void test_out_of_fds(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(out_of_fds, NULL), 0);
+}
+
 /* The child starts clean: no fd of ours but 0-2, no ignored signal. */
 static int inheritance(void *arg)
 {
@@ -268,6 +352,8 @@ int main(void)
         cmocka_unit_test(test_communicate_large),
         cmocka_unit_test(test_streams),
         cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_abandoned_wait),
+        cmocka_unit_test(test_out_of_fds),
         cmocka_unit_test(test_child_starts_clean),
         cmocka_unit_test(test_bad_use),
     };
