@@ -164,13 +164,15 @@ static void serve(struct peer *p, int fd)
         case PEER_CR_HEADER:
         case PEER_BAD_NAME:
         case PEER_SPACE_COLON:
-        case PEER_FOLD_FIRST: {
+        case PEER_FOLD_FIRST:
+        case PEER_NO_COLON: {
             /* What each smuggles past a lenient parser: "X-Evil". */
             static const char *const hd[] = {
                 [PEER_CR_HEADER] = "X-A: a\rX-Evil: injected\r\n",
                 [PEER_BAD_NAME] = "X A: a\r\n",
                 [PEER_SPACE_COLON] = "X-Evil : injected\r\n",
                 [PEER_FOLD_FIRST] = " X-Evil: injected\r\n",
+                [PEER_NO_COLON] = "X-Evil injected\r\n",
             };
             char answer[256];
             int len = snprintf(answer, sizeof answer,

@@ -24,6 +24,7 @@ enum peer_mode {
     PEER_BAD_NAME,    /* a header name with a space in it */
     PEER_SPACE_COLON, /* whitespace between a header's name and its colon */
     PEER_FOLD_FIRST,  /* a folded continuation line right after the status line */
+    PEER_NO_COLON,    /* a header line with no colon at all */
 };
 
 struct peer {
