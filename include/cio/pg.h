@@ -142,6 +142,8 @@ static inline cio_pg_arg cio_pg_null(void)
 {
     return cio__pg_arg(0, CIO__PG_K_NULL, 0);
 }
+/* Values of C types, sent in binary as parameters of type bool, int2,
+ * int4, int8, float4 and float8. */
 static inline cio_pg_arg cio_pg_bool(bool v)
 {
     cio_pg_arg a = cio__pg_arg(CIO_PG_BOOLOID, CIO__PG_K_BOOL, 0);
@@ -202,6 +204,8 @@ static inline cio_pg_arg cio_pg_typed(uint32_t oid, const char *s)
     a.oid_ = oid;
     return a;
 }
+/* cio_pg_typed() as json, jsonb and numeric: s is the value's text
+ * (a JSON document, a decimal number); NULL s gives SQL NULL. */
 static inline cio_pg_arg cio_pg_json(const char *s)
 {
     return cio_pg_typed(CIO_PG_JSONOID, s);
