@@ -61,7 +61,8 @@ int cio_future_result(const cio_future *f, void **value);
 
 /* Arranges for cb(f, arg) to run on the loop once f is resolved (at once,
  * on the next turn, if it already is), in the caller's context
- * (cio/context.h). Returns 0, -EINVAL, -ENOMEM. */
+ * (cio/context.h); one still scheduled when the loop closes is dropped (not
+ * called). Returns 0, -EINVAL, -ENOMEM. */
 int cio_future_add_done_callback(cio_future *f, cio_future_callback cb, void *arg);
 
 /* Removes every registration of (cb, arg) that has not run yet; returns how

@@ -107,7 +107,8 @@ typedef void (*cio_task_callback)(cio_task t, int result, void *arg);
 /* asyncio's task.add_done_callback: arranges for cb(t, result, arg) to run
  * on the loop once t has ended (on the next turn if it already has), in
  * the caller's context (cio/context.h). Callbacks of one task run in the
- * order they were added, after the tasks its end woke. Who owns t does not
+ * order they were added, after the tasks its end woke. One still scheduled
+ * when the loop closes is dropped (not called). Who owns t does not
  * change: join or detach it as usual. Returns 0, -EINVAL (cb NULL),
  * CIO_EBADTASK (a stale handle or another loop's), -ENOMEM. */
 int cio_task_add_done_callback(cio_task t, cio_task_callback cb, void *arg);
