@@ -14,25 +14,6 @@ static int harvest(cio_task *tasks, size_t i)
     return result;
 }
 
-/* The same, for a watch set whose hook may have released the task. */
-static int harvest_node(struct cio__watch *s, cio_task *tasks, size_t i)
-{
-    if (s->nodes[i].released) {
-        tasks[i] = CIO_TASK_NONE;
-        return s->nodes[i].result;
-    }
-    return harvest(tasks, i);
-}
-
-/* Empties the entries of tasks released by the hook but not harvested. */
-static void drop_released(struct cio__watch *s, cio_task *tasks)
-{
-    long i;
-    while ((i = cio__watch_pop(s)) >= 0)
-        if (s->nodes[i].released)
-            tasks[i] = CIO_TASK_NONE;
-}
-
 /* The caller was interrupted: cancel what still runs, wait for all of it
  * (nothing can interrupt that), and release every handle. */
 static void unwind(struct cio__watch *s, struct cio__task *self, cio_task *tasks, int *results)
@@ -41,7 +22,7 @@ static void unwind(struct cio__watch *s, struct cio__task *self, cio_task *tasks
     for (;;) {
         long i;
         while ((i = cio__watch_pop(s)) >= 0) {
-            int r = harvest_node(s, tasks, (size_t)i);
+            int r = harvest(tasks, (size_t)i);
             if (results)
                 results[i] = r;
         }
@@ -51,6 +32,9 @@ static void unwind(struct cio__watch *s, struct cio__task *self, cio_task *tasks
     }
 }
 
+/* Tasks are released by the watch set's hook as they end, their results
+ * stored on the way (release mode); only those that had already ended, or
+ * that someone else joins, come back through the done list. */
 static int gather(cio_task *tasks, size_t n, int *results)
 {
     if (!tasks && n > 0)
@@ -60,26 +44,26 @@ static int gather(cio_task *tasks, size_t n, int *results)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     struct cio__watch s;
     s.release = true;
-    s.wake_on_fail_or_all = true;
+    s.tasks = tasks;
+    s.results = results;
     int rc = cio__watch_start(&s, tasks, n, true);
     if (rc)
         return rc;
-    size_t left = n - s.absent;
-    while (left) {
+    for (;;) {
         long i;
         while ((i = cio__watch_pop(&s)) >= 0) {
-            left--;
-            int r = harvest_node(&s, tasks, (size_t)i);
-            if (results) {
+            int r = harvest(tasks, (size_t)i);
+            if (results)
                 results[i] = r;
-            } else if (r < 0) {
-                /* asyncio's default: the first failure, at once. */
-                drop_released(&s, tasks);
-                cio__watch_stop(&s);
-                return r;
-            }
+            else if (r < 0 && !s.failure)
+                s.failure = r;
         }
-        if (!left)
+        /* asyncio's default: the first failure, at once. */
+        if (!results && s.failure) {
+            rc = s.failure;
+            break;
+        }
+        if (s.pending == 0)
             break;
         rc = cio__watch_wait(&s, self, false);
         if (rc) {
@@ -122,7 +106,6 @@ int cio_wait(cio_task *tasks, size_t n, int return_when, double timeout)
         return rc;
     struct cio__watch s;
     s.release = false;
-    s.wake_on_fail_or_all = false;
     rc = cio__watch_start(&s, tasks, n, false);
     if (rc)
         return rc;
@@ -222,7 +205,6 @@ int cio_as_completed_init(cio_as_completed *it, cio_task *tasks, size_t n)
     if (!s)
         return it->err_ = -ENOMEM;
     s->release = false;
-    s->wake_on_fail_or_all = false;
     int rc = cio__watch_start(s, tasks, n, true);
     if (rc) {
         free(s);

@@ -14,19 +14,24 @@ static void on_done(struct cio__waiter *w, struct cio__task *ended)
 {
     struct cio__watch_node *d = cio__container_of(w, struct cio__watch_node, w);
     struct cio__watch *s = d->set;
+    int r = ended->result;
+    s->pending--;
     if (s->release && !ended->joiner && !ended->detached) {
-        d->result = ended->result;
-        d->released = true;
         /* The same handle twice in one set: released once, both entries
-         * read its result. */
+         * get its result. */
         if (ended->id) {
             ended->retrieved = true;
             cio__task_release(ended);
         }
+        s->tasks[d->index] = CIO_TASK_NONE;
+        if (s->results)
+            s->results[d->index] = r;
+        else if (r < 0 && !s->failure)
+            s->failure = r;
+    } else {
+        push_done(s, d);
     }
-    s->pending--;
-    push_done(s, d);
-    if (s->watcher && (!s->wake_on_fail_or_all || s->pending == 0 || ended->result < 0))
+    if (s->watcher && (!s->release || s->pending == 0 || r < 0))
         cio__wake(s->watcher, 0);
 }
 
@@ -36,7 +41,8 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
     s->pending = 0;
     s->absent = 0;
     s->watcher = NULL;
-    /* s->release is the caller's choice, set before. */
+    s->failure = 0;
+    /* s->release, s->tasks and s->results are the caller's, set before. */
     s->done_head = NULL;
     s->done_tail = &s->done_head;
     s->nodes = s->small;
@@ -51,7 +57,6 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
         d->index = i;
         d->w.task = NULL;
         d->w.notify = on_done;
-        d->released = false;
         cio__list_init(&d->w.link);
         if (skip_none && cio_task_is_none(tasks[i])) {
             s->absent++;
@@ -70,7 +75,10 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
 
 void cio__watch_stop(struct cio__watch *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    /* Nothing left to unlink once every watched task has ended: each end
+     * took its node off (not touching the nodes again saves a pass over
+     * them when there are a hundred thousand). */
+    for (size_t i = 0; s->pending && i < s->n; i++)
         cio__list_unlink(&s->nodes[i].w.link);
     if (s->nodes != s->small)
         free(s->nodes);

@@ -13,8 +13,6 @@ struct cio__watch_node {
     struct cio__watch *set;
     struct cio__watch_node *next_done;
     size_t index; /* position in the caller's array */
-    int result;   /* the task's, when the hook released it */
-    bool released;
 };
 
 #define CIO__WATCH_INLINE 8
@@ -25,12 +23,17 @@ struct cio__watch {
     size_t pending;            /* watched tasks not finished yet */
     size_t absent;             /* empty entries left out */
     struct cio__task *watcher; /* woken when one finishes; may be NULL */
-    bool release;              /* the hook keeps results and releases tasks */
-    /* Set before cio__watch_start(): the watcher is woken only when the
-     * last task finishes or one fails (result < 0), not on every finish;
-     * a gather of a thousand tasks then resumes once, not a thousand
-     * times. */
-    bool wake_on_fail_or_all;
+    /* Gather's mode, chosen before cio__watch_start(): a task that ends
+     * while nobody else joins it is released by the hook itself, while its
+     * memory is still in cache; its result goes to results[index] (if
+     * results) and its entry in tasks is emptied. Such a task never reaches
+     * the done list, and the watcher is woken only when the last task ends
+     * or one fails (a gather of a thousand tasks resumes once, not a
+     * thousand times). */
+    bool release;
+    cio_task *tasks;
+    int *results;
+    int failure; /* release mode: the first failure a released task had */
     struct cio__watch_node *done_head, **done_tail;
     struct cio__watch_node small[CIO__WATCH_INLINE];
 };
@@ -43,10 +46,6 @@ int cio__watch_start(struct cio__watch *s, const cio_task *tasks, size_t n, bool
 
 /* Stops watching: unlinks the nodes of tasks still running, frees. */
 void cio__watch_stop(struct cio__watch *s);
-
-/* With s->release set before cio__watch_start(), a finishing task's result
- * is stored in its node and the task released by the hook itself, while
- * its memory is still in cache (gather joins every task anyway). */
 
 /* The next finished task's index, or -1 if none finished since. */
 static inline long cio__watch_pop(struct cio__watch *s)
