@@ -691,7 +691,8 @@ def main():
                    help="kill a program running longer than this (default 300)")
     p.add_argument("--out", metavar="DIR",
                    help="where to write results (default bench/results; with --quick, "
-                        "nothing is written unless this is given)")
+                        "nothing is written unless this is given); docs/BENCHMARKS.md is "
+                        "rewritten only for bench/results")
     p.add_argument("--no-callgrind", action="store_true",
                    help="skip the instruction counts (bench/common/callgrind.json)")
     p.add_argument("--no-doc", action="store_true", help="do not rewrite docs/BENCHMARKS.md")
@@ -765,7 +766,9 @@ def render(out_dir, records, meta, targets, args):
     written = [os.path.relpath(os.path.join(out_dir, f), ROOT)
                for f in ([] if args.render else ["latest.json", "meta.json"])
                + [f"{a}.png" for a in areas]]
-    if not args.no_doc and not args.quick:
+    # The doc links the charts and data of bench/results: results written
+    # elsewhere (--out) leave it alone.
+    if not args.no_doc and not args.quick and out_dir == os.path.join(BENCH, "results"):
         update_doc(doc_section(records, targets, meta, out_dir))
         written.append(os.path.relpath(DOC, ROOT))
     print("wrote " + ", ".join(written))
