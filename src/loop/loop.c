@@ -143,8 +143,7 @@ static void drop_ready(struct cio__loop *loop)
         if (r->kind == CIO__RUN_HANDLE)
             cio__handle_drop(loop, r);
         else if (r->kind == CIO__RUN_DEFERRED)
-            cio__container_of(r, struct cio__deferred, run)
-                ->fn(cio__container_of(r, struct cio__deferred, run), true);
+            cio__deferred_call(r, true);
     }
 }
 
@@ -204,8 +203,7 @@ void cio__run(struct cio__loop *loop, struct cio__runnable *r)
     else if (r->kind == CIO__RUN_HANDLE)
         cio__handle_run(loop, r);
     else
-        cio__container_of(r, struct cio__deferred, run)
-            ->fn(cio__container_of(r, struct cio__deferred, run), false);
+        cio__deferred_call(r, false);
 }
 
 /* Fires the due timers, then runs one batch of ready work. */

@@ -161,6 +161,13 @@ static inline struct cio__runnable *cio__readyq_pop(struct cio__loop *loop)
     return r;
 }
 
+/* Runs, or tells it was dropped, the deferred record r is part of. */
+static inline void cio__deferred_call(struct cio__runnable *r, bool dropped)
+{
+    struct cio__deferred *d = cio__container_of(r, struct cio__deferred, run);
+    d->fn(d, dropped);
+}
+
 /* Queues d to run on the next turn. d->fn must be set. */
 static inline void cio__defer(struct cio__loop *loop, struct cio__deferred *d)
 {
