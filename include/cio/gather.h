@@ -11,8 +11,9 @@
  * that failed with CIO_EBADTASK; cio_wait() counts empty entries as done.
  *
  * Waiting costs one small node per task (one allocation per call, none per
- * task when n <= 8) and is woken once per finished task, in the order they
- * finish.
+ * task when n <= 8). cio_wait() and cio_as_completed are woken once per
+ * finished task, in the order they finish; cio_gather() once, when the
+ * last task finishes or one fails.
  *
  * Cancelling (or timing out) a caller of cio_gather() cancels the tasks it
  * gathers and waits for them to unwind, as asyncio cancels a gather's
