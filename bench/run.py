@@ -55,6 +55,12 @@ COLOURS = {"cio": "#1f6fb4", "asyncio": "#f28e2b", "uvloop": "#9b59b6", "libuv":
 # Not a peer: a physical limit measured in the same run (e.g. the first touch
 # of as many pages); shown, but never "the best peer" cio is compared with.
 BASELINE = "baseline"
+
+
+def is_baseline(impl):
+    """A physical limit measured in the same run ("baseline", or a variant
+    such as "baseline-strided"), shown next to the peers but never one."""
+    return impl == BASELINE or impl.startswith(BASELINE + "-")
 EXTRA_COLOURS = ["#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"]
 
 
@@ -356,7 +362,7 @@ def grouped(records):
         areas[area] = workloads = {w: workloads[w] for w in names}
         for w, impls in workloads.items():
             order = sorted(impls, key=lambda i: (i != "cio", not i.startswith("cio-"),
-                                                 i == BASELINE, list(impls).index(i)))
+                                                 is_baseline(i), list(impls).index(i)))
             workloads[w] = {i: impls[i] for i in order}
     return areas
 
@@ -615,7 +621,7 @@ def doc_section(records, targets, meta, out_dir):
             for i in impls:
                 if i != "cio" and i not in peers:
                     peers.append(i)
-        peers = sorted(peers, key=lambda i: (not i.startswith("cio-"), i == BASELINE,
+        peers = sorted(peers, key=lambda i: (not i.startswith("cio-"), is_baseline(i),
                                              peers.index(i)))
         dates = sorted({p["date"] for p in meta.get("programs", {}).values()
                         if p.get("area") == area and "date" in p})
@@ -642,7 +648,7 @@ def doc_section(records, targets, meta, out_dir):
             # Variants of cio itself (cio-io_uring: another backend) are
             # shown, not compared with as peers.
             others = [r for i, r in impls.items()
-                      if i not in ("cio", BASELINE) and not i.startswith("cio-")]
+                      if i != "cio" and not is_baseline(i) and not i.startswith("cio-")]
             best = None
             if others:
                 pick = min if (cio or others[0])["better"] == "lower" else max
