@@ -24,6 +24,14 @@ static void slow_callback(void *arg)
     spin(0.06);
 }
 
+static void slow_done(cio_task t, int result, void *arg)
+{
+    (void)t;
+    (void)result;
+    (void)arg;
+    spin(0.06);
+}
+
 static int polite(void *arg)
 {
     (void)arg;
@@ -39,8 +47,10 @@ static int slow_main(void *arg)
     cio_task a = cio_spawn_with(&(cio_spawn_options){.name = "hog"}, busy, NULL);
     cio_task b = cio_spawn_with(&(cio_spawn_options){.name = "nice"}, polite, NULL);
     task_check_eq(cio_call_soon(slow_callback, NULL, NULL), 0);
+    task_check_eq(cio_task_add_done_callback(b, slow_done, NULL), 0);
     task_check_eq(cio_join(a), 0);
     task_check_eq(cio_join(b), 0);
+    task_check_eq(cio_yield(), 0); /* b's done callback runs */
     return 0;
 }
 
@@ -56,7 +66,8 @@ static void test_slow_task_warning(void **state)
     assert_int_equal(cio_run_with(&o, slow_main, NULL), 0);
     fclose(f);
     assert_non_null(strstr(report, "task 'hog' kept the loop busy for"));
-    assert_non_null(strstr(report, "callback"));
+    assert_non_null(strstr(report, "callback 0x"));
+    assert_non_null(strstr(report, "a done callback kept the loop busy for"));
     assert_null(strstr(report, "'nice'"));
     free(report);
 }

@@ -196,14 +196,29 @@ static int64_t wake_time(const struct cio__loop *loop, int64_t deadline)
     return (deadline + g - 1) / g * g;
 }
 
+/* A deferred record (a done callback) run while slow callbacks are
+ * watched: named in a warning, as callback handles are, if it kept the
+ * loop busy too long. */
+static __attribute__((noinline)) void run_deferred_timed(struct cio__loop *loop,
+                                                         struct cio__runnable *r)
+{
+    int64_t start = cio__mono_ns();
+    cio__deferred_call(r, false);
+    int64_t took = cio__mono_ns() - start;
+    if (took > loop->slow_ns)
+        cio__report(loop, "a done callback kept the loop busy for %.3f s", (double)took / 1e9);
+}
+
 void cio__run(struct cio__loop *loop, struct cio__runnable *r)
 {
     if (r->kind == CIO__RUN_TASK)
         cio__task_resume(loop, cio__task_of(r));
     else if (r->kind == CIO__RUN_HANDLE)
         cio__handle_run(loop, r);
-    else
+    else if (cio__likely(!loop->slow_ns))
         cio__deferred_call(r, false);
+    else
+        run_deferred_timed(loop, r);
 }
 
 /* Fires the due timers, then runs one batch of ready work. */

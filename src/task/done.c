@@ -23,9 +23,9 @@ static void done_cb_free(struct done_cb *d)
     free(d);
 }
 
-static void run(struct cio__deferred *run, bool dropped)
+static void deliver(struct cio__deferred *item, bool dropped)
 {
-    struct done_cb *d = cio__container_of(run, struct done_cb, run);
+    struct done_cb *d = cio__container_of(item, struct done_cb, run);
     if (!dropped) {
         struct cio__context *outer = cio__context_enter(d->context);
         d->cb(d->task, d->result, d->arg);
@@ -37,7 +37,7 @@ static void run(struct cio__deferred *run, bool dropped)
 static void schedule(struct cio__loop *loop, struct done_cb *d, int result)
 {
     d->result = result;
-    d->run.fn = run;
+    d->run.fn = deliver;
     cio__defer(loop, &d->run);
 }
 

@@ -115,9 +115,9 @@ void cio__futures_free(struct cio__loop *loop)
     loop->n_free_futures = 0;
 }
 
-static void run_done_cb(struct cio__deferred *run, bool dropped)
+static void run_done_cb(struct cio__deferred *item, bool dropped)
 {
-    struct done_cb *d = cio__container_of(run, struct done_cb, run);
+    struct done_cb *d = cio__container_of(item, struct done_cb, run);
     cio_future *f = d->f;
     if (!dropped) {
         struct cio__context *outer = cio__context_enter(d->context);
