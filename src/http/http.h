@@ -144,6 +144,9 @@ struct cio_http_response {
     int64_t deadline;      /* total, loop ns; CIO__NEVER if none */
     int64_t read_ns;       /* sock_read, ns; 0 if none */
     int64_t last_activity; /* loop ns of the last byte moved */
+    int64_t connect_ns;    /* the connect bound (connect_kind), ns; 0 if none */
+    bool connecting;       /* attached, not connected yet: read_timer is the
+                            * connect bound until on_prereq() */
     struct cio__timer read_timer;
 
     /* Upload by reader. */
@@ -203,6 +206,10 @@ void cio__http_wake(cio_http_response *r);
 int cio__http_upload_fill(cio_http_response *r);
 /* Sets the timeout kind and message of a request that timed out. */
 void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind);
+/* Arms r's connect bound (r->connect_ns, if any) as r is attached: the
+ * transfer fails with connect_kind unless on_prereq() sees a connection
+ * first. */
+void cio__http_connect_timer_start(cio_http_response *r);
 
 /* request.c: ends r's transfer because its task was interrupted (or a
  * reader failed) with rc; names the timeout that fired. Returns rc. */

@@ -269,6 +269,7 @@ int cio__http_attach(cio_http_response *r)
     if (mc != CURLM_OK)
         return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
     r->attached = true;
+    cio__http_connect_timer_start(r);
     return 0;
 }
 
@@ -279,6 +280,7 @@ void cio__http_finish(cio_http_response *r, int err)
     r->done = true;
     if (!r->result)
         r->result = err;
+    r->connecting = false;
     cio__timer_stop(r->s->loop, &r->read_timer);
     if (r->attached) {
         long reused = -1;

@@ -312,7 +312,9 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
         c = connect_left;
         r->connect_kind = CIO_HTTP_TIMEOUT_CONNECT;
     }
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c > 0 ? (long)ceil(c * 1000) : 0L);
+    long c_ms = c > 0 ? (long)ceil(c * 1000) : 0L;
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c_ms);
+    r->connect_ns = (int64_t)c_ms * 1000000;
     r->read_ns = (int64_t)(tm->sock_read * 1e9);
     r->stream = q->stream;
     return 0;

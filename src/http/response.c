@@ -99,10 +99,14 @@ void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind)
         snprintf(r->errbuf, sizeof r->errbuf, "%s timeout", cio_http_timeout_name(kind));
 }
 
-/* ---- the sock_read timer -------------------------------------------------
- * Armed once the connection is ready; each byte moved only records the
- * time, and the timer, when it fires early, re-arms itself for the real
- * deadline: no timer operation per chunk. */
+/* ---- the connect and sock_read timer ----------------------------------------
+ * Until the connection is ready, the timer bounds the connect: libcurl has
+ * the same bound (CURLOPT_CONNECTTIMEOUT_MS, which it also splits between
+ * addresses), but does not check it in every state a transfer can wait in,
+ * and a connect it left unchecked hung until the kernel gave up (~2 min).
+ * Then it is the sock_read timer: each byte moved only records the time,
+ * and the timer, when it fires early, re-arms itself for the real deadline:
+ * no timer operation per chunk. */
 
 static void read_timer_arm(cio_http_response *r, int64_t at)
 {
@@ -111,9 +115,23 @@ static void read_timer_arm(cio_http_response *r, int64_t at)
     cio__timer_start(r->s->loop, &r->read_timer);
 }
 
+void cio__http_connect_timer_start(cio_http_response *r)
+{
+    r->connecting = r->connect_ns > 0;
+    if (r->connecting)
+        read_timer_arm(r, r->s->loop->now + r->connect_ns);
+}
+
 static void read_timer_fire(struct cio__timer *tm)
 {
     cio_http_response *r = cio__container_of(tm, cio_http_response, read_timer);
+    if (r->connecting) {
+        r->connecting = false;
+        r->errbuf[0] = 0;
+        cio__http_timed_out(r, r->connect_kind);
+        cio__http_finish(r, -ETIMEDOUT);
+        return;
+    }
     int64_t now = r->s->loop->now;
     if (r->paused) {
         r->last_activity = now; /* the reader is slow, not the peer */
@@ -136,7 +154,10 @@ static int on_prereq(void *arg, char *ip, char *lip, int rport, int lport)
     if (r->read_ns) {
         r->last_activity = r->s->loop->now;
         read_timer_arm(r, r->last_activity + r->read_ns);
+    } else if (r->connecting) {
+        cio__timer_stop(r->s->loop, &r->read_timer);
     }
+    r->connecting = false;
     return CURL_PREREQFUNC_OK;
 }
 

@@ -127,8 +127,8 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
         rc = cio__interrupted(t);
         if (!rc)
             rc = cio__suspend(t, "http pool slot");
-        if (s->closed && !w.granted)
-            rc = CIO_EHTTP_CLOSED;
+        if (s->closed)
+            rc = CIO_EHTTP_CLOSED; /* even granted: the request was ended */
     }
     cio__list_unlink(&w.link);
     if (h)
