@@ -252,22 +252,30 @@ static int out_of_fds(void *arg)
     low = old;
     low.rlim_cur = 256;
     task_check_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    /* From here on every way out restores the limit and closes the
+     * fillers: a failed check must not leave the next tests short of fds. */
     static int filler[256];
-    int nfill = fds_free() - 3, rc = 0;
-    task_check(nfill > 0);
+    int nfill = fds_free() - 3, rc = nfill > 0 ? 0 : -3;
     for (int i = 0; i < nfill; i++)
         filler[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
     const char *argv[] = {"true", NULL};
-    cio_process *p = (cio_process *)&rc;
+    cio_process *const unset = (cio_process *)&rc, *p = unset; /* failure sets NULL */
     /* Three free: stdin's pair is made, stdout's is not. */
-    if (cio_process_exec(&p, argv, &piped) != -EMFILE || p != NULL || fds_free() != 3)
+    if (rc == 0 && (cio_process_exec(&p, argv, &piped) != -EMFILE || p || fds_free() != 3))
         rc = -1;
+    if (p != unset)
+        cio_process_free(p);
+    p = unset;
     /* One free: not even stdout's. */
-    filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (rc == 0) {
+        filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        filler[nfill++] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
     cio_process_options out = {.stdout_mode = CIO_PROCESS_PIPE};
-    if (rc == 0 && (cio_process_exec(&p, argv, &out) != -EMFILE || fds_free() != 1))
+    if (rc == 0 && (cio_process_exec(&p, argv, &out) != -EMFILE || p || fds_free() != 1))
         rc = -2;
+    if (p != unset)
+        cio_process_free(p);
     for (int i = 0; i < nfill; i++)
         close(filler[i]);
     task_check_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
