@@ -78,6 +78,94 @@ static void test_fp_control_state_per_task(void **state)
     assert_int_equal(run_virtual(rounding_main, NULL), 0);
 }
 
+#if defined(__x86_64__)
+/* The switch loads a context's control words only where they differ from
+ * those in force, and leaves MXCSR's status flags out of that comparison:
+ * each word, and MXCSR's lowest control bit (DAZ, next to the flags), must
+ * still be kept per task. */
+static uint32_t get_mxcsr(void)
+{
+    uint32_t v;
+    __asm__ volatile("stmxcsr %0" : "=m"(v));
+    return v;
+}
+
+static void set_mxcsr(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
+
+static uint16_t get_fpucw(void)
+{
+    uint16_t v;
+    __asm__ volatile("fnstcw %0" : "=m"(v));
+    return v;
+}
+
+static void set_fpucw(uint16_t v)
+{
+    __asm__ volatile("fldcw %0" : : "m"(v));
+}
+
+enum { MXCSR_FLAGS = 0x3f, MXCSR_DEFAULT = 0x1f80, MXCSR_DAZ = 0x40, FPUCW_DEFAULT = 0x037f };
+
+struct words {
+    uint32_t mxcsr;
+    uint16_t fpucw;
+};
+
+/* Sets its words, then checks after each turn that they are still its own
+ * (MXCSR's flags aside). */
+static int keep_words(void *arg)
+{
+    const struct words *w = arg;
+    set_mxcsr(w->mxcsr);
+    set_fpucw(w->fpucw);
+    int kept = 1;
+    for (int i = 0; i < 4; i++) {
+        if (cio_yield() < 0)
+            return -1;
+        if ((get_mxcsr() & ~MXCSR_FLAGS) != w->mxcsr || get_fpucw() != w->fpucw)
+            kept = 0;
+    }
+    set_mxcsr(MXCSR_DEFAULT);
+    set_fpucw(FPUCW_DEFAULT);
+    return kept;
+}
+
+static int words_main(void *arg)
+{
+    (void)arg;
+    /* Differing in the x87 word alone (single precision), in DAZ alone, and
+     * in neither but with an inexact flag raised: three tasks in turn. */
+    struct words x87 = {MXCSR_DEFAULT, 0x007f}, daz = {MXCSR_DEFAULT | MXCSR_DAZ, FPUCW_DEFAULT},
+                 plain = {MXCSR_DEFAULT, FPUCW_DEFAULT};
+    cio_task a = cio_spawn(keep_words, &x87);
+    cio_task b = cio_spawn(keep_words, &daz);
+    cio_task c = cio_spawn(keep_words, &plain);
+    feraiseexcept(FE_INEXACT);
+    task_check_eq(cio_join(a), 1);
+    task_check_eq(cio_join(b), 1);
+    task_check_eq(cio_join(c), 1);
+    task_check_eq(get_mxcsr() & ~MXCSR_FLAGS, MXCSR_DEFAULT);
+    task_check_eq(get_fpucw(), FPUCW_DEFAULT);
+    feclearexcept(FE_ALL_EXCEPT);
+    return 0;
+}
+
+static void test_control_words_per_task(void **state)
+{
+    (void)state;
+    assert_int_equal(run_virtual(words_main, NULL), 0);
+}
+#else
+static void test_control_words_per_task(void **state)
+{
+    (void)state;
+    skip(); /* x86-64's two control words */
+}
+#endif
+
 #ifdef CIO__CTX_PAIRED
 static cio__ctx main_ctx, first_ctx, second_ctx;
 static int trail[4], trail_len;
@@ -132,6 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fp_control_state_per_task),
+        cmocka_unit_test(test_control_words_per_task),
         cmocka_unit_test(test_enter_and_leave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,9 +8,33 @@
  * saved stack pointer is cio__ctx_make()'s frame, tagged in bit 0. A `ret`
  * into it would consume the return address this switch's own call pushed on
  * the return stack buffer, and the return that resumes the caller later
- * would mispredict (see CIO__CTX_PAIRED in switch.h). */
+ * would mispredict (see CIO__CTX_PAIRED in switch.h).
+ *
+ * Loading the control words (ldmxcsr, fldcw: microcoded, ~10 cycles
+ * together) is skipped when the resumed context's match the ones in force,
+ * as they nearly always do. The ABI makes only MXCSR's control bits
+ * callee-saved; its status flags (bits 0-5) are caller-saved, so they are
+ * left out of the comparison: they are sticky, and a context that has met
+ * an inexact result would otherwise differ from one that has not for the
+ * rest of the run. */
 
     .text
+
+/* void cio__ctx_resume(cio__ctx *to): resumes or enters *to, saving
+ * nothing; reached by a jump from a context that has ended (switch.h).
+ * It joins cio__ctx_switch() where that one has saved the running context:
+ * the jump is on this, the rarer, path. */
+    .globl cio__ctx_resume
+    .hidden cio__ctx_resume
+    .type cio__ctx_resume, @function
+cio__ctx_resume:
+    .cfi_startproc
+    /* The words in force are unknown: an impossible MXCSR (its reserved
+     * high bits set) makes the loads below happen. */
+    movl $-1, %edx
+    jmp 2f
+    .cfi_endproc
+    .size cio__ctx_resume, .-cio__ctx_resume
 
 /* void cio__ctx_switch(cio__ctx *from, cio__ctx *to) */
     .globl cio__ctx_switch
@@ -29,24 +53,22 @@ cio__ctx_switch:
     stmxcsr (%rsp)
     fnstcw 4(%rsp)
     movq %rsp, (%rdi)
+    /* Read back at their stores' own widths, which forwarding serves. */
+    movl (%rsp), %edx
+    movzwl 4(%rsp), %ecx
     movq %rsi, %rdi
-    /* fall through: resume *to */
-    .cfi_endproc
-    .size cio__ctx_switch, .-cio__ctx_switch
-
-/* void cio__ctx_resume(cio__ctx *to): resumes or enters *to, saving
- * nothing; reached by a jump from a context that has ended (switch.h). */
-    .globl cio__ctx_resume
-    .hidden cio__ctx_resume
-    .type cio__ctx_resume, @function
-cio__ctx_resume:
-    .cfi_startproc
+2:
+    /* %edx, %ecx: the MXCSR and x87 CW in force. */
     movq (%rdi), %rax
     testb $1, %al
     jnz 1f
     movq %rax, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+    xorl (%rsp), %edx
+    testl $~0x3f, %edx
+    jnz 3f
+    cmpw 4(%rsp), %cx
+    jne 3f
+4:
     addq $8, %rsp
     popq %r15
     popq %r14
@@ -55,6 +77,10 @@ cio__ctx_resume:
     popq %rbx
     popq %rbp
     ret
+3:
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    jmp 4b
 1:
     /* A new context. The frame (at %rax - 1) holds the control words, the
      * entry's argument at 8 and the entry at 16; its top, at 32, is 16-byte
@@ -70,6 +96,6 @@ cio__ctx_resume:
     pushq $0
     jmpq *%rcx
     .cfi_endproc
-    .size cio__ctx_resume, .-cio__ctx_resume
+    .size cio__ctx_switch, .-cio__ctx_switch
 
     .section .note.GNU-stack,"",@progbits
