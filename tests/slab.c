@@ -3,8 +3,10 @@
 #include "helpers.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/pages.h"
 #include "base/slab.h"
@@ -42,6 +44,91 @@ static void test_records_distinct_aligned_reused(void **state)
     free(r);
 }
 
+static int count_slabs(const struct cio__slab *s)
+{
+    int n = 0;
+    for (void *const *h = s->slabs; h; h = *h)
+        n++;
+    return n;
+}
+
+/* A handle check walks the slabs: however many records, they stay few. */
+static void test_slabs_stay_few(void **state)
+{
+    (void)state;
+    struct cio__slab s;
+    cio__slab_init(&s, 64 << 10, 1);
+    enum { N = 16384 }; /* 1 GiB of records, never touched: address space only */
+    char *first = NULL, *last = NULL;
+    for (int i = 0; i < N; i++) {
+        last = cio__slab_get(&s);
+        assert_non_null(last);
+        if (!first)
+            first = last;
+    }
+    /* 64 KiB, 128 KiB, ..., 1 GiB: doubling all the way (a 16 MiB cap made
+     * 71 slabs of these). */
+    assert_in_range(count_slabs(&s), 1, 15);
+    assert_true(cio__slab_issued(&s, first));
+    assert_true(cio__slab_issued(&s, last));
+    assert_false(cio__slab_issued(&s, first + 16)); /* inside a record */
+    cio__slab_fini(&s);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+
+/* Bytes of address space the process has mapped (VmSize), or -1. */
+static long long vm_size(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %lld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+/* Where the kernel refuses a slab as large as doubling asks for, smaller
+ * ones still serve, until address space runs out: records keep coming
+ * well past the last size that fitted (512 MiB here), and then the slab
+ * says so with NULL. */
+static void test_smaller_slabs_when_refused(void **state)
+{
+    (void)state;
+#ifdef SANITIZED
+    skip(); /* the sanitizers' own mappings count against the limit */
+#else
+    long long used = vm_size();
+    assert_true(used > 0);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_AS, &old), 0);
+    const long long headroom = 700ll << 20, record = 64 << 10;
+    struct rlimit lim = {.rlim_cur = (rlim_t)(used + headroom), .rlim_max = old.rlim_max};
+    assert_int_equal(setrlimit(RLIMIT_AS, &lim), 0);
+    struct cio__slab s;
+    cio__slab_init(&s, (size_t)record, 1);
+    long long got = 0;
+    while (cio__slab_get(&s))
+        got++;
+    int slabs = count_slabs(&s);
+    cio__slab_fini(&s);
+    assert_int_equal(setrlimit(RLIMIT_AS, &old), 0);
+    assert_true(got * record > (600ll << 20));
+    assert_true(got * record < headroom);
+    assert_in_range(slabs, 11, 30);
+#endif
+}
+
 static void test_pages_aligned_and_zeroed(void **state)
 {
     (void)state;
@@ -65,6 +152,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_distinct_aligned_reused),
+        cmocka_unit_test(test_slabs_stay_few),
+        cmocka_unit_test(test_smaller_slabs_when_refused),
         cmocka_unit_test(test_pages_aligned_and_zeroed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

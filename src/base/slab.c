@@ -71,7 +71,11 @@ void *cio__slab_grow(struct cio__slab *s)
     if (bytes >= MAPPED_MIN) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         bytes = (bytes + page - 1) & ~(page - 1);
-        h = cio__pages_alloc(bytes);
+        /* Where the kernel will not commit that much address space at once
+         * (overcommit off), smaller slabs still serve. */
+        while (!(h = cio__pages_alloc(bytes)) && bytes / 2 >= MAPPED_MIN &&
+               bytes / 2 >= HEADER + s->size)
+            bytes = (bytes / 2 + page - 1) & ~(page - 1);
     } else {
         /* aligned_alloc wants a size that is a multiple of the alignment. */
         bytes = (bytes + 63) & ~(size_t)63;
