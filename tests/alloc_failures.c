@@ -12,15 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
-#ifndef SANITIZED
+#ifndef TEST_SANITIZED
 void *__libc_malloc(size_t);
 void *__libc_calloc(size_t, size_t);
 void *__libc_realloc(void *, size_t);
@@ -220,7 +212,7 @@ static int burst_run(void)
 static void test_readiness_survives_allocation_failures(void **state)
 {
     (void)state;
-#ifdef SANITIZED
+#ifdef TEST_SANITIZED
     assert_int_equal(burst_run(), 0);
 #else
     int clean = 0;
@@ -244,7 +236,7 @@ static void test_readiness_survives_allocation_failures(void **state)
 static void test_every_allocation_can_fail(void **state)
 {
     (void)state;
-#ifdef SANITIZED
+#ifdef TEST_SANITIZED
     /* No injection here: the scenario must still run clean. */
     assert_int_equal(run_virtual(scenario, NULL), 0);
 #else

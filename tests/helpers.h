@@ -14,6 +14,16 @@
 
 #include <cio.h>
 
+/* TEST_SANITIZED: built with AddressSanitizer or ThreadSanitizer, which
+ * replace malloc and map address space of their own. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TEST_SANITIZED 1
+#endif
+#endif
+
 /* Runs fn(arg) as the main task on a virtual-clock loop and returns its
  * result. */
 int run_virtual(cio_task_fn fn, void *arg);

@@ -75,14 +75,7 @@ static void test_slabs_stay_few(void **state)
     cio__slab_fini(&s);
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-
+#ifndef TEST_SANITIZED
 /* Bytes of address space the process has mapped (VmSize), or -1. */
 static long long vm_size(void)
 {
@@ -97,6 +90,7 @@ static long long vm_size(void)
     fclose(f);
     return kb < 0 ? -1 : kb * 1024;
 }
+#endif
 
 /* Where the kernel refuses a slab as large as doubling asks for, smaller
  * ones still serve, until address space runs out: records keep coming
@@ -105,7 +99,7 @@ static long long vm_size(void)
 static void test_smaller_slabs_when_refused(void **state)
 {
     (void)state;
-#ifdef SANITIZED
+#ifdef TEST_SANITIZED
     skip(); /* the sanitizers' own mappings count against the limit */
 #else
     long long used = vm_size();
