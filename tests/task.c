@@ -86,11 +86,24 @@ static int names(void *arg)
     cio_task t = cio_spawn_with(&(cio_spawn_options){.name = "fetcher"}, return_arg, NULL);
     task_check(strcmp(cio_task_name(t), "fetcher") == 0);
     cio_task u = cio_spawn(return_arg, NULL);
-    task_check(strncmp(cio_task_name(u), "task-", 5) == 0);
+    /* A default name is "task-" and digits, made once: the same text at
+     * the same address for as long as the handle lasts. */
+    const char *un = cio_task_name(u);
+    task_check(un != NULL && strncmp(un, "task-", 5) == 0 && un[5] != 0);
+    task_check(strspn(un + 5, "0123456789") == strlen(un + 5));
+    task_check(cio_task_name(u) == un);
     task_check(strcmp(cio_task_name(cio_current()), "main") == 0);
     task_check(cio_in_task());
+    /* A given name is copied, and kept whole however long. */
+    char given[] = "a-name-longer-than-any-fixed-buffer-a-record-could-hold-0123456789";
+    cio_task v = cio_spawn_with(&(cio_spawn_options){.name = given}, return_arg, NULL);
+    given[0] = 'X';
+    task_check(strcmp(cio_task_name(v),
+                      "a-name-longer-than-any-fixed-buffer-a-record-could-hold-0123456789") == 0);
     task_check_eq(cio_join(t), 0);
     task_check_eq(cio_join(u), 0);
+    task_check_eq(cio_join(v), 0);
+    task_check(cio_task_name(u) == NULL); /* stale now */
     return 0;
 }
 

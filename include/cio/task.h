@@ -38,8 +38,9 @@ typedef struct cio_task {
 } cio_task;
 
 typedef struct cio_spawn_options {
-    /* Name shown in reports and dumps; copied (up to 31 bytes). NULL gives
-     * "task-N", as asyncio's "Task-N". */
+    /* Name shown in reports and dumps; copied whole (spawning fails with
+     * -ENOMEM if the copy cannot be made). NULL gives "task-N", as
+     * asyncio's "Task-N". */
     const char *name;
     /* Stack size in bytes, rounded up to whole pages; 0 means the loop's
      * default (cio_run_options.stack_size). At least CIO_MIN_STACK_SIZE. */
@@ -96,7 +97,9 @@ int cio_task_result(cio_task t, int *result);
 /* Whether cancellation of t has been requested. False for a stale handle. */
 bool cio_task_cancelling(cio_task t);
 
-/* t's name, valid as long as the handle is; NULL for a stale handle. */
+/* t's name, valid as long as the handle is; NULL for a stale handle, or
+ * if the default name ("task-N", made on the first call) cannot be
+ * allocated. */
 const char *cio_task_name(cio_task t);
 
 /* A task's done callback: called with the task's handle, its result and

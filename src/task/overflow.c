@@ -38,9 +38,10 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
     (void)uc;
     struct cio__loop *loop = cio__tls_loop;
     struct cio__task *t = loop ? loop->current : NULL;
+    char label[CIO__TASK_LABEL];
     if (t && cio__stack_guard_hit(t->stack, si->si_addr))
         say(fileno(loop->report), "it ran into its guard page (spawn it with a larger stack_size)",
-            cio__task_name(t));
+            cio__task_label(t, label));
     /* Back to the default action; returning re-runs the faulting access. */
     signal(sig, SIG_DFL);
 }
@@ -89,7 +90,8 @@ void cio__overflow_uninstall(struct cio__loop *loop)
 
 void cio__overflow_canary(struct cio__task *t)
 {
+    char label[CIO__TASK_LABEL];
     say(fileno(t->loop->report), "the canary at the bottom of its stack was overwritten",
-        cio__task_name(t));
+        cio__task_label(t, label));
     abort();
 }

@@ -29,7 +29,8 @@ void cio_dump_tasks(FILE *out)
     cio__list_foreach(it, &loop->tasks)
     {
         struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        fprintf(out, "  %-20s %s", cio__task_name(t), state_name(t));
+        char label[CIO__TASK_LABEL];
+        fprintf(out, "  %-20s %s", cio__task_label(t, label), state_name(t));
         if (t->state == CIO__T_WAITING)
             fprintf(out, " in %s", t->wait_what ? t->wait_what : "?");
         if (t->cancelled)
@@ -62,8 +63,9 @@ static void cancel_leftovers(struct cio__loop *loop)
         struct cio__task *t = cio__container_of(it, struct cio__task, link);
         if (t->state == CIO__T_DONE)
             continue;
+        char label[CIO__TASK_LABEL];
         cio__report(loop, "task '%s' was still %s when the main task returned: cancelling it%s",
-                    cio__task_name(t), state_name(t), t->detached ? " (detached)" : "");
+                    cio__task_label(t, label), state_name(t), t->detached ? " (detached)" : "");
         cio__cancel_task(t, -ECANCELED);
     }
     while (!all_done(loop))
@@ -89,10 +91,12 @@ static void report_unretrieved(struct cio__loop *loop)
     cio__list_foreach(it, &loop->tasks)
     {
         struct cio__task *t = cio__container_of(it, struct cio__task, link);
+        char label[CIO__TASK_LABEL];
         if (t != loop->main_task && t->state == CIO__T_DONE && !t->retrieved && t->result < 0 &&
             t->result != -ECANCELED)
-            cio__report(loop, "task '%s' failed and was never joined: %s (%s)", cio__task_name(t),
-                        cio_strerror(t->result), cio_err_name(t->result));
+            cio__report(loop, "task '%s' failed and was never joined: %s (%s)",
+                        cio__task_label(t, label), cio_strerror(t->result),
+                        cio_err_name(t->result));
     }
 }
 

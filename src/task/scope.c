@@ -117,7 +117,9 @@ void cio__scope_cleanup(cio_scope *s)
 
 void cio__scopes_abandon(struct cio__task *t)
 {
-    cio__report(t->loop, "task '%s' ended inside a scope it never exited", cio__task_name(t));
+    char label[CIO__TASK_LABEL];
+    cio__report(t->loop, "task '%s' ended inside a scope it never exited",
+                cio__task_label(t, label));
     for (struct cio_scope *s = t->scopes; s; s = s->parent_) {
         cio__timer_stop(t->loop, &s->timer_);
         s->entered_ = false;

@@ -23,6 +23,15 @@
 #define SWITCH_PAIRED 1
 #endif
 
+/* Three cache lines. At 232 bytes (records 240 bytes apart, each over
+ * four or five lines), a gather of 100,000 tasks, which streams through
+ * their records, took 10-30% longer. The sanitizers' fields and the
+ * ucontext switch's saved context come on top. */
+#if !defined(CIO__ASAN) && !defined(CIO__TSAN) && !defined(CIO_SWITCH_UCONTEXT) &&                 \
+    UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct cio__task) == 192, "a task record is three cache lines");
+#endif
+
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
     cio__slab_put(&loop->task_slab, t);
@@ -52,7 +61,8 @@ static void task_end(struct cio__task *t, int result);
  * the caller's stack, without running: its result says why. */
 static bool give_stack(struct cio__loop *loop, struct cio__task *t)
 {
-    struct cio__stack *s = t->cancelled ? NULL : cio__stack_get(&loop->stacks, t->stack_size + 64);
+    struct cio__stack *s =
+        t->cancelled ? NULL : cio__stack_get(&loop->stacks, (size_t)t->stack_kib * 1024 + 64);
     if (cio__unlikely(!s)) {
         task_end(t, t->cancelled ? -ECANCELED : -ENOMEM);
         return false;
@@ -76,9 +86,10 @@ static __attribute__((noinline, cold)) void warn_slow(struct cio__loop *loop,
                                                       struct cio__task *from)
 {
     int64_t now = cio__mono_ns();
+    char label[CIO__TASK_LABEL];
     if (from && now - loop->slice_start > loop->slow_ns)
         cio__report(loop, "task '%s' kept the loop busy for %.3f s without suspending",
-                    cio__task_name(from), (double)(now - loop->slice_start) / 1e9);
+                    cio__task_label(from, label), (double)(now - loop->slice_start) / 1e9);
     loop->slice_start = now;
 }
 
@@ -248,17 +259,32 @@ static void task_timer_fire(struct cio__timer *timer)
     cio__wake(t, t->timer_code);
 }
 
-const char *cio__task_name(struct cio__task *t)
+const char *cio__task_label(const struct cio__task *t, char buf[CIO__TASK_LABEL])
 {
-    if (!t->name[0])
-        snprintf(t->name, sizeof t->name, "task-%llu",
-                 (unsigned long long)(t->id & ((1ull << CIO__TASK_SERIAL_BITS) - 1)));
-    return t->name;
+    if (t->name)
+        return t->name;
+    /* "task-" and the serial, without snprintf: see task.h. */
+    char digits[20];
+    int n = 0;
+    uint64_t serial = t->id & ((1ull << CIO__TASK_SERIAL_BITS) - 1);
+    do {
+        digits[n++] = (char)('0' + serial % 10);
+        serial /= 10;
+    } while (serial);
+    memcpy(buf, "task-", 5);
+    for (int i = 0; i < n; i++)
+        buf[5 + i] = digits[n - 1 - i];
+    buf[5 + n] = 0;
+    return buf;
 }
 
 void cio__task_release(struct cio__task *t)
 {
     struct cio__loop *loop = t->loop;
+    if (cio__unlikely(t->name != NULL)) { /* free(NULL) is still a call */
+        free(t->name);
+        t->name = NULL;
+    }
     t->id = 0;
     cio__list_unlink(&t->link);
     loop->ntasks--;
@@ -281,12 +307,14 @@ void cio__tasks_init(struct cio__loop *loop)
 void cio__tasks_free(struct cio__loop *loop)
 {
     /* Tasks that never ended (stuck past the cancellation at the end of
-     * cio_run) still hold their contexts and done callbacks. */
+     * cio_run) still hold their contexts and done callbacks; every task not
+     * released, its name. */
     cio__list_foreach(it, &loop->tasks)
     {
         struct cio__task *t = cio__container_of(it, struct cio__task, link);
         cio__context_drop(t->context);
         cio__task_done_callbacks_free(t);
+        free(t->name);
     }
     cio__slab_fini(&loop->task_slab);
     cio__list_init(&loop->tasks);
@@ -316,8 +344,9 @@ static void task_end(struct cio__task *t, int result)
             cio__wake(w->task, 0);
     }
     if (t->detached) {
+        char label[CIO__TASK_LABEL];
         if (result < 0 && result != -ECANCELED)
-            cio__report(loop, "detached task '%s' failed: %s (%s)", cio__task_name(t),
+            cio__report(loop, "detached task '%s' failed: %s (%s)", cio__task_label(t, label),
                         cio_strerror(result), cio_err_name(result));
         cio__task_release(t);
     }
@@ -364,6 +393,11 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     struct cio__task *t = cio__slab_get(&loop->task_slab);
     if (!t)
         return spawn_failed(-ENOMEM);
+    t->name = NULL;
+    if (opts && opts->name && !(t->name = strdup(opts->name))) {
+        task_free(loop, t);
+        return spawn_failed(-ENOMEM);
+    }
     /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
@@ -386,15 +420,14 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
             ? (cio__unlikely(parent->context != NULL) ? cio__context_share(parent->context) : NULL)
             : cio__context_share(cio__context_current());
     t->stack = NULL;
-    t->stack_size = size;
+    t->stack_kib = (uint32_t)((size + 1023) / 1024);
     t->wait_what = NULL;
+#ifdef CIO__ASAN
     t->asan_fake_stack = NULL;
+#endif
 #ifdef CIO__TSAN
     t->tsan_fiber = NULL;
 #endif
-    t->name[0] = 0;
-    if (opts && opts->name)
-        snprintf(t->name, sizeof t->name, "%s", opts->name);
     cio__list_push(&loop->tasks, &t->link);
     loop->ntasks++;
     cio__readyq_push(loop, &t->run);
@@ -461,8 +494,9 @@ int cio_detach(cio_task h)
     if (t->joiner)
         return -EBUSY;
     if (t->state == CIO__T_DONE) {
+        char label[CIO__TASK_LABEL];
         if (t->result < 0 && t->result != -ECANCELED && !t->retrieved)
-            cio__report(t->loop, "detached task '%s' failed: %s (%s)", cio__task_name(t),
+            cio__report(t->loop, "detached task '%s' failed: %s (%s)", cio__task_label(t, label),
                         cio_strerror(t->result), cio_err_name(t->result));
         cio__task_release(t);
         return 0;
@@ -511,7 +545,15 @@ bool cio_task_cancelling(cio_task h)
 const char *cio_task_name(cio_task h)
 {
     struct cio__task *t = cio__task_from(h);
-    return t ? cio__task_name(t) : NULL;
+    if (!t)
+        return NULL;
+    if (!t->name) {
+        /* Made now, to last as long as the handle: most tasks are never
+         * asked, and a record has no room to spare for it. */
+        char buf[CIO__TASK_LABEL];
+        t->name = strdup(cio__task_label(t, buf));
+    }
+    return t->name;
 }
 
 cio_task cio_current(void)

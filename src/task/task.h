@@ -21,7 +21,9 @@ enum cio__task_state {
  * loop's free list); its stack is taken from the pool only when it first
  * runs and goes back the moment it returns, before anyone joins it. So a
  * task that has not started or has ended holds no stack, and a burst of
- * short tasks run one after another reuses one warm stack. */
+ * short tasks run one after another reuses one warm stack. The record is
+ * three cache lines (task.c checks), which is why a task's name lives
+ * elsewhere and only once someone asks for it. */
 struct cio__task {
     cio__ctx ctx;
     struct cio__runnable run;
@@ -34,7 +36,8 @@ struct cio__task {
     int wake_code;
     int timer_code; /* what the task's own timer wakes it with */
     int result;
-    uint64_t id; /* handle check; 0 once released */
+    uint32_t stack_kib; /* usable stack it asked for, KiB */
+    uint64_t id;        /* handle check; 0 once released */
     struct cio__loop *loop;
     struct cio_scope *scopes; /* innermost first */
     struct cio__timer timer;  /* sleeps and the timeouts of waits */
@@ -45,14 +48,15 @@ struct cio__task {
     void *arg;
     struct cio__context *context; /* context variables; NULL: none (context.c) */
     struct cio__stack *stack;     /* NULL before it starts and once it has ended */
-    size_t stack_size;            /* usable bytes it asked for */
     /* Where the task waits, for dumps. */
     const char *wait_what;
+    char *name; /* malloc'd; NULL: "task-N", made only when asked for */
+#ifdef CIO__ASAN
     void *asan_fake_stack;
+#endif
 #ifdef CIO__TSAN
     void *tsan_fiber; /* ThreadSanitizer's view of the task's stack */
 #endif
-    char name[32];
 };
 
 /* One task waiting for something; lives on the waiting task's stack. */
@@ -157,8 +161,13 @@ void cio__task_done_callbacks_free(struct cio__task *t);
 /* Frees a finished task whose result is no longer wanted. */
 void cio__task_release(struct cio__task *t);
 
-/* The task's name ("task-N" unless given one). */
-const char *cio__task_name(struct cio__task *t);
+/* Room for a task's default name: "task-" and a 40-bit serial. */
+#define CIO__TASK_LABEL 24
+
+/* The task's name for reports and dumps: the one it was given, or "task-N"
+ * written into buf. Allocates nothing and calls nothing unsafe in a signal
+ * handler (the stack overflow handler names the task). */
+const char *cio__task_label(const struct cio__task *t, char buf[CIO__TASK_LABEL]);
 
 /* Called when a scope's deadline passes (scope.c). */
 void cio__scope_expire(struct cio_scope *s);
