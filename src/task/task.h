@@ -25,6 +25,7 @@ enum cio__task_state {
  * three cache lines (task.c checks), which is why a task's name lives
  * elsewhere and only once someone asks for it. */
 struct cio__task {
+    /* First line: what checking a handle, cancelling and waking read. */
     cio__ctx ctx;
     struct cio__runnable run;
     uint8_t state;
@@ -34,16 +35,18 @@ struct cio__task {
     bool detached;
     bool retrieved; /* someone read the result */
     int wake_code;
-    int timer_code; /* what the task's own timer wakes it with */
     int result;
-    uint32_t stack_kib; /* usable stack it asked for, KiB */
-    uint64_t id;        /* handle check; 0 once released */
+    uint64_t id; /* handle check; 0 once released */
     struct cio__loop *loop;
     struct cio_scope *scopes; /* innermost first */
-    struct cio__timer timer;  /* sleeps and the timeouts of waits */
+    /* Second: timers and the end. */
+    struct cio__timer timer; /* sleeps and the timeouts of waits */
+    int timer_code;          /* what the timer wakes the task with */
+    uint32_t stack_kib;      /* usable stack it asked for, KiB */
     struct cio__task *joiner;
     struct cio__list done_waiters; /* struct cio__waiter, woken at the end */
-    struct cio__list link;         /* in loop->tasks */
+    /* Third: first run, end and release. */
+    struct cio__list link; /* in loop->tasks */
     cio_task_fn fn;
     void *arg;
     struct cio__context *context; /* context variables; NULL: none (context.c) */
