@@ -85,7 +85,15 @@ static int scenario(void *arg)
     cio_task t[4];
     for (int i = 0; i < 4; i++) {
         rc = cio_future_new(&f[i]);
-        t[i] = rc < 0 ? (cio_task){0} : cio_spawn(worker, f[i]);
+        /* The first has a name, which is copied; the second's default name
+         * is made when asked for, or, out of memory, reads as NULL. */
+        cio_spawn_options opts = {.name = i == 0 ? "named-worker" : NULL};
+        t[i] = rc < 0 ? (cio_task){0} : cio_spawn_with(&opts, worker, f[i]);
+        const char *name = cio_task_name(t[i]);
+        if (rc == 0 && cio_spawn_error(t[i]) == 0 &&
+            (i == 0 ? !name || strcmp(name, "named-worker") != 0
+                    : name && strncmp(name, "task-", 5) != 0))
+            return -EPROTO;
     }
     int first = rc;
     for (int i = 0; i < 4; i++) {
