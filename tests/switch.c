@@ -156,6 +156,16 @@ static int words_main(void *arg)
 static void test_control_words_per_task(void **state)
 {
     (void)state;
+    /* Valgrind's CPU keeps only the rounding modes of both words: there
+     * the words this test sets do not read back even without a switch. */
+    set_fpucw(0x007f);
+    set_mxcsr(MXCSR_DEFAULT | MXCSR_DAZ);
+    bool kept =
+        get_fpucw() == 0x007f && (get_mxcsr() & ~MXCSR_FLAGS) == (MXCSR_DEFAULT | MXCSR_DAZ);
+    set_fpucw(FPUCW_DEFAULT);
+    set_mxcsr(MXCSR_DEFAULT);
+    if (!kept)
+        skip();
     assert_int_equal(run_virtual(words_main, NULL), 0);
 }
 #else
