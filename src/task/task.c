@@ -73,6 +73,7 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
     __asan_unpoison_memory_region(s->lo, (size_t)((char *)s - s->lo));
 #endif
     t->stack = s;
+    t->started = true;
     cio__ctx_make(&t->ctx, s->lo, (void *)((uintptr_t)s & ~(uintptr_t)15), task_entry, t);
 #ifdef CIO__TSAN
     /* Without a fiber of its own, ThreadSanitizer would see every task's
@@ -138,7 +139,7 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
 static __attribute__((noinline)) struct cio__task *
 switch_prepare(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
 {
-    if (to && !to->stack && !give_stack(loop, to))
+    if (to && !to->started && !give_stack(loop, to))
         to = NULL;
     if (loop->slow_ns)
         warn_slow(loop, from);
@@ -152,7 +153,7 @@ switch_prepare(struct cio__loop *loop, struct cio__task *from, struct cio__task 
  * thread's, and `from` is always its current task (NULL: the scheduler). */
 static inline void switch_to(struct cio__loop *loop, struct cio__task *from, struct cio__task *to)
 {
-    if (cio__unlikely((to && !to->stack) || loop->slow_ns)) {
+    if (cio__unlikely((to && !to->started) || loop->slow_ns)) {
         to = switch_prepare(loop, from, to);
         loop = cio__tls_loop;
         from = loop->current;
@@ -199,7 +200,7 @@ __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio
     if (cio__unlikely(!cio__stack_intact(t->stack)))
         cio__overflow_canary(t);
     struct cio__task *to = next_to_run(loop);
-    if (cio__unlikely((to && !to->stack) || loop->slow_ns)) {
+    if (cio__unlikely((to && !to->started) || loop->slow_ns)) {
         to = switch_prepare(loop, t, to);
         loop = cio__tls_loop;
     }
@@ -361,7 +362,6 @@ static void task_entry(void *arg)
 #endif
     if (loop->graveyard)
         reap(loop);
-    t->started = true;
     /* As in asyncio, a task cancelled before it first ran never runs
      * (give_stack() ends most such tasks without a stack). */
     int result = t->cancelled ? -ECANCELED : t->fn(t->arg);

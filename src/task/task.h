@@ -29,7 +29,8 @@ struct cio__task {
     cio__ctx ctx;
     struct cio__runnable run;
     uint8_t state;
-    bool started;
+    bool started; /* given a stack; a switch tests this, not t->stack,
+                   * which lies in a line it would not otherwise read */
     bool cancelled;
     bool nointr; /* in an uninterruptible wait: cancel and timeouts wait */
     bool detached;
