@@ -26,4 +26,5 @@ async def main(args):
     benchpeer.emit("core.switch", benchpeer.median(samples), "ns")
 
 
-benchpeer.run(main)
+if __name__ == "__main__":
+    benchpeer.run(main)
