@@ -264,19 +264,18 @@ const char *cio__task_label(const struct cio__task *t, char buf[CIO__TASK_LABEL]
 {
     if (t->name)
         return t->name;
-    /* "task-" and the serial, without snprintf: see task.h. */
-    char digits[20];
-    int n = 0;
+    /* "task-" and the serial, written from the end of buf, without
+     * snprintf: see task.h. */
+    char *p = buf + CIO__TASK_LABEL;
+    *--p = 0;
     uint64_t serial = t->id & ((1ull << CIO__TASK_SERIAL_BITS) - 1);
     do {
-        digits[n++] = (char)('0' + serial % 10);
+        *--p = (char)('0' + serial % 10);
         serial /= 10;
     } while (serial);
-    memcpy(buf, "task-", 5);
-    for (int i = 0; i < n; i++)
-        buf[5 + i] = digits[n - 1 - i];
-    buf[5 + n] = 0;
-    return buf;
+    p -= 5;
+    memcpy(p, "task-", 5);
+    return p;
 }
 
 void cio__task_release(struct cio__task *t)
