@@ -74,6 +74,7 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
 #endif
     t->stack = s;
     t->started = true;
+    t->canaried = s->canary != NULL;
     cio__ctx_make(&t->ctx, s->lo, (void *)((uintptr_t)s & ~(uintptr_t)15), task_entry, t);
 #ifdef CIO__TSAN
     /* Without a fiber of its own, ThreadSanitizer would see every task's
@@ -180,7 +181,7 @@ static inline struct cio__task *next_to_run(struct cio__loop *loop)
  * returns once t is resumed. */
 static void switch_out(struct cio__loop *loop, struct cio__task *t)
 {
-    if (cio__unlikely(!cio__stack_intact(t->stack)))
+    if (cio__unlikely(t->canaried && !cio__stack_intact(t->stack)))
         cio__overflow_canary(t);
     struct cio__task *next = next_to_run(loop);
     if (next == t) {
@@ -197,7 +198,7 @@ static void switch_out(struct cio__loop *loop, struct cio__task *t)
 __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio__loop *loop,
                                                                       struct cio__task *t)
 {
-    if (cio__unlikely(!cio__stack_intact(t->stack)))
+    if (cio__unlikely(t->canaried && !cio__stack_intact(t->stack)))
         cio__overflow_canary(t);
     struct cio__task *to = next_to_run(loop);
     if (cio__unlikely((to && !to->started) || loop->slow_ns)) {
@@ -400,7 +401,7 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
-    t->started = t->cancelled = t->nointr = t->detached = t->retrieved = false;
+    t->started = t->cancelled = t->nointr = t->detached = t->retrieved = t->canaried = false;
     t->wake_code = t->timer_code = t->result = 0;
     t->id = ++loop->next_id;
     t->loop = loop;

@@ -35,6 +35,8 @@ struct cio__task {
     bool nointr; /* in an uninterruptible wait: cancel and timeouts wait */
     bool detached;
     bool retrieved; /* someone read the result */
+    bool canaried;  /* its stack has a canary below (no guard page): a switch
+                     * checks it, and reads the stack's header only then */
     int wake_code;
     int result;
     uint64_t id; /* handle check; 0 once released */
