@@ -86,7 +86,11 @@ void *cio__slab_grow(struct cio__slab *s)
     h->next = s->slabs;
     h->bytes = bytes;
     s->slabs = h;
-    if (s->next < CIO__SLAB_MAX)
+    /* After a refusal, the next slab starts from the size that was given
+     * rather than from the refused one, which would only be refused again. */
+    if (bytes < s->next)
+        s->next = bytes;
+    else if (s->next < CIO__SLAB_MAX)
         s->next *= 2;
     char *r = (char *)h + HEADER;
     s->bump = r + s->size;
