@@ -115,6 +115,66 @@ static void test_names_and_current(void **state)
     assert_null(cio_current().ptr_);
 }
 
+/* Names live in a table beside the task records: many tasks named, their
+ * names asked for and forgotten in a scrambled order, must each keep their
+ * own name until released, and a record reused by a task without a name
+ * must not inherit one. */
+enum { NAMED = 3000 };
+
+static int many_names(void *arg)
+{
+    (void)arg;
+    static cio_task t[NAMED];
+    char want[32];
+    for (int i = 0; i < NAMED; i++) {
+        snprintf(want, sizeof want, "worker-%d", i);
+        /* Every third gets a name at spawn; the others, when asked. */
+        t[i] = i % 3 ? cio_spawn(return_arg, NULL)
+                     : cio_spawn_with(&(cio_spawn_options){.name = want}, return_arg, NULL);
+        task_check_eq(cio_spawn_error(t[i]), 0);
+    }
+    char *defaults[NAMED] = {0};
+    for (int i = 0; i < NAMED; i++)
+        if (i % 3) {
+            const char *n = cio_task_name(t[i]);
+            task_check(n != NULL && strncmp(n, "task-", 5) == 0);
+            defaults[i] = strdup(n);
+            task_check(defaults[i] != NULL);
+        }
+    /* Join in an order that empties the table's runs from every side:
+     * i * 7 mod NAMED visits each once (7 and 3000 are coprime). */
+    for (int k = 0; k < NAMED; k++) {
+        int i = (int)((long)k * 7 % NAMED);
+        snprintf(want, sizeof want, "worker-%d", i);
+        const char *n = cio_task_name(t[i]);
+        task_check(n != NULL && strcmp(n, i % 3 ? defaults[i] : want) == 0);
+        task_check_eq(cio_join(t[i]), 0);
+        free(defaults[i]);
+        if (k % 500 == 0) {
+            /* The others still answer with their own names. */
+            for (int j = 0; j < NAMED; j += 97) {
+                if (cio_task_name(t[j]) == NULL)
+                    continue; /* joined already */
+                snprintf(want, sizeof want, "worker-%d", j);
+                task_check(j % 3 ? strncmp(cio_task_name(t[j]), "task-", 5) == 0
+                                 : strcmp(cio_task_name(t[j]), want) == 0);
+            }
+        }
+    }
+    /* The records come back for tasks that have no name. */
+    cio_task u = cio_spawn(return_arg, NULL);
+    const char *n = cio_task_name(u);
+    task_check(n != NULL && strncmp(n, "task-", 5) == 0);
+    task_check_eq(cio_join(u), 0);
+    return 0;
+}
+
+static void test_many_names(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(many_names, NULL));
+}
+
 static int sleeper(void *arg)
 {
     return cio_sleep(*(double *)arg);
@@ -476,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_spawn_and_join),
         cmocka_unit_test(test_yield_round_robin),
         cmocka_unit_test(test_names_and_current),
+        cmocka_unit_test(test_many_names),
         cmocka_unit_test(test_detach),
         cmocka_unit_test(test_bad_joins),
         cmocka_unit_test(test_spawn_errors),

@@ -64,6 +64,17 @@ bool cio__slab_issued_slow(const struct cio__slab *s, const void *p)
     return false;
 }
 
+void cio__slab_each(const struct cio__slab *s, void (*fn)(void *record, void *arg), void *arg)
+{
+    for (const struct slab_header *h = s->slabs; h; h = h->next) {
+        /* The newest slab has handed out the records below its bump
+         * pointer; the older ones, every record that fits. */
+        const char *end = h == s->slabs ? s->bump : h->end;
+        for (char *r = (char *)h + HEADER; r < end; r += s->size)
+            fn(r, arg);
+    }
+}
+
 void *cio__slab_grow(struct cio__slab *s)
 {
     size_t bytes = s->next;

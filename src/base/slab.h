@@ -70,6 +70,11 @@ static inline bool cio__slab_issued(const struct cio__slab *s, const void *p)
     return cio__slab_issued_slow(s, p);
 }
 
+/* Calls fn on every record handed out so far, in use or given back (the
+ * owner tells them apart: a given-back record's first word is the free
+ * list's link, the rest is as the owner left it), slab by slab. */
+void cio__slab_each(const struct cio__slab *s, void (*fn)(void *record, void *arg), void *arg);
+
 /* Carves a record from a new slab; NULL when out of memory. */
 void *cio__slab_grow(struct cio__slab *s);
 

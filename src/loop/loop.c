@@ -87,7 +87,6 @@ int cio__loop_open(struct cio__loop **out, const cio_run_options *opts)
     if (!loop)
         return -ENOMEM;
     loop->ready.tail = &loop->ready.head;
-    cio__list_init(&loop->tasks);
     cio__stack_pool_init(&loop->stacks);
     cio__tasks_init(loop);
     cio__handles_init(loop);
@@ -164,6 +163,12 @@ void cio__loop_close(struct cio__loop *loop)
     free(loop);
 }
 
+static void cancel_deadlocked(struct cio__task *t, void *woke)
+{
+    if (t->state == CIO__T_WAITING && cio__cancel_task(t, CIO_EDEADLOCK))
+        *(bool *)woke = true;
+}
+
 /* Nothing is ready, no timer is set, no fd is watched and no other thread
  * holds a reference: no task can ever run again. Report it, and cancel
  * every waiting task so they unwind. Returns CIO_EDEADLOCK if even that
@@ -176,12 +181,7 @@ static int deadlock(struct cio__loop *loop)
     }
     loop->deadlocked = true;
     bool woke = false;
-    cio__list_foreach(it, &loop->tasks)
-    {
-        struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        if (t->state == CIO__T_WAITING)
-            woke |= cio__cancel_task(t, CIO_EDEADLOCK);
-    }
+    cio__tasks_each(loop, cancel_deadlocked, &woke);
     return woke ? 0 : CIO_EDEADLOCK;
 }
 

@@ -80,6 +80,12 @@ struct cio__fdw {
     uint8_t reg;
 };
 
+/* Task names (task/names.c). */
+struct cio__task_names {
+    struct cio__task_name *slots; /* open addressing; NULL until the first */
+    size_t mask, count;
+};
+
 struct cio__loop {
     /* The scheduler: runs on the thread's own stack. */
     cio__ctx sched_ctx;
@@ -109,12 +115,12 @@ struct cio__loop {
     /* Tasks. */
     struct cio__stack_pool stacks;
     size_t default_stack;
-    struct cio__list tasks; /* every task not yet released */
-    long ntasks;
+    long ntasks;                 /* tasks not yet released (their records' id is not 0) */
     uint64_t next_id;            /* the loop's serial in the high bits, see task.h */
     struct cio__task *graveyard; /* ended task whose stack awaits release */
     struct cio__slab task_slab;  /* task records */
     struct cio__task *main_task;
+    struct cio__task_names names;
     long external_refs;           /* things outside the loop that may wake it */
     struct cio__threads *threads; /* thread-safe calls, signals (threads/) */
 
@@ -212,6 +218,10 @@ void cio__futures_free(struct cio__loop *loop);
  * released or not, when it closes. */
 void cio__tasks_init(struct cio__loop *loop);
 void cio__tasks_free(struct cio__loop *loop);
+/* Calls fn on every task not yet released, in the order they were spawned
+ * (out of memory to sort them, in the order of their records). fn may
+ * cancel or wake tasks, not spawn or release them. */
+void cio__tasks_each(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg), void *arg);
 
 /* fd watching (io.c). */
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);

@@ -101,7 +101,7 @@ int cio__happy_eyeballs(const cio_addrinfo *list, double delay, const cio_addrin
         return -ENOMEM;
     interleave(list, a, n);
     struct he he = {.timer.fire = delay_fire};
-    struct cio__loop *loop = self->loop;
+    struct cio__loop *loop = cio__tls_loop;
     int started = 0, winner = -1, last_err = -EHOSTUNREACH;
     bool start_next = true;
     rc = 0;

@@ -343,7 +343,7 @@ static int upkeep_main(void *arg)
 {
     cio_pg_pool *p = arg;
     struct cio__task *t = cio__self();
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     while (!p->closing && !cio__interrupted(t)) {
         int64_t now = cio_time_ns();
         reap(p, now);
@@ -374,7 +374,7 @@ static int upkeep_main(void *arg)
         p->upkeep_deadline = deadline;
         if (deadline != CIO__NEVER) {
             t->timer.deadline = deadline;
-            t->timer_code = 0;
+            t->timer_timeout = false;
             if (cio__timer_start(loop, &t->timer) < 0) {
                 if (cio_sleep(RETRY_MIN) < 0) /* out of memory: poll slowly */
                     break;
@@ -526,7 +526,7 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     int64_t deadline =
         timeout < 0 ? CIO__NEVER : cio__deadline_after(loop->now, cio__sec_to_ns(timeout));
     for (;;) {
@@ -558,7 +558,7 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
         p->nwaiting++;
         if (deadline != CIO__NEVER) {
             t->timer.deadline = deadline;
-            t->timer_code = -ETIMEDOUT;
+            t->timer_timeout = true;
             if (cio__timer_start(loop, &t->timer) < 0) {
                 cio__list_unlink(&w.link);
                 p->nwaiting--;

@@ -43,7 +43,7 @@ static void schedule(struct cio__loop *loop, struct done_cb *d, int result)
 
 static void notify(struct cio__waiter *w, struct cio__task *ended)
 {
-    schedule(ended->loop, cio__container_of(w, struct done_cb, w), ended->result);
+    schedule(cio__tls_loop, cio__container_of(w, struct done_cb, w), ended->result);
 }
 
 int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
@@ -62,7 +62,7 @@ int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
                           .task = h,
                           .context = cio__context_share(cio__context_current())};
     if (t->state == CIO__T_DONE)
-        schedule(t->loop, d, t->result);
+        schedule(cio__tls_loop, d, t->result);
     else
         cio__list_push(&t->done_waiters, &d->w.link);
     return 0;

@@ -91,7 +91,7 @@ void cio__overflow_uninstall(struct cio__loop *loop)
 void cio__overflow_canary(struct cio__task *t)
 {
     char label[CIO__TASK_LABEL];
-    say(fileno(t->loop->report), "the canary at the bottom of its stack was overwritten",
+    say(fileno(cio__tls_loop->report), "the canary at the bottom of its stack was overwritten",
         cio__task_label(t, label));
     abort();
 }

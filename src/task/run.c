@@ -18,6 +18,22 @@ static const char *state_name(const struct cio__task *t)
     }
 }
 
+static void dump_task(struct cio__task *t, void *arg)
+{
+    FILE *out = arg;
+    char label[CIO__TASK_LABEL];
+    fprintf(out, "  %-20s %s", cio__task_label(t, label), state_name(t));
+    if (t->state == CIO__T_WAITING)
+        fprintf(out, " in %s", t->wait_what ? t->wait_what : "?");
+    if (t->cancelled)
+        fputs(" [cancelled]", out);
+    if (t->detached)
+        fputs(" [detached]", out);
+    if (t->state == CIO__T_DONE)
+        fprintf(out, " result %d", t->result);
+    fputc('\n', out);
+}
+
 void cio_dump_tasks(FILE *out)
 {
     struct cio__loop *loop = cio__tls_loop;
@@ -26,48 +42,42 @@ void cio_dump_tasks(FILE *out)
     if (!out)
         out = stderr;
     fprintf(out, "cio: %ld task(s) on this loop\n", loop->ntasks);
-    cio__list_foreach(it, &loop->tasks)
-    {
-        struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        char label[CIO__TASK_LABEL];
-        fprintf(out, "  %-20s %s", cio__task_label(t, label), state_name(t));
-        if (t->state == CIO__T_WAITING)
-            fprintf(out, " in %s", t->wait_what ? t->wait_what : "?");
-        if (t->cancelled)
-            fputs(" [cancelled]", out);
-        if (t->detached)
-            fputs(" [detached]", out);
-        if (t->state == CIO__T_DONE)
-            fprintf(out, " result %d", t->result);
-        fputc('\n', out);
-    }
+    cio__tasks_each(loop, dump_task, out);
     fflush(out);
 }
 
+static void note_running(void *record, void *any)
+{
+    const struct cio__task *t = record;
+    if (t->id && t->state != CIO__T_DONE)
+        *(bool *)any = true;
+}
+
+/* Called once per loop iteration at the end: walks the records without
+ * sorting them. */
 static bool all_done(struct cio__loop *loop)
 {
-    cio__list_foreach(it, &loop->tasks)
-    {
-        if (cio__container_of(it, struct cio__task, link)->state != CIO__T_DONE)
-            return false;
-    }
-    return true;
+    bool any = false;
+    cio__slab_each(&loop->task_slab, note_running, &any);
+    return !any;
+}
+
+static void cancel_leftover(struct cio__task *t, void *arg)
+{
+    struct cio__loop *loop = arg;
+    if (t->state == CIO__T_DONE)
+        return;
+    char label[CIO__TASK_LABEL];
+    cio__report(loop, "task '%s' was still %s when the main task returned: cancelling it%s",
+                cio__task_label(t, label), state_name(t), t->detached ? " (detached)" : "");
+    cio__cancel_task(t, -ECANCELED);
 }
 
 /* Main has returned: tasks still alive broke structured concurrency. Name
  * them, cancel them, and let them unwind through their cleanup. */
 static void cancel_leftovers(struct cio__loop *loop)
 {
-    cio__list_foreach(it, &loop->tasks)
-    {
-        struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        if (t->state == CIO__T_DONE)
-            continue;
-        char label[CIO__TASK_LABEL];
-        cio__report(loop, "task '%s' was still %s when the main task returned: cancelling it%s",
-                    cio__task_label(t, label), state_name(t), t->detached ? " (detached)" : "");
-        cio__cancel_task(t, -ECANCELED);
-    }
+    cio__tasks_each(loop, cancel_leftover, loop);
     while (!all_done(loop))
         if (cio__loop_iterate(loop) == CIO_EDEADLOCK)
             return;
@@ -86,18 +96,19 @@ static void run_ready_once(struct cio__loop *loop)
         cio__run(loop, cio__readyq_pop(loop));
 }
 
+static void report_one_unretrieved(struct cio__task *t, void *arg)
+{
+    struct cio__loop *loop = arg;
+    char label[CIO__TASK_LABEL];
+    if (t != loop->main_task && t->state == CIO__T_DONE && !t->retrieved && t->result < 0 &&
+        t->result != -ECANCELED)
+        cio__report(loop, "task '%s' failed and was never joined: %s (%s)",
+                    cio__task_label(t, label), cio_strerror(t->result), cio_err_name(t->result));
+}
+
 static void report_unretrieved(struct cio__loop *loop)
 {
-    cio__list_foreach(it, &loop->tasks)
-    {
-        struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        char label[CIO__TASK_LABEL];
-        if (t != loop->main_task && t->state == CIO__T_DONE && !t->retrieved && t->result < 0 &&
-            t->result != -ECANCELED)
-            cio__report(loop, "task '%s' failed and was never joined: %s (%s)",
-                        cio__task_label(t, label), cio_strerror(t->result),
-                        cio_err_name(t->result));
-    }
+    cio__tasks_each(loop, report_one_unretrieved, loop);
 }
 
 int cio_run_with(const cio_run_options *opts, cio_task_fn main, void *arg)

@@ -44,9 +44,9 @@ static int enter(cio_scope *s, int kind, int64_t deadline)
     s->timer_.fire = scope_timer_fire;
     s->timer_.deadline = deadline;
     if (kind == KIND_TIMEOUT) {
-        if (deadline <= t->loop->now)
+        if (deadline <= cio__tls_loop->now)
             s->expired_ = true;
-        else if (deadline != CIO__NEVER && cio__timer_start(t->loop, &s->timer_) < 0)
+        else if (deadline != CIO__NEVER && cio__timer_start(cio__tls_loop, &s->timer_) < 0)
             return -ENOMEM;
     }
     s->parent_ = t->scopes;
@@ -79,7 +79,7 @@ int cio_timeout_reschedule(cio_scope *s, double deadline)
         return -EINVAL;
     if (s->expired_)
         return CIO_ESTATE;
-    struct cio__loop *loop = s->task_->loop;
+    struct cio__loop *loop = cio__tls_loop;
     cio__timer_stop(loop, &s->timer_);
     s->timer_.deadline = cio__abs_to_ns(deadline);
     if (s->timer_.deadline <= loop->now) {
@@ -98,7 +98,7 @@ int cio_scope_exit(cio_scope *s)
     struct cio__task *t = s->task_;
     if (t != cio__self() || t->scopes != s)
         return CIO_ESCOPE;
-    cio__timer_stop(t->loop, &s->timer_);
+    cio__timer_stop(cio__tls_loop, &s->timer_);
     t->scopes = s->parent_;
     s->entered_ = false;
     return s->kind_ == KIND_TIMEOUT && s->expired_;
@@ -118,10 +118,10 @@ void cio__scope_cleanup(cio_scope *s)
 void cio__scopes_abandon(struct cio__task *t)
 {
     char label[CIO__TASK_LABEL];
-    cio__report(t->loop, "task '%s' ended inside a scope it never exited",
+    cio__report(cio__tls_loop, "task '%s' ended inside a scope it never exited",
                 cio__task_label(t, label));
     for (struct cio_scope *s = t->scopes; s; s = s->parent_) {
-        cio__timer_stop(t->loop, &s->timer_);
+        cio__timer_stop(cio__tls_loop, &s->timer_);
         s->entered_ = false;
     }
     t->scopes = NULL;

@@ -23,17 +23,24 @@
 #define SWITCH_PAIRED 1
 #endif
 
-/* Three cache lines. At 232 bytes (records 240 bytes apart, each over
- * four or five lines), a gather of 100,000 tasks, which streams through
- * their records, took 10-30% longer. The sanitizers' fields and the
+/* Two cache lines (see task.h). At 232 bytes (records 240 bytes apart,
+ * each over four or five lines), a gather of 100,000 tasks took 10-30%
+ * longer than at 192; at 192, a task taking turns with a thousand others
+ * missed the cache on a third line. The sanitizers' fields and the
  * ucontext switch's saved context come on top. */
 #if !defined(CIO__ASAN) && !defined(CIO__TSAN) && !defined(CIO_SWITCH_UCONTEXT) &&                 \
     UINTPTR_MAX == UINT64_MAX
-_Static_assert(sizeof(struct cio__task) == 192, "a task record is three cache lines");
+_Static_assert(sizeof(struct cio__task) == 128, "a task record is two cache lines");
 #endif
+/* What a task will run shares its bytes with the timer's deadline and
+ * sequence number, which an idle timer never reads: not with `fire`, set at
+ * spawn, nor with `where`, which says it is idle. */
+_Static_assert(sizeof(((struct cio__task *)0)->start) <= offsetof(struct cio__timer, fire),
+               "the start fields overlap only what an idle timer never reads");
 
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
+    t->id = 0; /* what tells a record given back from a task's (tasks_each) */
     cio__slab_put(&loop->task_slab, t);
 }
 
@@ -222,7 +229,7 @@ int cio__suspend(struct cio__task *t, const char *what)
 {
     t->state = CIO__T_WAITING;
     t->wait_what = what; /* read by task dumps while the task waits */
-    switch_out(t->loop, t);
+    switch_out(cio__tls_loop, t);
     /* Back as the loop's current task; read it there rather than keep t
      * across the switch (see do_switch()). */
     return cio__tls_loop->current->wake_code;
@@ -258,13 +265,13 @@ bool cio__cancel_task(struct cio__task *t, int code)
 static void task_timer_fire(struct cio__timer *timer)
 {
     struct cio__task *t = cio__container_of(timer, struct cio__task, timer);
-    cio__wake(t, t->timer_code);
+    cio__wake(t, t->timer_timeout ? -ETIMEDOUT : 0);
 }
 
 const char *cio__task_label(const struct cio__task *t, char buf[CIO__TASK_LABEL])
 {
-    if (t->name)
-        return t->name;
+    if (t->named)
+        return cio__task_name_get(cio__tls_loop, t);
     /* "task-" and the serial, written from the end of buf, without
      * snprintf: see task.h. */
     char *p = buf + CIO__TASK_LABEL;
@@ -281,13 +288,12 @@ const char *cio__task_label(const struct cio__task *t, char buf[CIO__TASK_LABEL]
 
 void cio__task_release(struct cio__task *t)
 {
-    struct cio__loop *loop = t->loop;
-    if (cio__unlikely(t->name != NULL)) { /* free(NULL) is still a call */
-        free(t->name);
-        t->name = NULL;
+    struct cio__loop *loop = cio__tls_loop;
+    if (cio__unlikely(t->named)) {
+        cio__task_name_drop(loop, t);
+        t->named = false;
     }
     t->id = 0;
-    cio__list_unlink(&t->link);
     loop->ntasks--;
     if (t != loop->current)
         task_free(loop, t); /* else still running on its stack: reap() frees it */
@@ -305,26 +311,84 @@ void cio__tasks_init(struct cio__loop *loop)
                     << CIO__TASK_SERIAL_BITS;
 }
 
+/* Tasks that never ended (stuck past the cancellation at the end of
+ * cio_run) still hold their contexts and done callbacks. (Their names go
+ * with the table.) */
+static void task_drop(void *record, void *arg)
+{
+    (void)arg;
+    struct cio__task *t = record;
+    if (t->id == 0)
+        return; /* given back: holds nothing */
+    cio__context_drop(t->context);
+    cio__task_done_callbacks_free(t);
+}
+
 void cio__tasks_free(struct cio__loop *loop)
 {
-    /* Tasks that never ended (stuck past the cancellation at the end of
-     * cio_run) still hold their contexts and done callbacks; every task not
-     * released, its name. */
-    cio__list_foreach(it, &loop->tasks)
-    {
-        struct cio__task *t = cio__container_of(it, struct cio__task, link);
-        cio__context_drop(t->context);
-        cio__task_done_callbacks_free(t);
-        free(t->name);
-    }
+    cio__slab_each(&loop->task_slab, task_drop, NULL);
+    cio__task_names_free(loop);
     cio__slab_fini(&loop->task_slab);
-    cio__list_init(&loop->tasks);
     loop->ntasks = 0;
+}
+
+/* The tasks not yet released are found by a walk of the records rather than
+ * kept in a list: a list would cost every spawn and release a write to the
+ * neighbours' records, for the few walks a loop makes (dumps, reports and
+ * the cancellations at its end). */
+struct alive {
+    struct cio__task **v;
+    size_t n, cap;
+};
+
+static void add_alive(void *record, void *arg)
+{
+    struct alive *a = arg;
+    struct cio__task *t = record;
+    if (t->id && a->n < a->cap)
+        a->v[a->n++] = t;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(struct cio__task *const *)a)->id, y = (*(struct cio__task *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+struct visit {
+    void (*fn)(struct cio__task *t, void *arg);
+    void *arg;
+};
+
+static void visit_alive(void *record, void *arg)
+{
+    struct visit *v = arg;
+    struct cio__task *t = record;
+    if (t->id)
+        v->fn(t, v->arg);
+}
+
+void cio__tasks_each(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg), void *arg)
+{
+    /* Ids grow with every spawn: sorted by id is the order of spawning. */
+    struct alive a = {NULL, 0, (size_t)loop->ntasks};
+    if (!a.cap)
+        return;
+    if (!(a.v = malloc(a.cap * sizeof *a.v))) {
+        struct visit v = {fn, arg};
+        cio__slab_each(&loop->task_slab, visit_alive, &v);
+        return;
+    }
+    cio__slab_each(&loop->task_slab, add_alive, &a);
+    qsort(a.v, a.n, sizeof *a.v, by_id);
+    for (size_t i = 0; i < a.n; i++)
+        fn(a.v[i], arg);
+    free(a.v);
 }
 
 static void task_end(struct cio__task *t, int result)
 {
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     t->result = result;
     t->state = CIO__T_DONE;
     if (cio__unlikely(t->context != NULL)) {
@@ -356,7 +420,7 @@ static void task_end(struct cio__task *t, int result)
 static void task_entry(void *arg)
 {
     struct cio__task *t = arg;
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
 #ifdef CIO__ASAN
     __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
@@ -364,7 +428,7 @@ static void task_entry(void *arg)
         reap(loop);
     /* As in asyncio, a task cancelled before it first ran never runs
      * (give_stack() ends most such tasks without a stack). */
-    int result = t->cancelled ? -ECANCELED : t->fn(t->arg);
+    int result = t->cancelled ? -ECANCELED : t->start.fn(t->start.arg);
     task_end(t, result);
     loop->graveyard = t; /* its stack goes back once we are off it */
 #ifdef SWITCH_PAIRED
@@ -393,25 +457,32 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     struct cio__task *t = cio__slab_get(&loop->task_slab);
     if (!t)
         return spawn_failed(-ENOMEM);
-    t->name = NULL;
-    if (opts && opts->name && !(t->name = strdup(opts->name))) {
-        task_free(loop, t);
-        return spawn_failed(-ENOMEM);
+    bool named = false;
+    if (opts && opts->name) {
+        char *copy = strdup(opts->name);
+        if (!copy || cio__task_name_set(loop, t, copy) < 0) {
+            free(copy);
+            task_free(loop, t);
+            return spawn_failed(-ENOMEM);
+        }
+        named = true;
     }
     /* Field by field rather than memset: spawning is a hot path. */
     t->run.kind = CIO__RUN_TASK;
     t->state = CIO__T_READY;
     t->started = t->cancelled = t->nointr = t->detached = t->retrieved = t->canaried = false;
-    t->wake_code = t->timer_code = t->result = 0;
+    t->timer_timeout = false;
+    t->named = named;
+    t->stack_kib = (uint32_t)((size + 1023) / 1024);
+    t->wake_code = t->result = 0; /* and so wait_what is NULL */
     t->id = ++loop->next_id;
-    t->loop = loop;
     t->scopes = NULL;
+    t->stack = NULL;
     t->timer.where = 0;
     t->timer.fire = task_timer_fire;
+    t->start.fn = fn;
+    t->start.arg = arg;
     t->joiner = NULL;
-    cio__list_init(&t->done_waiters);
-    t->fn = fn;
-    t->arg = arg;
     /* asyncio's create_task: the spawner's context as it is now (a
      * callback's when a callback spawns). */
     struct cio__task *parent = loop->current;
@@ -419,16 +490,13 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
         parent
             ? (cio__unlikely(parent->context != NULL) ? cio__context_share(parent->context) : NULL)
             : cio__context_share(cio__context_current());
-    t->stack = NULL;
-    t->stack_kib = (uint32_t)((size + 1023) / 1024);
-    t->wait_what = NULL;
+    cio__list_init(&t->done_waiters);
 #ifdef CIO__ASAN
     t->asan_fake_stack = NULL;
 #endif
 #ifdef CIO__TSAN
     t->tsan_fiber = NULL;
 #endif
-    cio__list_push(&loop->tasks, &t->link);
     loop->ntasks++;
     cio__readyq_push(loop, &t->run);
     return (cio_task){t, t->id};
@@ -496,8 +564,9 @@ int cio_detach(cio_task h)
     if (t->state == CIO__T_DONE) {
         char label[CIO__TASK_LABEL];
         if (t->result < 0 && t->result != -ECANCELED && !t->retrieved)
-            cio__report(t->loop, "detached task '%s' failed: %s (%s)", cio__task_label(t, label),
-                        cio_strerror(t->result), cio_err_name(t->result));
+            cio__report(cio__tls_loop, "detached task '%s' failed: %s (%s)",
+                        cio__task_label(t, label), cio_strerror(t->result),
+                        cio_err_name(t->result));
         cio__task_release(t);
         return 0;
     }
@@ -547,13 +616,18 @@ const char *cio_task_name(cio_task h)
     struct cio__task *t = cio__task_from(h);
     if (!t)
         return NULL;
-    if (!t->name) {
+    if (!t->named) {
         /* Made now, to last as long as the handle: most tasks are never
-         * asked, and a record has no room to spare for it. */
+         * asked. */
         char buf[CIO__TASK_LABEL];
-        t->name = strdup(cio__task_label(t, buf));
+        char *name = strdup(cio__task_label(t, buf));
+        if (!name || cio__task_name_set(cio__tls_loop, t, name) < 0) {
+            free(name);
+            return NULL;
+        }
+        t->named = true;
     }
-    return t->name;
+    return cio__task_name_get(cio__tls_loop, t);
 }
 
 cio_task cio_current(void)
@@ -582,8 +656,8 @@ int cio_yield(void)
     if (rc)
         return rc;
     t->state = CIO__T_READY;
-    cio__readyq_push(t->loop, &t->run);
-    switch_out(t->loop, t);
+    cio__readyq_push(cio__tls_loop, &t->run);
+    switch_out(cio__tls_loop, t);
     return cio__interrupted(t);
 }
 
@@ -596,10 +670,10 @@ int cio_sleep(double seconds)
     int64_t d = cio__sec_to_ns(seconds);
     if (d == 0)
         return cio_yield();
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     if (d != CIO__NEVER) {
         t->timer.deadline = cio__deadline_after(loop->now, d);
-        t->timer_code = 0;
+        t->timer_timeout = false;
         if (cio__timer_start(loop, &t->timer) < 0)
             return -ENOMEM;
     }
@@ -616,14 +690,14 @@ int cio_wait_fd(int fd, int events, double timeout)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     rc = cio__io_watch_task(loop, fd, (unsigned)events, t);
     if (rc)
         return rc;
     int64_t d = timeout < 0 ? CIO__NEVER : cio__sec_to_ns(timeout);
     if (d != CIO__NEVER) {
         t->timer.deadline = cio__deadline_after(loop->now, d);
-        t->timer_code = -ETIMEDOUT;
+        t->timer_timeout = true;
         if (cio__timer_start(loop, &t->timer) < 0) {
             cio__io_unwatch_task(loop, fd, t);
             return -ENOMEM;

@@ -21,42 +21,59 @@ enum cio__task_state {
  * loop's free list); its stack is taken from the pool only when it first
  * runs and goes back the moment it returns, before anyone joins it. So a
  * task that has not started or has ended holds no stack, and a burst of
- * short tasks run one after another reuses one warm stack. The record is
- * three cache lines (task.c checks), which is why a task's name lives
- * elsewhere and only once someone asks for it. */
+ * short tasks run one after another reuses one warm stack.
+ *
+ * The record is two cache lines (task.c checks): a thousand tasks taking
+ * turns, or a hundred thousand gathered, stream through their records, and
+ * every line a task touches is one more miss. So it keeps nothing that
+ * can live elsewhere: its loop is the thread's (cio__tls_loop), the loop
+ * finds its tasks by walking the records (cio__tasks_each), a name lives
+ * in a table beside them (names.c), and fields that are never needed at
+ * the same time share their bytes (the unions below). */
 struct cio__task {
-    /* First line: what checking a handle, cancelling and waking read. */
+    /* First line: what switching, waking, cancelling and checking a handle
+     * read. */
     cio__ctx ctx;
     struct cio__runnable run;
     uint8_t state;
-    bool started; /* given a stack; a switch tests this, not t->stack,
-                   * which lies in a line it would not otherwise read */
-    bool cancelled;
-    bool nointr; /* in an uninterruptible wait: cancel and timeouts wait */
-    bool detached;
-    bool retrieved; /* someone read the result */
-    bool canaried;  /* its stack has a canary below (no guard page): a switch
-                     * checks it, and reads the stack's header only then */
-    int wake_code;
-    int result;
-    uint64_t id; /* handle check; 0 once released */
-    struct cio__loop *loop;
+    bool started : 1;       /* given a stack (a switch tests this) */
+    bool cancelled : 1;     /* level-triggered: stays set */
+    bool nointr : 1;        /* in an uninterruptible wait: cancel and timeouts wait */
+    bool detached : 1;      /* nobody will join it */
+    bool retrieved : 1;     /* someone read the result */
+    bool canaried : 1;      /* its stack has a canary below (no guard page): a
+                             * switch checks it, and reads the stack's header
+                             * only then */
+    bool timer_timeout : 1; /* its timer wakes it with -ETIMEDOUT (else 0) */
+    bool named : 1;         /* has an entry in the loop's names */
+    uint32_t stack_kib;     /* usable stack it asked for, KiB */
+    union {
+        /* While it waits: what for, for dumps. */
+        const char *wait_what;
+        /* Once woken: what its cio__suspend() returns; once ended: its
+         * result. */
+        struct {
+            int wake_code;
+            int result;
+        };
+    };
+    uint64_t id;              /* handle check; 0 once released */
     struct cio_scope *scopes; /* innermost first */
+    struct cio__stack *stack; /* NULL before it starts and once it has ended */
     /* Second: timers and the end. */
-    struct cio__timer timer; /* sleeps and the timeouts of waits */
-    int timer_code;          /* what the timer wakes the task with */
-    uint32_t stack_kib;      /* usable stack it asked for, KiB */
+    union {
+        struct cio__timer timer; /* sleeps and the timeouts of waits */
+        /* Before it starts, when its timer is idle: what it will run. An
+         * idle timer is only ever asked whether it is scheduled, which
+         * reads neither field (task.c checks). */
+        struct {
+            cio_task_fn fn;
+            void *arg;
+        } start;
+    };
     struct cio__task *joiner;
+    struct cio__context *context;  /* context variables; NULL: none (context.c) */
     struct cio__list done_waiters; /* struct cio__waiter, woken at the end */
-    /* Third: first run, end and release. */
-    struct cio__list link; /* in loop->tasks */
-    cio_task_fn fn;
-    void *arg;
-    struct cio__context *context; /* context variables; NULL: none (context.c) */
-    struct cio__stack *stack;     /* NULL before it starts and once it has ended */
-    /* Where the task waits, for dumps. */
-    const char *wait_what;
-    char *name; /* malloc'd; NULL: "task-N", made only when asked for */
 #ifdef CIO__ASAN
     void *asan_fake_stack;
 #endif
@@ -64,6 +81,15 @@ struct cio__task {
     void *tsan_fiber; /* ThreadSanitizer's view of the task's stack */
 #endif
 };
+
+/* Task names (names.c), kept beside the records: NULL if t has none. */
+const char *cio__task_name_get(const struct cio__loop *loop, const struct cio__task *t);
+/* Gives t the name, which the table then owns: 0 or -ENOMEM. */
+int cio__task_name_set(struct cio__loop *loop, const struct cio__task *t, char *name);
+/* Forgets t's name and frees it. */
+void cio__task_name_drop(struct cio__loop *loop, const struct cio__task *t);
+/* Frees every name, at the loop's close. */
+void cio__task_names_free(struct cio__loop *loop);
 
 /* One task waiting for something; lives on the waiting task's stack. */
 struct cio__waiter {
@@ -133,7 +159,7 @@ static inline bool cio__wake(struct cio__task *t, int code)
         return false;
     t->state = CIO__T_READY;
     t->wake_code = code;
-    cio__readyq_push(t->loop, &t->run);
+    cio__readyq_push(cio__tls_loop, &t->run);
     return true;
 }
 

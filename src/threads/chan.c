@@ -23,6 +23,7 @@ struct waiter {
     bool done; /* under the channel's mutex */
     /* A task: */
     struct cio__task *task;
+    struct cio__loop *loop; /* the task's */
     struct cio__remote *remote;
     struct cio__inbox_node node;
     bool delivered; /* the task's loop thread only */
@@ -77,7 +78,7 @@ static void complete(struct waiter *w, int result)
     w->done = true;
     if (w->cv) {
         pthread_cond_signal(w->cv);
-    } else if (cio__tls_loop == w->task->loop) {
+    } else if (cio__tls_loop == w->loop) {
         w->delivered = true;
         cio__wake(w->task, 0);
     } else {
@@ -148,6 +149,7 @@ static int wait_on(cio_chan *ch, struct cio__list *list, struct waiter *w, const
         pthread_mutex_unlock(&ch->mu);
         return -ENOMEM;
     }
+    w->loop = loop;
     w->remote = th->remote;
     cio__list_push(list, &w->link);
     pthread_mutex_unlock(&ch->mu);

@@ -398,7 +398,7 @@ int cio_run_in_executor(const cio_job_options *opts, cio_job_fn fn, void *arg)
         return rc;
     }
     cio_executor *ex = opts && opts->executor ? opts->executor : cio_executor_default();
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     struct cio__threads *th = cio__threads_get(loop);
     struct job *j = ex && th ? malloc(sizeof *j) : NULL;
     if (!j)

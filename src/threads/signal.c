@@ -98,7 +98,7 @@ int cio_signal_wait(const sigset_t *set)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    struct cio__loop *loop = t->loop;
+    struct cio__loop *loop = cio__tls_loop;
     struct cio__threads *th = cio__threads_get(loop);
     if (!th)
         return -ENOMEM;

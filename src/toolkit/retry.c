@@ -115,7 +115,7 @@ int cio_limiter_acquire(cio_limiter *l)
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    int64_t now = t->loop->now;
+    int64_t now = cio__tls_loop->now;
     int64_t due = reserve(l, now);
     if (due <= now)
         return 0;
