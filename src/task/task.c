@@ -32,11 +32,6 @@
     UINTPTR_MAX == UINT64_MAX
 _Static_assert(sizeof(struct cio__task) == 128, "a task record is two cache lines");
 #endif
-/* What a task will run shares its bytes with the timer's deadline and
- * sequence number, which an idle timer never reads: not with `fire`, set at
- * spawn, nor with `where`, which says it is idle. */
-_Static_assert(sizeof(((struct cio__task *)0)->start) <= offsetof(struct cio__timer, fire),
-               "the start fields overlap only what an idle timer never reads");
 
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
@@ -63,6 +58,17 @@ static __attribute__((noinline)) void reap(struct cio__loop *loop)
 static void task_entry(void *arg);
 static void task_end(struct cio__task *t, int result);
 
+/* What a task runs, at the top of its stack from when it is given one. */
+struct task_start {
+    cio_task_fn fn;
+    void *arg;
+};
+
+static struct task_start *start_of(struct cio__stack *s)
+{
+    return (struct task_start *)((uintptr_t)s & ~(uintptr_t)15) - 1;
+}
+
 /* Gives a task about to run for the first time its stack. Without one (out
  * of memory), or if it was cancelled before it ever ran, it ends here, on
  * the caller's stack, without running: its result says why. */
@@ -79,10 +85,16 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
      * task never returned from (task_entry's, at least). */
     __asan_unpoison_memory_region(s->lo, (size_t)((char *)s - s->lo));
 #endif
+    /* What the task will run moves from the record, where it shared the
+     * bytes of the context and the stack pointer, to the top of the stack,
+     * next to the first frame: task_entry() reads it from a line the
+     * switch has just brought in, not from a record line long evicted. */
+    struct task_start *start = start_of(s);
+    *start = (struct task_start){t->start_fn, t->start_arg};
     t->stack = s;
     t->started = true;
     t->canaried = s->canary != NULL;
-    cio__ctx_make(&t->ctx, s->lo, (void *)((uintptr_t)s & ~(uintptr_t)15), task_entry, t);
+    cio__ctx_make(&t->ctx, s->lo, start, task_entry, t);
 #ifdef CIO__TSAN
     /* Without a fiber of its own, ThreadSanitizer would see every task's
      * calls and returns on one shadow stack, which overflows. */
@@ -428,7 +440,8 @@ static void task_entry(void *arg)
         reap(loop);
     /* As in asyncio, a task cancelled before it first ran never runs
      * (give_stack() ends most such tasks without a stack). */
-    int result = t->cancelled ? -ECANCELED : t->start.fn(t->start.arg);
+    struct task_start *start = start_of(t->stack);
+    int result = t->cancelled ? -ECANCELED : start->fn(start->arg);
     task_end(t, result);
     loop->graveyard = t; /* its stack goes back once we are off it */
 #ifdef SWITCH_PAIRED
@@ -477,11 +490,10 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     t->wake_code = t->result = 0; /* and so wait_what is NULL */
     t->id = ++loop->next_id;
     t->scopes = NULL;
-    t->stack = NULL;
+    t->start_fn = fn; /* in place of the context and the stack, until it starts */
+    t->start_arg = arg;
     t->timer.where = 0;
     t->timer.fire = task_timer_fire;
-    t->start.fn = fn;
-    t->start.arg = arg;
     t->joiner = NULL;
     /* asyncio's create_task: the spawner's context as it is now (a
      * callback's when a callback spawns). */

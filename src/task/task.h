@@ -29,11 +29,18 @@ enum cio__task_state {
  * can live elsewhere: its loop is the thread's (cio__tls_loop), the loop
  * finds its tasks by walking the records (cio__tasks_each), a name lives
  * in a table beside them (names.c), and fields that are never needed at
- * the same time share their bytes (the unions below). */
+ * the same time share their bytes (the unions below). What it will run
+ * waits in the first line, not the second: its first run reads only the
+ * first. */
 struct cio__task {
     /* First line: what switching, waking, cancelling and checking a handle
-     * read. */
-    cio__ctx ctx;
+     * read. Before the task starts, what it will run sits in the bytes of
+     * its context and its stack pointer, which have no value yet
+     * (give_stack() moves it onto the new stack). */
+    union {
+        cio__ctx ctx;
+        cio_task_fn start_fn;
+    };
     struct cio__runnable run;
     uint8_t state;
     bool started : 1;       /* given a stack (a switch tests this) */
@@ -59,18 +66,12 @@ struct cio__task {
     };
     uint64_t id;              /* handle check; 0 once released */
     struct cio_scope *scopes; /* innermost first */
-    struct cio__stack *stack; /* NULL before it starts and once it has ended */
-    /* Second: timers and the end. */
     union {
-        struct cio__timer timer; /* sleeps and the timeouts of waits */
-        /* Before it starts, when its timer is idle: what it will run. An
-         * idle timer is only ever asked whether it is scheduled, which
-         * reads neither field (task.c checks). */
-        struct {
-            cio_task_fn fn;
-            void *arg;
-        } start;
+        struct cio__stack *stack; /* once it has started; NULL once it has ended */
+        void *start_arg;          /* before */
     };
+    /* Second: timers and the end. */
+    struct cio__timer timer; /* sleeps and the timeouts of waits */
     struct cio__task *joiner;
     struct cio__context *context;  /* context variables; NULL: none (context.c) */
     struct cio__list done_waiters; /* struct cio__waiter, woken at the end */
