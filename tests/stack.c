@@ -15,6 +15,11 @@
 
 #define SIZE ((size_t)64 * 1024)
 
+static void put_back(struct cio__stack_pool *p, struct cio__stack *s)
+{
+    cio__stack_put(p, s, SIZE, s->canary != NULL);
+}
+
 static size_t page_size(void)
 {
     return (size_t)sysconf(_SC_PAGESIZE);
@@ -96,7 +101,7 @@ static void test_first_batch_is_backed_and_guarded(void **state)
     long budget = p.guard_budget;
     enum { N = 8 };
     struct cio__stack *s[N];
-    s[0] = cio__stack_get(&p, SIZE);
+    s[0] = cio__stack_get(&p, SIZE, NULL);
     assert_non_null(s[0]);
     struct cio__stack_class *k = s[0]->cls;
     /* Carving the first prepared a batch of eight: the top pages of the
@@ -112,7 +117,7 @@ static void test_first_batch_is_backed_and_guarded(void **state)
             assert_int_equal(p.guard_budget, budget - (N - 1));
     }
     for (int i = 1; i < N; i++) {
-        s[i] = cio__stack_get(&p, SIZE);
+        s[i] = cio__stack_get(&p, SIZE, NULL);
         assert_non_null(s[i]);
     }
     assert_ptr_equal(k->prepared, k->bump);
@@ -125,7 +130,7 @@ static void test_first_batch_is_backed_and_guarded(void **state)
             assert_ptr_equal(s[i]->lo, (char *)s[0]->lo + (size_t)i * k->slot + page_size());
     }
     for (int i = 0; i < N; i++)
-        cio__stack_put(s[i]);
+        put_back(&p, s[i]);
     cio__stack_pool_fini(&p);
 }
 
@@ -139,7 +144,7 @@ static void test_batch_guard_faults(void **state)
     cio__stack_pool_init(&p);
     struct cio__stack *s[5];
     for (int i = 0; i < 5; i++)
-        s[i] = cio__stack_get(&p, SIZE);
+        s[i] = cio__stack_get(&p, SIZE, NULL);
     assert_non_null(s[4]);
     assert_null(s[4]->canary);
     fflush(NULL);
@@ -165,7 +170,7 @@ static void test_batches_stop_at_the_guard_budget(void **state)
     p.guard_budget = 3;
     struct cio__stack *s[8];
     for (int i = 0; i < 8; i++)
-        s[i] = cio__stack_get(&p, SIZE);
+        s[i] = cio__stack_get(&p, SIZE, NULL);
     /* The chunk's first slot needs none of the budget; three more got
      * guards; the rest are dense, watched by a canary in the slot below. */
     for (int i = 0; i < 8; i++) {
@@ -181,6 +186,35 @@ static void test_batches_stop_at_the_guard_budget(void **state)
     cio__stack_pool_fini(&p);
 }
 
+/* The pool tells whether a stack is guarded by a canary without reading
+ * the stack's header, when it is carved and when it is taken again. */
+static void test_canary_known_without_the_header(void **state)
+{
+    (void)state;
+    struct cio__stack_pool p;
+    cio__stack_pool_init(&p);
+    p.guard_budget = 2;
+    enum { N = 6 };
+    struct cio__stack *s[N];
+    bool canaried[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = cio__stack_get(&p, SIZE, &canaried[i]);
+        assert_non_null(s[i]);
+        assert_int_equal(canaried[i], s[i]->canary != NULL);
+    }
+    assert_false(canaried[0]);
+    assert_true(canaried[N - 1]);
+    for (int i = 0; i < N; i++)
+        cio__stack_put(&p, s[i], SIZE, canaried[i]);
+    /* Taken again, the last given back first, each with what it is. */
+    for (int i = N - 1; i >= 0; i--) {
+        bool c = !canaried[i];
+        assert_ptr_equal(cio__stack_get(&p, SIZE, &c), s[i]);
+        assert_int_equal(c, canaried[i]);
+    }
+    cio__stack_pool_fini(&p);
+}
+
 static void test_prepared_ahead_is_bounded(void **state)
 {
     (void)state;
@@ -192,7 +226,7 @@ static void test_prepared_ahead_is_bounded(void **state)
     size_t batches = 0;
     char *last = NULL;
     for (size_t i = 0; i < N; i++) {
-        s[i] = cio__stack_get(&p, SIZE);
+        s[i] = cio__stack_get(&p, SIZE, NULL);
         assert_non_null(s[i]);
         struct cio__stack_class *k = s[i]->cls;
         /* Never more prepared ahead than carved so far (or the minimum
@@ -208,11 +242,11 @@ static void test_prepared_ahead_is_bounded(void **state)
     /* Batches grow with the pool: a few dozen for thousands of stacks. */
     assert_in_range(batches, 4, 40);
     for (size_t i = 0; i < N; i++)
-        cio__stack_put(s[i]);
+        put_back(&p, s[i]);
     /* Freed stacks are reused before anything new is carved. */
     struct cio__stack_class *k = s[0]->cls;
     size_t carved = k->carved;
-    assert_ptr_equal(cio__stack_get(&p, SIZE), s[N - 1]);
+    assert_ptr_equal(cio__stack_get(&p, SIZE, NULL), s[N - 1]);
     assert_int_equal(k->carved, carved);
     free(s);
     cio__stack_pool_fini(&p);
@@ -231,7 +265,7 @@ static void test_stack_tops_spread_over_cache_sets(void **state)
     bool seen[4096 / 64] = {0};
     int distinct = 0;
     for (int i = 0; i < N; i++) {
-        s[i] = cio__stack_get(&p, SIZE);
+        s[i] = cio__stack_get(&p, SIZE, NULL);
         assert_non_null(s[i]);
         assert_true((size_t)((char *)s[i] - s[i]->lo) >= SIZE);
         size_t line = ((uintptr_t)s[i] % 4096) / 64;
@@ -251,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_first_batch_is_backed_and_guarded),
         cmocka_unit_test(test_batch_guard_faults),
         cmocka_unit_test(test_batches_stop_at_the_guard_budget),
+        cmocka_unit_test(test_canary_known_without_the_header),
         cmocka_unit_test(test_prepared_ahead_is_bounded),
         cmocka_unit_test(test_stack_tops_spread_over_cache_sets),
     };

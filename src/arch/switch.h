@@ -23,8 +23,15 @@ typedef struct cio__ctx {
 void cio__ctx_switch(cio__ctx *from, cio__ctx *to);
 
 /* Prepares *ctx so that switching to it runs entry(arg) on the stack
- * [lo, hi). entry must never return. */
+ * [lo, hi). entry must never return. Only the ucontext switch uses lo
+ * (CIO__CTX_USES_LO): the others may be passed NULL, and a caller that
+ * would read lo from memory it does not otherwise touch need not. */
 void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), void *arg);
+#ifdef CIO_SWITCH_UCONTEXT
+#define CIO__CTX_USES_LO 1
+#else
+#define CIO__CTX_USES_LO 0
+#endif
 
 #ifndef CIO_SWITCH_UCONTEXT
 /* The assembly switches keep the return stack buffer in step. A switch is

@@ -121,6 +121,7 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
     struct cio__stack_class *k = p->classes;
     while (k) {
         struct cio__stack_class *next = k->next;
+        free(k->free);
         free(k);
         k = next;
     }
@@ -234,6 +235,15 @@ static void prepare(struct cio__stack_pool *p, struct cio__stack_class *k)
 /* Carves a new slot from the class's current chunk and protects it. */
 static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_class *k)
 {
+    if (k->carved == k->cap) {
+        /* Room to give back every stack carved (see stack.h). */
+        size_t cap = k->cap ? 2 * k->cap : 16;
+        uintptr_t *v = realloc(k->free, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        k->free = v;
+        k->cap = cap;
+    }
     if (k->bump == k->bump_end && grow(p, k) < 0)
         return NULL;
     if (k->bump == k->prepared)
@@ -245,7 +255,6 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
     k->carved++;
     struct cio__stack *s = slot_header(base, k->slot);
     s->cls = k;
-    s->next_free = NULL;
     s->canary = NULL;
     enum cio__guard_kind how = CIO__GUARD_CANARY;
     if (first) {
@@ -270,7 +279,7 @@ static struct cio__stack *carve(struct cio__stack_pool *p, struct cio__stack_cla
     return s;
 }
 
-struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size)
+struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size, bool *canaried)
 {
     struct cio__stack_class *k = p->last;
     if (cio__unlikely(!k || size != p->last_size)) {
@@ -280,12 +289,12 @@ struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size)
         p->last = k;
         p->last_size = size;
     }
-    struct cio__stack *s = k->free;
-    if (cio__likely(s != NULL)) {
-        k->free = s->next_free;
-        return s;
-    }
-    return carve(p, k);
+    if (cio__likely(k->nfree > 0))
+        return cio__stack_pop(k, canaried);
+    struct cio__stack *s = carve(p, k);
+    if (s && canaried)
+        *canaried = s->canary != NULL;
+    return s;
 }
 
 size_t cio__stack_pool_carved(const struct cio__stack_pool *p)

@@ -47,7 +47,6 @@ struct cio__stack_chunk;
 /* Sits near the top of its slot, below the canary zone; the usable stack is
  * [lo, this). */
 struct cio__stack {
-    struct cio__stack *next_free;
     char *lo;
     const uint64_t *canary; /* in the slot below; NULL if a guard page is there */
     struct cio__stack_class *cls;
@@ -64,7 +63,14 @@ struct cio__stack_class {
     char *bump, *bump_end;
     char *prepared; /* slots below this one in cur have been prepared */
     char *guarded;  /* ... and those below this one got a guard page then */
-    struct cio__stack *free;
+    /* Stacks given back, the last on top: their headers' addresses, with
+     * bit 0 set for one guarded by a canary. An array rather than a list
+     * through the headers, so that neither taking a stack nor giving it
+     * back reads or writes its header, a line the task does not touch
+     * otherwise. Room for every stack carved, so giving back never
+     * allocates. */
+    uintptr_t *free;
+    size_t nfree, cap;
 };
 
 struct cio__stack_pool {
@@ -80,31 +86,43 @@ struct cio__stack_pool {
 void cio__stack_pool_init(struct cio__stack_pool *p);
 void cio__stack_pool_fini(struct cio__stack_pool *p);
 
-/* A stack with at least `size` usable bytes, or NULL (out of memory). */
-static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size);
+/* A stack with at least `size` usable bytes, or NULL (out of memory). If
+ * canaried is not NULL, *canaried tells whether a canary guards it (no
+ * guard page): the caller learns it without reading the header. */
+static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size,
+                                                bool *canaried);
 
 /* cio__stack_get() when the last size's class has no free stack. */
-struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size);
+struct cio__stack *cio__stack_get_slow(struct cio__stack_pool *p, size_t size, bool *canaried);
 
 /* How many stacks the pool has carved so far (in use or free). */
 size_t cio__stack_pool_carved(const struct cio__stack_pool *p);
 
-/* Returns s to the pool. */
-static inline void cio__stack_put(struct cio__stack *s)
+/* Returns s, taken with `size`, to the pool; canaried as cio__stack_get()
+ * said. */
+static inline void cio__stack_put(struct cio__stack_pool *p, struct cio__stack *s, size_t size,
+                                  bool canaried)
 {
-    s->next_free = s->cls->free;
-    s->cls->free = s;
+    struct cio__stack_class *k = p->last && size == p->last_size ? p->last : s->cls;
+    k->free[k->nfree++] = (uintptr_t)s | canaried;
 }
 
-static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size)
+/* Takes the stack given back last to k, which has one. */
+static inline struct cio__stack *cio__stack_pop(struct cio__stack_class *k, bool *canaried)
+{
+    uintptr_t e = k->free[--k->nfree];
+    if (canaried)
+        *canaried = e & 1;
+    return (struct cio__stack *)(e & ~(uintptr_t)1);
+}
+
+static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_t size,
+                                                bool *canaried)
 {
     struct cio__stack_class *k = p->last;
-    struct cio__stack *s;
-    if (k && size == p->last_size && (s = k->free) != NULL) {
-        k->free = s->next_free;
-        return s;
-    }
-    return cio__stack_get_slow(p, size);
+    if (k && size == p->last_size && k->nfree)
+        return cio__stack_pop(k, canaried);
+    return cio__stack_get_slow(p, size, canaried);
 }
 
 /* False if the task on s has overrun its stack into the canary below. */

@@ -39,13 +39,20 @@ static void task_free(struct cio__loop *loop, struct cio__task *t)
     cio__slab_put(&loop->task_slab, t);
 }
 
+/* What a task asks of the stack pool: its usable stack and room for its
+ * first frame. */
+static size_t stack_request(const struct cio__task *t)
+{
+    return (size_t)t->stack_kib * 1024 + 64;
+}
+
 /* Returns the stack of the task that just ended (we have left it now) to
  * the pool, and the task too if nobody wants its result. */
 static __attribute__((noinline)) void reap(struct cio__loop *loop)
 {
     struct cio__task *t = loop->graveyard;
     loop->graveyard = NULL;
-    cio__stack_put(t->stack);
+    cio__stack_put(&loop->stacks, t->stack, stack_request(t), t->canaried);
     t->stack = NULL;
 #ifdef CIO__TSAN
     __tsan_destroy_fiber(t->tsan_fiber);
@@ -64,9 +71,12 @@ struct task_start {
     void *arg;
 };
 
+/* Below the cache line of the stack's header, which the task then never
+ * touches: the pool keeps its free stacks without reading or writing their
+ * headers either (stack.h). */
 static struct task_start *start_of(struct cio__stack *s)
 {
-    return (struct task_start *)((uintptr_t)s & ~(uintptr_t)15) - 1;
+    return (struct task_start *)((uintptr_t)s & ~(uintptr_t)63) - 1;
 }
 
 /* Gives a task about to run for the first time its stack. Without one (out
@@ -74,8 +84,9 @@ static struct task_start *start_of(struct cio__stack *s)
  * the caller's stack, without running: its result says why. */
 static bool give_stack(struct cio__loop *loop, struct cio__task *t)
 {
+    bool canaried = false;
     struct cio__stack *s =
-        t->cancelled ? NULL : cio__stack_get(&loop->stacks, (size_t)t->stack_kib * 1024 + 64);
+        t->cancelled ? NULL : cio__stack_get(&loop->stacks, stack_request(t), &canaried);
     if (cio__unlikely(!s)) {
         task_end(t, t->cancelled ? -ECANCELED : -ENOMEM);
         return false;
@@ -93,8 +104,8 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
     *start = (struct task_start){t->start_fn, t->start_arg};
     t->stack = s;
     t->started = true;
-    t->canaried = s->canary != NULL;
-    cio__ctx_make(&t->ctx, s->lo, start, task_entry, t);
+    t->canaried = canaried;
+    cio__ctx_make(&t->ctx, CIO__CTX_USES_LO ? s->lo : NULL, start, task_entry, t);
 #ifdef CIO__TSAN
     /* Without a fiber of its own, ThreadSanitizer would see every task's
      * calls and returns on one shadow stack, which overflows. */
