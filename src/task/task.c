@@ -39,11 +39,12 @@ static void task_free(struct cio__loop *loop, struct cio__task *t)
     cio__slab_put(&loop->task_slab, t);
 }
 
-/* What a task asks of the stack pool: its usable stack and room for its
- * first frame. */
+/* What a task asks of the stack pool: its usable stack and room for what
+ * give_stack() puts on top (up to 63 bytes left below the header's line,
+ * the start fields, the first frame). */
 static size_t stack_request(const struct cio__task *t)
 {
-    return (size_t)t->stack_kib * 1024 + 64;
+    return (size_t)t->stack_kib * 1024 + 128;
 }
 
 /* Returns the stack of the task that just ended (we have left it now) to
