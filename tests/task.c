@@ -180,6 +180,58 @@ static int sleeper(void *arg)
     return cio_sleep(*(double *)arg);
 }
 
+/* A record given back is reused without its second line being written
+ * again: its last task must leave nothing there. The first task sets a
+ * context variable, sleeps, is joined and watched by a done callback; the
+ * next, on the same record, must start clean. */
+static cio_context_var reuse_var = CIO_CONTEXT_VAR("reuse", NULL);
+
+static int leave_traces(void *arg)
+{
+    (void)arg;
+    if (cio_context_set(&reuse_var, (void *)"stale") < 0)
+        return -1;
+    return cio_sleep(0.01);
+}
+
+static int start_clean(void *arg)
+{
+    (void)arg;
+    if (cio_context_get(&reuse_var) != NULL)
+        return -2;          /* the last task's context */
+    return cio_sleep(0.01); /* a timer that works */
+}
+
+static void count_done(cio_task t, int result, void *arg)
+{
+    (void)t;
+    (void)result;
+    (*(int *)arg)++;
+}
+
+static int reuse(void *arg)
+{
+    (void)arg;
+    int done_a = 0, done_b = 0;
+    cio_task a = cio_spawn(leave_traces, NULL);
+    task_check_eq(cio_task_add_done_callback(a, count_done, &done_a), 0);
+    task_check_eq(cio_join(a), 0);
+    cio_task b = cio_spawn(start_clean, NULL);
+    task_check(b.ptr_ == a.ptr_); /* the same record, given back last */
+    task_check_eq(cio_task_add_done_callback(b, count_done, &done_b), 0);
+    task_check_eq(cio_join(b), 0); /* nobody joins it already */
+    task_check_eq(cio_sleep(0.01), 0);
+    task_check_eq(done_a, 1);
+    task_check_eq(done_b, 1);
+    return 0;
+}
+
+static void test_reused_record_starts_clean(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(reuse, NULL));
+}
+
 static int detach(void *arg)
 {
     int *ran = arg;
@@ -537,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_yield_round_robin),
         cmocka_unit_test(test_names_and_current),
         cmocka_unit_test(test_many_names),
+        cmocka_unit_test(test_reused_record_starts_clean),
         cmocka_unit_test(test_detach),
         cmocka_unit_test(test_bad_joins),
         cmocka_unit_test(test_spawn_errors),

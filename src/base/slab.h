@@ -78,20 +78,31 @@ void cio__slab_each(const struct cio__slab *s, void (*fn)(void *record, void *ar
 /* Carves a record from a new slab; NULL when out of memory. */
 void *cio__slab_grow(struct cio__slab *s);
 
-/* A record (16-byte aligned, contents undefined), or NULL. */
-static inline void *cio__slab_get(struct cio__slab *s)
+/* A record (16-byte aligned), or NULL. *reused says whether it was given
+ * back before, and holds what its last owner left in it but the first word,
+ * or is new, and holds anything. */
+static inline void *cio__slab_get_reused(struct cio__slab *s, bool *reused)
 {
     void *r = s->free;
     if (cio__likely(r != NULL)) {
         s->free = *(void **)r;
+        *reused = true;
         return r;
     }
+    *reused = false;
     if (cio__likely(s->bump != s->end)) {
         r = s->bump;
         s->bump += s->size;
         return r;
     }
     return cio__slab_grow(s);
+}
+
+/* A record (16-byte aligned, contents undefined), or NULL. */
+static inline void *cio__slab_get(struct cio__slab *s)
+{
+    bool reused;
+    return cio__slab_get_reused(s, &reused);
 }
 
 /* Gives a record back for reuse. */

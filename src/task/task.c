@@ -479,9 +479,21 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     size_t size = opts && opts->stack_size ? opts->stack_size : loop->default_stack;
     if (size < CIO_MIN_STACK_SIZE || size > ((size_t)1 << 36))
         return spawn_failed(-EINVAL);
-    struct cio__task *t = cio__slab_get(&loop->task_slab);
+    bool reused;
+    struct cio__task *t = cio__slab_get_reused(&loop->task_slab, &reused);
     if (!t)
         return spawn_failed(-ENOMEM);
+    if (cio__unlikely(!reused)) {
+        /* The second line as every task leaves it when it is released (its
+         * timer stopped, its context dropped, nobody joining or waiting):
+         * a record given back already holds these, and a spawn that
+         * reuses one does not touch its second line. */
+        t->timer.where = 0;
+        t->timer.fire = task_timer_fire;
+        t->joiner = NULL;
+        t->context = NULL;
+        cio__list_init(&t->done_waiters);
+    }
     bool named = false;
     if (opts && opts->name) {
         char *copy = strdup(opts->name);
@@ -504,17 +516,12 @@ cio_task cio_spawn_with(const cio_spawn_options *opts, cio_task_fn fn, void *arg
     t->scopes = NULL;
     t->start_fn = fn; /* in place of the context and the stack, until it starts */
     t->start_arg = arg;
-    t->timer.where = 0;
-    t->timer.fire = task_timer_fire;
-    t->joiner = NULL;
     /* asyncio's create_task: the spawner's context as it is now (a
      * callback's when a callback spawns). */
     struct cio__task *parent = loop->current;
-    t->context =
-        parent
-            ? (cio__unlikely(parent->context != NULL) ? cio__context_share(parent->context) : NULL)
-            : cio__context_share(cio__context_current());
-    cio__list_init(&t->done_waiters);
+    struct cio__context *context = parent ? parent->context : cio__context_current();
+    if (cio__unlikely(context != NULL))
+        t->context = cio__context_share(context);
 #ifdef CIO__ASAN
     t->asan_fake_stack = NULL;
 #endif
