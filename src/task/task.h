@@ -67,8 +67,8 @@ struct cio__task {
     uint64_t id;              /* handle check; 0 once released */
     struct cio_scope *scopes; /* innermost first */
     union {
-        struct cio__stack *stack; /* once it has started; NULL once it has ended */
-        void *start_arg;          /* before */
+        struct cio__stack *stack; /* from its start (NULL once it has ended) */
+        void *start_arg;          /* until then (started tells which) */
     };
     /* Second: timers and the end. */
     struct cio__timer timer; /* sleeps and the timeouts of waits */
