@@ -35,6 +35,16 @@ _Static_assert(sizeof(struct cio__task) == 128, "a task record is two cache line
 
 static void task_free(struct cio__loop *loop, struct cio__task *t)
 {
+#ifdef CIO__ASAN
+    /* A spawn that reuses this record will not write its second line: the
+     * task must have left it as a new one needs it. Checked in the
+     * sanitizer build, which runs every test; a miss here is cio's bug. */
+    if (t->timer.where || t->joiner || t->context || !cio__list_empty(&t->done_waiters)) {
+        fputs("cio: internal error: a task record given back with its second line in use\n",
+              stderr);
+        __builtin_trap();
+    }
+#endif
     t->id = 0; /* what tells a record given back from a task's (tasks_each) */
     cio__slab_put(&loop->task_slab, t);
 }
