@@ -222,6 +222,9 @@ void cio__tasks_free(struct cio__loop *loop);
  * (out of memory to sort them, in the order of their records). fn may
  * cancel or wake tasks, not spawn or release them. */
 void cio__tasks_each(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg), void *arg);
+/* As cio__tasks_each(), in the order of their records, allocating nothing. */
+void cio__tasks_each_unordered(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg),
+                               void *arg);
 
 /* fd watching (io.c). */
 int cio__io_watch_task(struct cio__loop *loop, int fd, unsigned events, struct cio__task *t);

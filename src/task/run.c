@@ -46,19 +46,17 @@ void cio_dump_tasks(FILE *out)
     fflush(out);
 }
 
-static void note_running(void *record, void *any)
+static void note_running(struct cio__task *t, void *any)
 {
-    const struct cio__task *t = record;
-    if (t->id && t->state != CIO__T_DONE)
+    if (t->state != CIO__T_DONE)
         *(bool *)any = true;
 }
 
-/* Called once per loop iteration at the end: walks the records without
- * sorting them. */
+/* Called once per loop iteration at the end: no order needed. */
 static bool all_done(struct cio__loop *loop)
 {
     bool any = false;
-    cio__slab_each(&loop->task_slab, note_running, &any);
+    cio__tasks_each_unordered(loop, note_running, &any);
     return !any;
 }
 

@@ -345,50 +345,10 @@ void cio__tasks_init(struct cio__loop *loop)
                     << CIO__TASK_SERIAL_BITS;
 }
 
-/* Tasks that never ended (stuck past the cancellation at the end of
- * cio_run) still hold their contexts and done callbacks. (Their names go
- * with the table.) */
-static void task_drop(void *record, void *arg)
-{
-    (void)arg;
-    struct cio__task *t = record;
-    if (t->id == 0)
-        return; /* given back: holds nothing */
-    cio__context_drop(t->context);
-    cio__task_done_callbacks_free(t);
-}
-
-void cio__tasks_free(struct cio__loop *loop)
-{
-    cio__slab_each(&loop->task_slab, task_drop, NULL);
-    cio__task_names_free(loop);
-    cio__slab_fini(&loop->task_slab);
-    loop->ntasks = 0;
-}
-
 /* The tasks not yet released are found by a walk of the records rather than
  * kept in a list: a list would cost every spawn and release a write to the
  * neighbours' records, for the few walks a loop makes (dumps, reports and
- * the cancellations at its end). */
-struct alive {
-    struct cio__task **v;
-    size_t n, cap;
-};
-
-static void add_alive(void *record, void *arg)
-{
-    struct alive *a = arg;
-    struct cio__task *t = record;
-    if (t->id && a->n < a->cap)
-        a->v[a->n++] = t;
-}
-
-static int by_id(const void *a, const void *b)
-{
-    uint64_t x = (*(struct cio__task *const *)a)->id, y = (*(struct cio__task *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
+ * the cancellations at its end). A record given back has id 0. */
 struct visit {
     void (*fn)(struct cio__task *t, void *arg);
     void *arg;
@@ -402,6 +362,31 @@ static void visit_alive(void *record, void *arg)
         v->fn(t, v->arg);
 }
 
+void cio__tasks_each_unordered(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg),
+                               void *arg)
+{
+    struct visit v = {fn, arg};
+    cio__slab_each(&loop->task_slab, visit_alive, &v);
+}
+
+struct alive {
+    struct cio__task **v;
+    size_t n, cap;
+};
+
+static void add_alive(struct cio__task *t, void *arg)
+{
+    struct alive *a = arg;
+    if (a->n < a->cap)
+        a->v[a->n++] = t;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(struct cio__task *const *)a)->id, y = (*(struct cio__task *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 void cio__tasks_each(struct cio__loop *loop, void (*fn)(struct cio__task *t, void *arg), void *arg)
 {
     /* Ids grow with every spawn: sorted by id is the order of spawning. */
@@ -409,15 +394,32 @@ void cio__tasks_each(struct cio__loop *loop, void (*fn)(struct cio__task *t, voi
     if (!a.cap)
         return;
     if (!(a.v = malloc(a.cap * sizeof *a.v))) {
-        struct visit v = {fn, arg};
-        cio__slab_each(&loop->task_slab, visit_alive, &v);
+        cio__tasks_each_unordered(loop, fn, arg);
         return;
     }
-    cio__slab_each(&loop->task_slab, add_alive, &a);
+    cio__tasks_each_unordered(loop, add_alive, &a);
     qsort(a.v, a.n, sizeof *a.v, by_id);
     for (size_t i = 0; i < a.n; i++)
         fn(a.v[i], arg);
     free(a.v);
+}
+
+/* Tasks that never ended (stuck past the cancellation at the end of
+ * cio_run) still hold their contexts and done callbacks. (Their names go
+ * with the table.) */
+static void task_drop(struct cio__task *t, void *arg)
+{
+    (void)arg;
+    cio__context_drop(t->context);
+    cio__task_done_callbacks_free(t);
+}
+
+void cio__tasks_free(struct cio__loop *loop)
+{
+    cio__tasks_each_unordered(loop, task_drop, NULL);
+    cio__task_names_free(loop);
+    cio__slab_fini(&loop->task_slab);
+    loop->ntasks = 0;
 }
 
 static void task_end(struct cio__task *t, int result)
