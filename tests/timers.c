@@ -186,11 +186,95 @@ static void test_dense_bucket(void **state)
     free(m);
 }
 
+/* Timers cancelled mostly in the order they were added, as equal timeouts
+ * and sleepers cancelled in turn are, while new ones keep coming: a list
+ * that never empties. Its tombstones at the front must be given back as
+ * they appear (the memory it holds stays that of the live timers), and the
+ * positions timers hold must stay valid as its blocks move down. */
+static void churn(int64_t delay)
+{
+    enum { LIVE = 5000, ROUNDS = 200000 };
+    struct cio__timer *t = calloc(ROUNDS, sizeof *t);
+    bool *live = calloc(ROUNDS, sizeof *live);
+    uint64_t rng = 0x2545F4914F6CDD1Dull;
+    struct cio__timers q;
+    int64_t now = 0;
+    cio__timers_init(&q, now);
+    size_t count = 0;
+    uint32_t oldest = 0, most_blocks = 0;
+    for (uint32_t i = 0; i < ROUNDS; i++) {
+        /* Deadlines rise with i, so they fire in the order of i. */
+        t[i].deadline = now + delay + i;
+        t[i].fire = fire_nothing;
+        assert_int_equal(cio__timers_add(&q, &t[i]), 0);
+        live[i] = true;
+        count++;
+        rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+        if (rng % 8 == 0) { /* now and then, one from the middle */
+            uint32_t j = oldest + (uint32_t)(rng >> 8) % (i + 1 - oldest);
+            if (live[j]) {
+                cio__timers_remove(&q, &t[j]);
+                live[j] = false;
+                count--;
+            }
+        }
+        while (count > LIVE) {
+            if (live[oldest]) {
+                cio__timers_remove(&q, &t[oldest]);
+                assert_false(cio__timer_scheduled(&t[oldest]));
+                live[oldest] = false;
+                count--;
+            }
+            oldest++;
+        }
+        assert_int_equal(q.count, count);
+        const struct cio__timer_list *l =
+            delay > 3 * 1000000000ll ? &q.overflow : &q.bucket[(delay >> CIO__WHEEL_SHIFT) & 255];
+        if (l->nblocks > most_blocks)
+            most_blocks = l->nblocks;
+        if (i == ROUNDS - 1)
+            assert_true(l->base > 0); /* its blocks moved down */
+    }
+    /* The list held about what its live timers need, not a block for
+     * every timer ever added (ROUNDS / 64 = 3125). */
+    assert_true(most_blocks <= 2 * LIVE / 64 + 2 * 16);
+    /* The live ones fire in order. */
+    uint32_t next = oldest;
+    struct cio__timer *f;
+    while ((f = cio__timers_pop_due(&q, now + delay + ROUNDS))) {
+        while (!live[next])
+            next++;
+        assert_ptr_equal(f, &t[next]);
+        live[next++] = false;
+        count--;
+    }
+    assert_int_equal(count, 0);
+    assert_int_equal(q.count, 0);
+    cio__timers_fini(&q);
+    free(live);
+    free(t);
+}
+
+static void test_churn_in_overflow(void **state)
+{
+    (void)state;
+    churn(3600 * 1000000000ll);
+}
+
+static void test_churn_in_bucket(void **state)
+{
+    (void)state;
+    /* 1 s away and 200 us wide: one bucket of the ring. */
+    churn(1000000000ll - 1000000000ll % (1 << CIO__WHEEL_SHIFT) + 100);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_model),
         cmocka_unit_test(test_dense_bucket),
+        cmocka_unit_test(test_churn_in_overflow),
+        cmocka_unit_test(test_churn_in_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

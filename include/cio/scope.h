@@ -36,7 +36,7 @@ struct cio__timer {
     uint64_t seq;     /* FIFO order among equal deadlines */
     void (*fire)(struct cio__timer *timer);
     uint32_t pos;  /* in the heap: position + 1; in a wheel bucket or the
-                    * overflow: position (see where) */
+                    * overflow: its position in that list (see where) */
     uint8_t where; /* 0 when not scheduled (see src/base/timers.h) */
 };
 

@@ -56,12 +56,23 @@ static void vec_free(struct cio__timer_vec *v)
 
 /* ---- lists of references in blocks ---------------------------------------- */
 
-static inline struct cio__timer_ref *at(const struct cio__timer_list *l, uint32_t i)
+static inline struct cio__timer_ref *at(const struct cio__timer_list *l, uint32_t off)
 {
-    return &l->blocks[i / CIO__TIMER_BLOCK]->r[i % CIO__TIMER_BLOCK];
+    return &l->blocks[off / CIO__TIMER_BLOCK]->r[off % CIO__TIMER_BLOCK];
 }
 
-static int list_push(struct cio__timers *q, struct cio__timer_list *l, struct cio__timer_ref r)
+static inline bool list_empty(const struct cio__timer_list *l)
+{
+    return l->front == l->n;
+}
+
+static inline uint32_t list_live(const struct cio__timer_list *l)
+{
+    return l->n - l->front - l->dead;
+}
+
+/* Appends r; returns its offset, or -ENOMEM. */
+static int64_t list_push(struct cio__timers *q, struct cio__timer_list *l, struct cio__timer_ref r)
 {
     if (l->n == l->nblocks * CIO__TIMER_BLOCK) {
         if (l->nblocks == l->cap) {
@@ -77,40 +88,69 @@ static int list_push(struct cio__timers *q, struct cio__timer_list *l, struct ci
             return -ENOMEM;
         l->blocks[l->nblocks++] = blk;
     }
-    *at(l, l->n++) = r;
-    return 0;
+    *at(l, l->n) = r;
+    return l->n++;
 }
 
-/* Gives back the blocks past the first n references. */
+/* Gives back the blocks past the first n offsets. */
 static void list_truncate(struct cio__timers *q, struct cio__timer_list *l, uint32_t n)
 {
     l->n = n;
     uint32_t keep = (n + CIO__TIMER_BLOCK - 1) / CIO__TIMER_BLOCK;
-    while (l->nblocks > keep)
-        cio__slab_put(&q->blocks, l->blocks[--l->nblocks]);
+    while (l->nblocks > keep) {
+        struct cio__timer_block *blk = l->blocks[--l->nblocks];
+        if (blk)
+            cio__slab_put(&q->blocks, blk);
+    }
 }
 
 static void list_clear(struct cio__timers *q, struct cio__timer_list *l)
 {
     list_truncate(q, l, 0);
-    l->dead = 0;
+    l->front = l->dead = 0;
 }
 
-/* Drops the tombstones once they are the majority, keeping the order. */
+/* Moves front past the tombstones it points at, giving back the blocks it
+ * leaves behind; once they are half the list's, the blocks still held move
+ * to the start of the array. */
+static void list_advance_front(struct cio__timers *q, struct cio__timer_list *l)
+{
+    uint32_t f = l->front;
+    while (f < l->n && !at(l, f)->timer)
+        f++;
+    l->dead -= f - l->front;
+    for (uint32_t b = l->front / CIO__TIMER_BLOCK; b < f / CIO__TIMER_BLOCK; b++) {
+        cio__slab_put(&q->blocks, l->blocks[b]);
+        l->blocks[b] = NULL;
+    }
+    l->front = f;
+    uint32_t gone = f / CIO__TIMER_BLOCK;
+    if (gone >= 16 && 2 * gone >= l->nblocks) {
+        memmove(l->blocks, l->blocks + gone, (l->nblocks - gone) * sizeof *l->blocks);
+        l->nblocks -= gone;
+        l->base += gone * CIO__TIMER_BLOCK;
+        l->front -= gone * CIO__TIMER_BLOCK;
+        l->n -= gone * CIO__TIMER_BLOCK;
+    }
+}
+
+/* Drops the tombstones once they are the majority, keeping the order. The
+ * live references move down to the start of front's block. */
 static void list_compact(struct cio__timers *q, struct cio__timer_list *l)
 {
-    if (l->dead < 32 || l->dead * 2 < l->n)
+    if (l->dead < 32 || l->dead * 2 < l->n - l->front)
         return;
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < l->n; i++) {
+    uint32_t start = l->front - l->front % CIO__TIMER_BLOCK, j = start;
+    for (uint32_t i = l->front; i < l->n; i++) {
         struct cio__timer_ref *r = at(l, i);
         if (!r->timer)
             continue;
         *at(l, j) = *r;
-        r->timer->pos = j;
+        r->timer->pos = l->base + j;
         j++;
     }
     list_truncate(q, l, j);
+    l->front = start;
     l->dead = 0;
 }
 
@@ -140,9 +180,10 @@ static int place_future(struct cio__timers *q, struct cio__timer *t)
         v = &q->overflow;
         where = CIO__TW_OVERFLOW;
     }
-    t->pos = v->n;
-    if (list_push(q, v, (struct cio__timer_ref){d, t->seq, t}) < 0)
+    int64_t off = list_push(q, v, (struct cio__timer_ref){d, t->seq, t});
+    if (off < 0)
         return -ENOMEM;
+    t->pos = v->base + (uint32_t)off;
     t->where = where;
     if (where == CIO__TW_BUCKET)
         q->used[k / 64] |= 1ull << (k % 64);
@@ -188,6 +229,42 @@ static struct cio__timer_ref *run_find(struct cio__timers *q, const struct cio__
     return NULL;
 }
 
+/* Turns the reference at offset off of list v, which t (bucket k, or the
+ * overflow) had, into a tombstone: what list_remove() leaves to a call. */
+static __attribute__((noinline)) void list_remove_slow(struct cio__timers *q,
+                                                       struct cio__timer_list *v, uint32_t off,
+                                                       const struct cio__timer *t)
+{
+    v->dead++;
+    if (off == v->front)
+        list_advance_front(q, v);
+    if (list_empty(v)) {
+        list_clear(q, v);
+        if (t->where == CIO__TW_BUCKET) {
+            unsigned k = bucket_of(t->deadline);
+            q->used[k / 64] &= ~(1ull << (k % 64));
+        }
+    } else {
+        list_compact(q, v);
+    }
+}
+
+static inline void list_remove(struct cio__timers *q, struct cio__timer_list *v,
+                               const struct cio__timer *t)
+{
+    uint32_t off = t->pos - v->base;
+    struct cio__timer_ref *r = at(v, off);
+    r->timer = NULL;
+    /* Nearly always, when timers leave in the order they came: the front
+     * one goes, and the next, in the same block, is live. */
+    if (cio__likely(off == v->front && (off + 1) % CIO__TIMER_BLOCK && off + 1 < v->n &&
+                    r[1].timer)) {
+        v->front = off + 1;
+        return;
+    }
+    list_remove_slow(q, v, off, t);
+}
+
 void cio__timers_remove(struct cio__timers *q, struct cio__timer *t)
 {
     if (t->where == CIO__TW_NONE)
@@ -200,19 +277,8 @@ void cio__timers_remove(struct cio__timers *q, struct cio__timer *t)
         if (r)
             r->timer = NULL;
     } else {
-        struct cio__timer_list *v =
-            t->where == CIO__TW_BUCKET ? &q->bucket[bucket_of(t->deadline)] : &q->overflow;
-        at(v, t->pos)->timer = NULL;
-        v->dead++;
-        if (v->dead == v->n) {
-            list_clear(q, v);
-            if (t->where == CIO__TW_BUCKET) {
-                unsigned k = bucket_of(t->deadline);
-                q->used[k / 64] &= ~(1ull << (k % 64));
-            }
-        } else {
-            list_compact(q, v);
-        }
+        list_remove(
+            q, t->where == CIO__TW_BUCKET ? &q->bucket[bucket_of(t->deadline)] : &q->overflow, t);
     }
     t->where = CIO__TW_NONE;
     q->count--;
@@ -266,9 +332,10 @@ static void insertion_sort(struct cio__timer_ref *a, uint32_t n)
 #define DIGIT0(r) (low_bits(r) & (RADIX - 1))
 #define DIGIT1(r) (low_bits(r) >> RADIX_BITS)
 
-/* Calls `body` with `r` set to each live reference of list l, in order. */
+/* Calls `body` with `r` set to each live reference of list l, in order
+ * (from front's block: what lies before front in it is tombstones). */
 #define FOREACH_LIVE(l, r, body)                                                                   \
-    for (uint32_t b_ = 0; b_ < (l)->nblocks; b_++) {                                               \
+    for (uint32_t b_ = (l)->front / CIO__TIMER_BLOCK; b_ < (l)->nblocks; b_++) {                   \
         const struct cio__timer_ref *blk_ = (l)->blocks[b_]->r;                                    \
         uint32_t n_ = (l)->n - b_ * CIO__TIMER_BLOCK;                                              \
         if (n_ > CIO__TIMER_BLOCK)                                                                 \
@@ -290,7 +357,7 @@ static void insertion_sort(struct cio__timer_ref *a, uint32_t n)
 static int drain_bucket(struct cio__timers *q, unsigned k)
 {
     struct cio__timer_list *v = &q->bucket[k];
-    uint32_t live = v->n - v->dead;
+    uint32_t live = list_live(v);
     /* The run's consumed prefix is dropped (run entries are not pointed at
      * by their timers, so they can move) once it is as long as the rest:
      * a loop that is behind drains buckets while a long run is still being
@@ -339,12 +406,12 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
 static void refill_from_overflow(struct cio__timers *q)
 {
     struct cio__timer_list *v = &q->overflow;
-    if (v->n == 0 || slot_of(q->overflow_min) >= slot_of(q->horizon) + CIO__WHEEL_SLOTS)
+    if (list_empty(v) || slot_of(q->overflow_min) >= slot_of(q->horizon) + CIO__WHEEL_SLOTS)
         return;
     q->overflow_min = INT64_MAX;
-    uint32_t kept = 0, n = v->n;
-    v->n = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    /* The references kept move down to the start of front's block. */
+    uint32_t start = v->front - v->front % CIO__TIMER_BLOCK, kept = start;
+    for (uint32_t i = v->front; i < v->n; i++) {
         struct cio__timer *t = at(v, i)->timer;
         if (!t)
             continue;
@@ -357,13 +424,18 @@ static void refill_from_overflow(struct cio__timers *q)
             continue;
         /* Still too far (or no memory): stays, in order. */
         *at(v, kept) = *at(v, i);
-        t->pos = kept++;
+        t->pos = v->base + kept++;
         t->where = CIO__TW_OVERFLOW;
         if (t->deadline < q->overflow_min)
             q->overflow_min = t->deadline;
     }
-    list_truncate(q, v, kept);
-    v->dead = 0;
+    if (kept == start) {
+        list_clear(q, v);
+    } else {
+        list_truncate(q, v, kept);
+        v->front = start;
+        v->dead = 0;
+    }
 }
 
 /* Advances the horizon past `until`, sorting every bucket it passes into
@@ -426,7 +498,7 @@ int64_t cio__timers_next(struct cio__timers *q)
     /* Sort the next occupied bucket into the run so the answer is exact. */
     unsigned dist = first_used(q);
     if (dist == CIO__WHEEL_SLOTS)
-        return q->overflow.n ? q->overflow_min : INT64_MAX; /* a lower bound */
+        return !list_empty(&q->overflow) ? q->overflow_min : INT64_MAX; /* a lower bound */
     int64_t start = (slot_of(q->horizon) + dist) * WIDTH;
     advance(q, start);
     if (earliest(q, &d, &from_run))
@@ -470,9 +542,9 @@ struct cio__timer *cio__timers_take_any(struct cio__timers *q)
         t = r ? r->timer : NULL;
     }
     for (unsigned k = 0; !t && k < CIO__WHEEL_SLOTS; k++)
-        for (uint32_t i = 0; !t && i < q->bucket[k].n; i++)
+        for (uint32_t i = q->bucket[k].front; !t && i < q->bucket[k].n; i++)
             t = at(&q->bucket[k], i)->timer;
-    for (uint32_t i = 0; !t && i < q->overflow.n; i++)
+    for (uint32_t i = q->overflow.front; !t && i < q->overflow.n; i++)
         t = at(&q->overflow, i)->timer;
     if (t)
         cio__timers_remove(q, t);

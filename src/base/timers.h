@@ -6,14 +6,18 @@
  * ring of 256 buckets of 2^23 ns (~8.4 ms) each, or beyond the ring (~2.1 s)
  * in an overflow list. Buckets are lists of (deadline, sequence, timer)
  * kept in the order timers were added, in blocks of 64 from a slab that
- * drained buckets give back to; a cancelled entry becomes a tombstone. When time reaches a bucket,
- * its entries are radix-sorted on the low bits of their deadlines (stable, so equal deadlines keep
- * their FIFO order) into the run, which is then consumed from the front.
+ * drained buckets give back to. A cancelled entry becomes a tombstone:
+ * those at a list's front are passed over at once (timers are often
+ * cancelled in the order they came), the others dropped when they are the
+ * majority. When time reaches a bucket, its entries are radix-sorted on
+ * the low bits of their deadlines (stable, so equal deadlines keep their
+ * FIFO order) into the run, which is then consumed from the front.
  *
  * So a timer's own memory is touched when it is added and when it fires,
- * and nowhere in between: a million timers cost a couple of cache misses
- * each rather than one per level of a million-entry heap. Adding and
- * cancelling are O(1), but for a timer in the run (binary search) or heap. */
+ * and in between only when tombstones around it are dropped: a million
+ * timers cost a couple of cache misses each rather than one per level of a
+ * million-entry heap. Adding and cancelling are O(1), but for a timer in
+ * the run (binary search) or heap. */
 #ifndef CIO_BASE_TIMERS_H
 #define CIO_BASE_TIMERS_H
 
@@ -50,10 +54,18 @@ struct cio__timer_block {
     struct cio__timer_ref r[CIO__TIMER_BLOCK];
 };
 
+/* A timer knows its reference by position: `base` plus the reference's
+ * offset in the list. Timers are often cancelled in the order they were
+ * added (equal timeouts, sleepers cancelled in turn), so the tombstones at
+ * the front are passed over as they appear and their blocks given back at
+ * once; the offsets of the blocks still held are moved down by raising
+ * `base`, which leaves every timer's position as it was. */
 struct cio__timer_list {
-    struct cio__timer_block **blocks;
-    uint32_t n;    /* references, tombstones included */
-    uint32_t dead; /* tombstones among the n */
+    struct cio__timer_block **blocks; /* NULL before front's block: given back */
+    uint32_t base;                    /* position of blocks[0]'s first reference */
+    uint32_t front;                   /* offset: every reference before it is a tombstone */
+    uint32_t n;                       /* offset past the last reference */
+    uint32_t dead;                    /* tombstones in [front, n) */
     uint32_t nblocks, cap;
 };
 
