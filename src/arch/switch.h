@@ -33,6 +33,18 @@ void cio__ctx_make(cio__ctx *ctx, void *lo, void *hi, void (*entry)(void *), voi
 #define CIO__CTX_USES_LO 0
 #endif
 
+/* The memory that resuming *ctx reads first, to be fetched ahead (a saved
+ * context, not one made by cio__ctx_make()): the registers saved on its
+ * stack, or with ucontext in *ctx itself. */
+static inline const void *cio__ctx_first_read(const cio__ctx *ctx)
+{
+#ifdef CIO_SWITCH_UCONTEXT
+    return ctx;
+#else
+    return ctx->sp;
+#endif
+}
+
 #ifndef CIO_SWITCH_UCONTEXT
 /* The assembly switches keep the return stack buffer in step. A switch is
  * a call into the switch code, and the `ret` that resumes the other

@@ -125,11 +125,17 @@ static inline struct cio__stack *cio__stack_get(struct cio__stack_pool *p, size_
     return cio__stack_get_slow(p, size, canaried);
 }
 
+/* False if the canary zone at c (a stack's canary; NULL: none) has been
+ * overwritten: the task on that stack has overrun it. */
+static inline bool cio__canary_intact(const uint64_t *c)
+{
+    return !c || (c[0] == CIO__CANARY && c[CIO__CANARY_ZONE / 8 - 1] == CIO__CANARY);
+}
+
 /* False if the task on s has overrun its stack into the canary below. */
 static inline bool cio__stack_intact(const struct cio__stack *s)
 {
-    const uint64_t *c = s->canary;
-    return !c || (c[0] == CIO__CANARY && c[CIO__CANARY_ZONE / 8 - 1] == CIO__CANARY);
+    return cio__canary_intact(s->canary);
 }
 
 /* Whether addr lies just below s (up to 64 KiB under its bottom, since one

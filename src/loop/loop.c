@@ -240,6 +240,7 @@ static void run_due(struct cio__loop *loop)
         if (!r)
             break;
         loop->budget--;
+        cio__ready_prefetch(loop);
         cio__run(loop, r);
     }
 }

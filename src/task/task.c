@@ -80,14 +80,27 @@ static void task_end(struct cio__task *t, int result);
 struct task_start {
     cio_task_fn fn;
     void *arg;
+    /* The stack's canary (NULL: it has none), which every switch out
+     * checks: here, next to the first frame, rather than read from the
+     * stack's header, a line the task never touches otherwise. */
+    const uint64_t *canary;
 };
 
 /* Below the cache line of the stack's header, which the task then never
  * touches: the pool keeps its free stacks without reading or writing their
  * headers either (stack.h). */
-static struct task_start *start_of(struct cio__stack *s)
+static struct task_start *start_of(const struct cio__stack *s)
 {
     return (struct task_start *)((uintptr_t)s & ~(uintptr_t)63) - 1;
+}
+
+/* The canary that t's next switch out checks lies on the page below its
+ * stack, which nothing else touches: asked for as t resumes, its miss
+ * overlaps t's run. */
+static inline void prefetch_canary(const struct cio__task *t)
+{
+    if (t->canaried)
+        __builtin_prefetch(start_of(t->stack)->canary);
 }
 
 /* Gives a task about to run for the first time its stack. Without one (out
@@ -112,7 +125,7 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
      * next to the first frame: task_entry() reads it from a line the
      * switch has just brought in, not from a record line long evicted. */
     struct task_start *start = start_of(s);
-    *start = (struct task_start){t->start_fn, t->start_arg};
+    *start = (struct task_start){t->start_fn, t->start_arg, canaried ? s->canary : NULL};
     t->stack = s;
     t->started = true;
     t->canaried = canaried;
@@ -147,8 +160,10 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
     cio__ctx *from_ctx = from ? &from->ctx : &loop->sched_ctx;
     cio__ctx *to_ctx = to ? &to->ctx : &loop->sched_ctx;
     loop->current = to;
-    if (to)
+    if (to) {
         to->state = CIO__T_RUNNING;
+        prefetch_canary(to);
+    }
 #ifdef CIO__ASAN
     /* A task that has ended passes NULL, so ASan frees its fake stack. */
     void **fake = !from ? NULL : from->state == CIO__T_DONE ? NULL : &from->asan_fake_stack;
@@ -215,6 +230,7 @@ static inline struct cio__task *next_to_run(struct cio__loop *loop)
         return NULL;
     cio__readyq_pop(loop);
     loop->budget--;
+    cio__ready_prefetch(loop);
     return cio__task_of(r);
 }
 
@@ -222,7 +238,7 @@ static inline struct cio__task *next_to_run(struct cio__loop *loop)
  * returns once t is resumed. */
 static void switch_out(struct cio__loop *loop, struct cio__task *t)
 {
-    if (cio__unlikely(t->canaried && !cio__stack_intact(t->stack)))
+    if (cio__unlikely(t->canaried && !cio__canary_intact(start_of(t->stack)->canary)))
         cio__overflow_canary(t);
     struct cio__task *next = next_to_run(loop);
     if (next == t) {
@@ -239,7 +255,7 @@ static void switch_out(struct cio__loop *loop, struct cio__task *t)
 __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio__loop *loop,
                                                                       struct cio__task *t)
 {
-    if (cio__unlikely(t->canaried && !cio__stack_intact(t->stack)))
+    if (cio__unlikely(t->canaried && !cio__canary_intact(start_of(t->stack)->canary)))
         cio__overflow_canary(t);
     struct cio__task *to = next_to_run(loop);
     if (cio__unlikely((to && !to->started) || loop->slow_ns)) {
@@ -250,6 +266,7 @@ __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio
     if (!to)
         cio__ctx_leave(&loop->sched_ctx);
     to->state = CIO__T_RUNNING;
+    prefetch_canary(to);
     cio__ctx_leave(&to->ctx);
 }
 #endif

@@ -108,6 +108,22 @@ static inline struct cio__task *cio__task_of(struct cio__runnable *r)
     return cio__container_of(r, struct cio__task, run);
 }
 
+/* Asks the cache for what switching to the next ready item will read
+ * first, if it is a task that has run: the registers it saved on its
+ * stack. Called as the item before it is taken: when many tasks take
+ * turns (a million cancelled sleepers reaped), each one's stack is cold,
+ * on a page the TLB has long lost, and its miss then overlaps the work of
+ * the item before instead of stalling the switch. */
+static inline void cio__ready_prefetch(const struct cio__loop *loop)
+{
+    struct cio__runnable *r = loop->ready.head;
+    if (r && r->kind == CIO__RUN_TASK) {
+        const struct cio__task *t = cio__task_of(r);
+        if (t->started)
+            __builtin_prefetch(cio__ctx_first_read(&t->ctx));
+    }
+}
+
 /* The running task, or NULL in a callback or outside a loop. */
 static inline struct cio__task *cio__self(void)
 {
