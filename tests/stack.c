@@ -215,6 +215,34 @@ static void test_canary_known_without_the_header(void **state)
     cio__stack_pool_fini(&p);
 }
 
+/* Switches find a stack's canary from the stack's address and size alone:
+ * for every colour, several sizes, and past the first chunk. */
+static void test_canary_found_from_the_address(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {CIO_MIN_STACK_SIZE, 3 * 4096 + 100, SIZE, 1 << 20};
+    for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++) {
+        struct cio__stack_pool p;
+        cio__stack_pool_init(&p);
+        p.guard_budget = 3;
+        enum { N = 300 };
+        size_t canaried = 0;
+        for (int i = 0; i < N; i++) {
+            struct cio__stack *s = cio__stack_get(&p, sizes[z], NULL);
+            assert_non_null(s);
+            if (!s->canary)
+                continue;
+            assert_ptr_equal(cio__stack_canary_at(&p, s, sizes[z]), s->canary);
+            canaried++;
+        }
+        /* All but the budget's and the first of each chunk, which sit on
+         * guard pages: more than the first chunk's one. */
+        assert_true(canaried > N / 2);
+        assert_true(canaried < N - 3 - 1);
+        cio__stack_pool_fini(&p);
+    }
+}
+
 static void test_prepared_ahead_is_bounded(void **state)
 {
     (void)state;
@@ -286,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_batch_guard_faults),
         cmocka_unit_test(test_batches_stop_at_the_guard_budget),
         cmocka_unit_test(test_canary_known_without_the_header),
+        cmocka_unit_test(test_canary_found_from_the_address),
         cmocka_unit_test(test_prepared_ahead_is_bounded),
         cmocka_unit_test(test_stack_tops_spread_over_cache_sets),
     };

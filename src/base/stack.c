@@ -33,15 +33,6 @@
 /* Slots prepared at once: the slots carved so far, within these bounds. */
 #define PREPARE_MIN 8
 #define PREPARE_MAX 1024
-/* Where a slot's header and first frames sit shifts by 64 bytes from one
- * slot to the next, over this many positions: stacks are a multiple of the
- * page size apart, so without it the tops of all stacks would fall in the
- * same few sets of the L1 cache, and a thousand tasks that take turns
- * would evict each other's frames (-12% time in toolkit.semaphore_1000
- * with 16 positions; 32, half a page, took another 6% off there and 10% of
- * its L1 misses, where 48 and 64 gained nothing more). The frames of a
- * sleeping task still fit the one page a sleeper costs. */
-#define STACK_COLORS 32
 /* Guarded slots when guards do not split mappings: enough for nearly every
  * program to have all its stacks guarded, for ~65 ms of system calls. */
 #define MADVISE_GUARD_BUDGET 65536
@@ -96,7 +87,7 @@ void cio__stack_pool_init(struct cio__stack_pool *p)
 
 static struct cio__stack *slot_header(char *slot_base, size_t slot)
 {
-    size_t color = ((uintptr_t)slot_base / slot) % STACK_COLORS;
+    size_t color = ((uintptr_t)slot_base / slot) % CIO__STACK_COLORS;
     uintptr_t top = (uintptr_t)(slot_base + slot) - CIO__CANARY_ZONE - color * 64;
     return (struct cio__stack *)((top - sizeof(struct cio__stack)) & ~(uintptr_t)15);
 }
@@ -128,15 +119,9 @@ void cio__stack_pool_fini(struct cio__stack_pool *p)
     memset(p, 0, sizeof *p);
 }
 
-static size_t slot_size(const struct cio__stack_pool *p, size_t size)
-{
-    size_t need = size + sizeof(struct cio__stack) + 16 + CIO__CANARY_ZONE + STACK_COLORS * 64;
-    return ((need + p->page - 1) & ~(p->page - 1)) + p->page;
-}
-
 static struct cio__stack_class *class_for(struct cio__stack_pool *p, size_t size)
 {
-    size_t slot = slot_size(p, size);
+    size_t slot = cio__stack_slot_size(p, size);
     struct cio__stack_class **pk = &p->classes;
     for (; *pk; pk = &(*pk)->next)
         if ((*pk)->slot == slot)

@@ -80,10 +80,6 @@ static void task_end(struct cio__task *t, int result);
 struct task_start {
     cio_task_fn fn;
     void *arg;
-    /* The stack's canary (NULL: it has none), which every switch out
-     * checks: here, next to the first frame, rather than read from the
-     * stack's header, a line the task never touches otherwise. */
-    const uint64_t *canary;
 };
 
 /* Below the cache line of the stack's header, which the task then never
@@ -94,13 +90,21 @@ static struct task_start *start_of(const struct cio__stack *s)
     return (struct task_start *)((uintptr_t)s & ~(uintptr_t)63) - 1;
 }
 
+/* The canary below t's stack, which t->canaried says it has: found from
+ * the stack's address (stack.h), not read from its header, a line the task
+ * never touches otherwise. */
+static inline const uint64_t *canary_of(const struct cio__loop *loop, const struct cio__task *t)
+{
+    return cio__stack_canary_at(&loop->stacks, t->stack, stack_request(t));
+}
+
 /* The canary that t's next switch out checks lies on the page below its
  * stack, which nothing else touches: asked for as t resumes, its miss
  * overlaps t's run. */
-static inline void prefetch_canary(const struct cio__task *t)
+static inline void prefetch_canary(const struct cio__loop *loop, const struct cio__task *t)
 {
     if (t->canaried)
-        __builtin_prefetch(start_of(t->stack)->canary);
+        __builtin_prefetch(canary_of(loop, t));
 }
 
 /* Gives a task about to run for the first time its stack. Without one (out
@@ -125,10 +129,18 @@ static bool give_stack(struct cio__loop *loop, struct cio__task *t)
      * next to the first frame: task_entry() reads it from a line the
      * switch has just brought in, not from a record line long evicted. */
     struct task_start *start = start_of(s);
-    *start = (struct task_start){t->start_fn, t->start_arg, canaried ? s->canary : NULL};
+    *start = (struct task_start){t->start_fn, t->start_arg};
     t->stack = s;
     t->started = true;
     t->canaried = canaried;
+#ifdef CIO__ASAN
+    /* Checked against the header in the sanitizer build, which runs every
+     * test: a miss here is cio's bug. */
+    if (canaried && canary_of(loop, t) != s->canary) {
+        fputs("cio: internal error: a stack's canary is not where its address says\n", stderr);
+        __builtin_trap();
+    }
+#endif
     cio__ctx_make(&t->ctx, CIO__CTX_USES_LO ? s->lo : NULL, start, task_entry, t);
 #ifdef CIO__TSAN
     /* Without a fiber of its own, ThreadSanitizer would see every task's
@@ -162,7 +174,7 @@ static inline void do_switch(struct cio__loop *loop, struct cio__task *from, str
     loop->current = to;
     if (to) {
         to->state = CIO__T_RUNNING;
-        prefetch_canary(to);
+        prefetch_canary(loop, to);
     }
 #ifdef CIO__ASAN
     /* A task that has ended passes NULL, so ASan frees its fake stack. */
@@ -238,7 +250,7 @@ static inline struct cio__task *next_to_run(struct cio__loop *loop)
  * returns once t is resumed. */
 static void switch_out(struct cio__loop *loop, struct cio__task *t)
 {
-    if (cio__unlikely(t->canaried && !cio__canary_intact(start_of(t->stack)->canary)))
+    if (cio__unlikely(t->canaried && !cio__canary_intact(canary_of(loop, t))))
         cio__overflow_canary(t);
     struct cio__task *next = next_to_run(loop);
     if (next == t) {
@@ -255,7 +267,7 @@ static void switch_out(struct cio__loop *loop, struct cio__task *t)
 __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio__loop *loop,
                                                                       struct cio__task *t)
 {
-    if (cio__unlikely(t->canaried && !cio__canary_intact(start_of(t->stack)->canary)))
+    if (cio__unlikely(t->canaried && !cio__canary_intact(canary_of(loop, t))))
         cio__overflow_canary(t);
     struct cio__task *to = next_to_run(loop);
     if (cio__unlikely((to && !to->started) || loop->slow_ns)) {
@@ -266,7 +278,7 @@ __attribute__((noreturn, always_inline)) static inline void task_exit(struct cio
     if (!to)
         cio__ctx_leave(&loop->sched_ctx);
     to->state = CIO__T_RUNNING;
-    prefetch_canary(to);
+    prefetch_canary(loop, to);
     cio__ctx_leave(&to->ctx);
 }
 #endif
