@@ -27,11 +27,12 @@ static void done_cb_free(struct done_cb *d)
 
 struct cio_future {
     struct cio__loop *loop;
-    int state;
+    /* state, owned and refs are set together when a future is handed out. */
+    uint8_t state;
+    bool owned;
+    uint32_t refs;
     int err;
     void *value;
-    int refs;
-    bool owned;
     /* Waiting tasks, in FIFO order: the first in `waiter` while it is the
      * only one (nearly always: a future has one consumer), the others in
      * `waiters`. A task goes to the slot only when nobody waits at all, so
@@ -148,7 +149,9 @@ static __attribute__((noinline)) void schedule_callbacks(cio_future *f)
     }
 }
 
-static void settle(cio_future *f, int state, int err, void *value)
+/* Inline: set_result's whole work, in a hand-off between two tasks. */
+static inline __attribute__((always_inline)) void settle(cio_future *f, int state, int err,
+                                                         void *value)
 {
     f->state = state;
     f->err = err;
@@ -241,7 +244,7 @@ int cio_future_wait(cio_future *f, void **value)
     if (!f->waiter && cio__list_empty(&f->waiters)) {
         f->waiter = t;
         rc = cio__suspend(t, "future");
-        if (f->waiter == t) /* interrupted: settle() did not take it out */
+        if (rc) /* interrupted: settle() did not take it out */
             f->waiter = NULL;
     } else {
         struct cio__waiter w = {.task = t};
