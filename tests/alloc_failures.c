@@ -297,7 +297,98 @@ static int default_name_scenario(void *arg)
     int rc = cio_join(t);
     return rc < 0 ? rc : ok ? 0 : -EPROTO;
 }
+
+/* The names table must grow to take a default name: out of memory there,
+ * the name reads as NULL and the copy made for it is not leaked (the
+ * Valgrind run checks), then the next ask makes it. */
+static int name_table_full_scenario(void *arg)
+{
+    (void)arg;
+    /* The table takes 8 names before it grows (16 slots, half full), the
+     * main task's among them: 7 more fill it. */
+    cio_task named[7];
+    for (int i = 0; i < 7; i++) {
+        named[i] = cio_spawn_with(&(cio_spawn_options){.name = "named"}, worker_ok, NULL);
+        if (cio_spawn_error(named[i]) < 0)
+            return cio_spawn_error(named[i]);
+    }
+    cio_task t = cio_spawn(worker_ok, NULL);
+    if (cio_spawn_error(t) < 0)
+        return cio_spawn_error(t);
+    failures = 0;
+    countdown = 1; /* the name's copy is made, the table's growth fails */
+    const char *none = cio_task_name(t);
+    countdown = -1;
+    const char *name = cio_task_name(t);
+    bool ok = failures == 1 && !none && name && strncmp(name, "task-", 5) == 0;
+    int rc = cio_join(t);
+    for (int i = 0; i < 7; i++) {
+        int r = cio_join(named[i]);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc < 0 ? rc : ok ? 0 : -EPROTO;
+}
+
+/* Listing the tasks sorts them by spawn order in an array: without memory
+ * for it, every task is still listed, in the order of their records. */
+static int dump_scenario(void *arg)
+{
+    (void)arg;
+    static const char *const names[] = {"first", "second", "third"};
+    cio_task t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = cio_spawn_with(&(cio_spawn_options){.name = names[i]}, worker_ok, NULL);
+        if (cio_spawn_error(t[i]) < 0)
+            return cio_spawn_error(t[i]);
+    }
+    /* A file whose buffer is ours, so that writing to it allocates nothing. */
+    static char buf[4096];
+    FILE *f = tmpfile();
+    if (!f)
+        return -errno;
+    setvbuf(f, buf, _IOFBF, sizeof buf);
+    failures = 0;
+    countdown = 0;
+    cio_dump_tasks(f);
+    countdown = -1;
+    bool ok = failures == 1;
+    char text[4096] = "";
+    rewind(f);
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    text[len] = '\0';
+    fclose(f);
+    for (int i = 0; i < 3; i++)
+        ok = ok && strstr(text, names[i]) != NULL;
+    int rc = 0;
+    for (int i = 0; i < 3; i++) {
+        int r = cio_join(t[i]);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc < 0 ? rc : ok ? 0 : -EPROTO;
+}
 #endif
+
+static void test_name_table_full_when_out_of_memory(void **state)
+{
+    (void)state;
+#ifdef TEST_SANITIZED
+    skip(); /* malloc cannot be made to fail here */
+#else
+    assert_int_equal(run_virtual(name_table_full_scenario, NULL), 0);
+#endif
+}
+
+static void test_dump_when_out_of_memory(void **state)
+{
+    (void)state;
+#ifdef TEST_SANITIZED
+    skip(); /* malloc cannot be made to fail here */
+#else
+    assert_int_equal(run_virtual(dump_scenario, NULL), 0);
+#endif
+}
 
 static void test_default_name_when_out_of_memory(void **state)
 {
@@ -315,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_every_allocation_can_fail),
         cmocka_unit_test(test_readiness_survives_allocation_failures),
         cmocka_unit_test(test_default_name_when_out_of_memory),
+        cmocka_unit_test(test_name_table_full_when_out_of_memory),
+        cmocka_unit_test(test_dump_when_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
