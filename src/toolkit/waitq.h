@@ -80,12 +80,25 @@ static inline struct cio__wnode *cio__wq_wake_one(struct cio__wq *q, int result)
     return NULL;
 }
 
-/* Wakes every waiter with `result`; returns how many were woken. */
+/* Wakes every waiter with `result`; returns how many were woken. The
+ * queue is emptied at once rather than node by node: a woken task does
+ * not run before this returns, and an interrupted one finds its node
+ * unlinked. */
 static inline int cio__wq_wake_all(struct cio__wq *q, int result)
 {
+    struct cio__wnode *n = q->head;
+    q->head = q->tail = NULL;
     int count = 0;
-    while (cio__wq_wake_one(q, result))
-        count++;
+    while (n) {
+        struct cio__wnode *next = n->next;
+        n->linked = false;
+        if (cio__wake(n->task, 0)) {
+            n->woken = true;
+            n->result = result;
+            count++;
+        }
+        n = next;
+    }
     return count;
 }
 
