@@ -145,9 +145,10 @@ static inline size_t cio__stack_slot_size(const struct cio__stack_pool *p, size_
 
 /* The canary of s, a stack of `size` from p that has one (s->canary),
  * found from s's address alone: a switch checks it, and fetching it ahead
- * need not wait for a line of the header first. A slot's top is a page
- * boundary less than a page above its header, the slot below ends at
- * the slot's start, and a canary zone ends the slot below. */
+ * need not wait for a line of the header first. Slots are whole pages, so
+ * a slot's top is the first page boundary above its header (which sits
+ * less than the canary zone and the colours, 2 KiB, below it); the slot
+ * below ends where this one starts, with its canary zone. */
 static inline const uint64_t *cio__stack_canary_at(const struct cio__stack_pool *p,
                                                    const struct cio__stack *s, size_t size)
 {

@@ -111,8 +111,10 @@ static void list_clear(struct cio__timers *q, struct cio__timer_list *l)
 }
 
 /* Moves front past the tombstones it points at, giving back the blocks it
- * leaves behind; once they are half the list's, the blocks still held move
- * to the start of the array. */
+ * leaves behind. Once those are half the array (and at least 16, so that a
+ * short list does not move its array at every block), the blocks still
+ * held move to its start: the array stays as long as the live timers need,
+ * however many pass through a list that never empties. */
 static void list_advance_front(struct cio__timers *q, struct cio__timer_list *l)
 {
     uint32_t f = l->front;
