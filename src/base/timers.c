@@ -231,8 +231,9 @@ static struct cio__timer_ref *run_find(struct cio__timers *q, const struct cio__
     return NULL;
 }
 
-/* Turns the reference at offset off of list v, which t (bucket k, or the
- * overflow) had, into a tombstone: what list_remove() leaves to a call. */
+/* Counts the tombstone list_remove() has made at offset off of v, the
+ * list of t (its bucket, or the overflow), and tidies v: what
+ * list_remove() leaves to a call. */
 static __attribute__((noinline)) void list_remove_slow(struct cio__timers *q,
                                                        struct cio__timer_list *v, uint32_t off,
                                                        const struct cio__timer *t)
