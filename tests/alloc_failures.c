@@ -335,19 +335,21 @@ static int name_table_full_scenario(void *arg)
 static int dump_scenario(void *arg)
 {
     (void)arg;
-    static const char *const names[] = {"first", "second", "third"};
-    cio_task t[3];
-    for (int i = 0; i < 3; i++) {
-        t[i] = cio_spawn_with(&(cio_spawn_options){.name = names[i]}, worker_ok, NULL);
-        if (cio_spawn_error(t[i]) < 0)
-            return cio_spawn_error(t[i]);
-    }
     /* A file whose buffer is ours, so that writing to it allocates nothing. */
     static char buf[4096];
     FILE *f = tmpfile();
     if (!f)
         return -errno;
     setvbuf(f, buf, _IOFBF, sizeof buf);
+    static const char *const names[] = {"first", "second", "third"};
+    cio_task t[3];
+    for (int i = 0; i < 3; i++) {
+        t[i] = cio_spawn_with(&(cio_spawn_options){.name = names[i]}, worker_ok, NULL);
+        if (cio_spawn_error(t[i]) < 0) {
+            fclose(f);
+            return cio_spawn_error(t[i]);
+        }
+    }
     failures = 0;
     countdown = 0;
     cio_dump_tasks(f);
@@ -370,34 +372,30 @@ static int dump_scenario(void *arg)
 }
 #endif
 
+/* Runs a scenario that injects its own allocation failure; skipped where
+ * malloc cannot be made to fail. */
+#ifdef TEST_SANITIZED
+#define RUN_INJECTED(scenario) skip()
+#else
+#define RUN_INJECTED(scenario) assert_int_equal(run_virtual(scenario, NULL), 0)
+#endif
+
 static void test_name_table_full_when_out_of_memory(void **state)
 {
     (void)state;
-#ifdef TEST_SANITIZED
-    skip(); /* malloc cannot be made to fail here */
-#else
-    assert_int_equal(run_virtual(name_table_full_scenario, NULL), 0);
-#endif
+    RUN_INJECTED(name_table_full_scenario);
 }
 
 static void test_dump_when_out_of_memory(void **state)
 {
     (void)state;
-#ifdef TEST_SANITIZED
-    skip(); /* malloc cannot be made to fail here */
-#else
-    assert_int_equal(run_virtual(dump_scenario, NULL), 0);
-#endif
+    RUN_INJECTED(dump_scenario);
 }
 
 static void test_default_name_when_out_of_memory(void **state)
 {
     (void)state;
-#ifdef TEST_SANITIZED
-    skip(); /* malloc cannot be made to fail here */
-#else
-    assert_int_equal(run_virtual(default_name_scenario, NULL), 0);
-#endif
+    RUN_INJECTED(default_name_scenario);
 }
 
 int main(void)
