@@ -186,6 +186,62 @@ static void test_dense_bucket(void **state)
     free(m);
 }
 
+/* A loop that is behind: every timer of forty buckets is overdue when it
+ * first looks. The buckets are sorted into the run one at a time, as the
+ * run empties, not all at once; timers added meanwhile, before and after
+ * the horizon, still fire in order. */
+static void test_behind_sorts_one_bucket_at_a_time(void **state)
+{
+    (void)state;
+    enum { BUCKETS = 40, PER = N / BUCKETS - 1 };
+    struct model *m = calloc(1, sizeof *m);
+    m->rng = 0xD1B54A32D192ED03ull;
+    struct cio__timers q;
+    int64_t now = 5000000000;
+    cio__timers_init(&q, now);
+    int used = 0;
+    for (int b = 1; b <= BUCKETS; b++)
+        for (int k = 0; k < PER; k++, used++) {
+            struct cio__timer *t = &m->t[used];
+            int64_t start = ((now >> CIO__WHEEL_SHIFT) + b) << CIO__WHEEL_SHIFT;
+            t->deadline = start + (int64_t)(next_rand(m) % (1 << CIO__WHEEL_SHIFT));
+            t->fire = fire_nothing;
+            assert_int_equal(cio__timers_add(&q, t), 0);
+            m->live[used] = true;
+        }
+    int64_t late = now + (int64_t)(BUCKETS + 2) * (1 << CIO__WHEEL_SHIFT);
+    size_t fired = 0;
+    uint32_t most_in_run = 0;
+    struct cio__timer *t;
+    while ((t = cio__timers_pop_due(&q, late))) {
+        if (q.run.n > most_in_run)
+            most_in_run = q.run.n;
+        int want = expected_next(m, late);
+        assert_true(want >= 0);
+        assert_ptr_equal(t, &m->t[want]);
+        m->live[want] = false;
+        fired++;
+        if (fired % 97 == 0 && used < N) {
+            /* A late arrival: anywhere from long past to just after the
+             * buckets. */
+            struct cio__timer *n = &m->t[used];
+            n->deadline = now + (int64_t)(next_rand(m) % (uint64_t)(late - now));
+            n->fire = fire_nothing;
+            assert_int_equal(cio__timers_add(&q, n), 0);
+            m->live[used++] = true;
+            assert_true(cio__timers_next(&q) <= m->t[expected_next(m, INT64_MAX)].deadline);
+        }
+    }
+    assert_int_equal(expected_next(m, INT64_MAX), -1);
+    assert_int_equal(fired, (size_t)used);
+    assert_true(used > BUCKETS * PER);
+    /* A bucket holds ~PER timers (and a few late arrivals). */
+    assert_true(most_in_run <= PER + PER / 4);
+    assert_int_equal(q.count, 0);
+    cio__timers_fini(&q);
+    free(m);
+}
+
 /* Timers cancelled mostly in the order they were added, as equal timeouts
  * and sleepers cancelled in turn are, while new ones keep coming: a list
  * that never empties. Its tombstones at the front must be given back as
@@ -273,6 +329,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_model),
         cmocka_unit_test(test_dense_bucket),
+        cmocka_unit_test(test_behind_sorts_one_bucket_at_a_time),
         cmocka_unit_test(test_churn_in_overflow),
         cmocka_unit_test(test_churn_in_bucket),
     };

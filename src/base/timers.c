@@ -361,17 +361,6 @@ static int drain_bucket(struct cio__timers *q, unsigned k)
 {
     struct cio__timer_list *v = &q->bucket[k];
     uint32_t live = list_live(v);
-    /* The run's consumed prefix is dropped (run entries are not pointed at
-     * by their timers, so they can move) once it is as long as the rest:
-     * a loop that is behind drains buckets while a long run is still being
-     * consumed, and moving the rest each time would cost more than taking
-     * the entries. */
-    if (q->run_head && q->run_head >= q->run.n - q->run_head) {
-        memmove(q->run.a, q->run.a + q->run_head,
-                (size_t)(q->run.n - q->run_head) * sizeof *q->run.a);
-        q->run.n -= q->run_head;
-        q->run_head = 0;
-    }
     if (vec_reserve(&q->run, q->run.n + live) < 0)
         return -ENOMEM;
     if (!q->counts && !(q->counts = malloc(2 * (RADIX + 1) * sizeof *q->counts)))
@@ -441,14 +430,29 @@ static void refill_from_overflow(struct cio__timers *q)
     }
 }
 
-/* Advances the horizon past `until`, sorting every bucket it passes into
- * the run. */
+static struct cio__timer_ref *run_front(struct cio__timers *q)
+{
+    while (q->run_head < q->run.n && !q->run.a[q->run_head].timer)
+        q->run_head++;
+    if (q->run_head == q->run.n) {
+        q->run.n = q->run_head = 0;
+        return NULL;
+    }
+    return &q->run.a[q->run_head];
+}
+
+/* Advances the horizon towards `until`, sorting the buckets it passes into
+ * the run, until it is past `until` or the run or heap holds a timer: that
+ * one is due before every timer still in a bucket. A loop that is behind
+ * (a million timers took a while to add) thus sorts one bucket at a time
+ * as the run empties, rather than every overdue bucket at once into a run
+ * of megabytes that would grow, be copied, and fault in fresh pages. */
 static void advance(struct cio__timers *q, int64_t until)
 {
     /* Deadlines near INT64_MAX mean "never": stop short of overflowing. */
     if (until > INT64_MAX - 2 * WIDTH)
         until = INT64_MAX - 2 * WIDTH;
-    while (q->horizon <= until) {
+    while (q->horizon <= until && !run_front(q) && !cio__heap_top(&q->near)) {
         unsigned dist = first_used(q);
         int64_t target = (slot_of(q->horizon) + dist) * WIDTH;
         if (dist == CIO__WHEEL_SLOTS || target > until) {
@@ -464,17 +468,6 @@ static void advance(struct cio__timers *q, int64_t until)
         }
         refill_from_overflow(q);
     }
-}
-
-static struct cio__timer_ref *run_front(struct cio__timers *q)
-{
-    while (q->run_head < q->run.n && !q->run.a[q->run_head].timer)
-        q->run_head++;
-    if (q->run_head == q->run.n) {
-        q->run.n = q->run_head = 0;
-        return NULL;
-    }
-    return &q->run.a[q->run_head];
 }
 
 /* The earlier of the run's front and the heap's top; sets *from_run. */

@@ -11,7 +11,9 @@
  * cancelled in the order they came), the others dropped when they are the
  * majority. When time reaches a bucket, its entries are radix-sorted on
  * the low bits of their deadlines (stable, so equal deadlines keep their
- * FIFO order) into the run, which is then consumed from the front.
+ * FIFO order) into the run, which is then consumed from the front; a loop
+ * that is behind sorts the next overdue bucket only once the run is empty,
+ * so the run stays the size of one bucket.
  *
  * So a timer's own memory is touched when it is added and when it fires,
  * and in between only when tombstones around it are dropped: a million
