@@ -7,6 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend.h"
+#include "loop/loop.h"
+
 struct trace {
     char log[64];
     int n;
@@ -378,6 +381,98 @@ static void test_io_polled_while_tasks_spin(void **state)
     assert_true(s.yields > s.yields_at_io); /* the spinners ran on after */
 }
 
+/* A flood of overdue timers keeps the loop from sleeping, as spinning tasks
+ * do: it fires them a batch at a time, and must poll I/O at the same
+ * bounded interval (an fd that becomes readable mid-flood is served long
+ * before the flood ends), but not once per batch: a poll that cannot wait
+ * is a system call for nothing. The backend's poll is wrapped to count. */
+enum { OVERDUE = 50000, OVERDUE_WRITER = 1000 };
+
+struct overdue {
+    struct pipe_cb p;
+    long fired, fired_at_io, polls, polls_in_flood;
+    int64_t start_ns, flood_ns;
+    cio_future *done;
+};
+
+static struct overdue *overdue_now;
+static const struct cio__backend_ops *real_ops;
+
+static int counting_poll(struct cio__loop *loop, int64_t timeout_ns)
+{
+    overdue_now->polls++;
+    return real_ops->poll(loop, timeout_ns);
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void overdue_fire(void *arg)
+{
+    struct overdue *o = arg;
+    if (++o->fired == OVERDUE_WRITER && write(o->p.fds[1], "x", 1) != 1)
+        o->p.calls = -100;
+    if (o->fired == OVERDUE) {
+        o->flood_ns = mono_ns() - o->start_ns;
+        o->polls_in_flood = o->polls;
+        cio_future_set_result(o->done, NULL);
+    }
+}
+
+static void overdue_readable(void *arg)
+{
+    struct overdue *o = arg;
+    on_readable(&o->p);
+    o->fired_at_io = o->fired;
+}
+
+static int overdue_main(void *arg)
+{
+    struct overdue *o = arg;
+    struct cio__loop *loop = cio__tls_loop;
+    static struct cio__backend_ops counting;
+    real_ops = loop->ops;
+    counting = *real_ops;
+    counting.poll = counting_poll;
+    overdue_now = o;
+    task_check_eq(pipe(o->p.fds), 0);
+    task_check_eq(cio_add_reader(o->p.fds[0], overdue_readable, o), 0);
+    task_check_eq(cio_future_new(&o->done), 0);
+    for (int i = 0; i < OVERDUE; i++)
+        task_check_eq(cio_call_later(0, overdue_fire, o, NULL), 0);
+    loop->ops = &counting;
+    o->start_ns = mono_ns();
+    task_check_eq(cio_future_wait(o->done, NULL), 0);
+    loop->ops = real_ops;
+    cio_future_free(o->done);
+    task_check_eq(cio_remove_reader(o->p.fds[0]), -ENOENT); /* on_readable() did */
+    close(o->p.fds[0]);
+    close(o->p.fds[1]);
+    return 0;
+}
+
+static void test_io_polled_while_timers_overdue(void **state)
+{
+    (void)state;
+    struct overdue o = {0};
+    assert_ok(run_real(overdue_main, &o));
+    assert_int_equal(o.fired, OVERDUE);
+    assert_int_equal(o.p.calls, 1);
+    assert_int_equal(o.p.got, 'x');
+    /* Served within a poll interval and a batch of the write, give or
+     * take a descheduled moment: not at the flood's end. */
+    assert_true(o.fired_at_io >= OVERDUE_WRITER);
+    assert_true(o.fired_at_io < OVERDUE_WRITER + OVERDUE / 4);
+    /* At most one poll per interval (and the one that found the fd).
+     * Polling once per batch of CIO__DISPATCH_BATCH timers would be ~780
+     * polls, where the flood takes a few milliseconds. */
+    assert_true(o.polls_in_flood <= o.flood_ns / CIO__POLL_INTERVAL + 4);
+}
+
 static void test_outside_loop(void **state)
 {
     (void)state;
@@ -401,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_real_clock_sleep),
         cmocka_unit_test(test_add_reader),
         cmocka_unit_test(test_io_polled_while_tasks_spin),
+        cmocka_unit_test(test_io_polled_while_timers_overdue),
         cmocka_unit_test(test_outside_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -245,12 +245,20 @@ static void run_due(struct cio__loop *loop)
     }
 }
 
+/* Whether a timer was due by the time the last iteration read the clock:
+ * a loop that is behind fires them a batch at a time (see run_due()). */
+static inline bool timer_overdue(struct cio__loop *loop)
+{
+    return loop->timers.count && cio__timers_next(&loop->timers) <= loop->now;
+}
+
 int cio__loop_iterate(struct cio__loop *loop)
 {
-    if (loop->ready.head && !loop->virtual_clock) {
-        /* Work is ready, so a poll could not wait anyway: skip it until
-         * the poll interval has passed. (The virtual clock polls every
-         * iteration: its time must not depend on the machine's speed.) */
+    if (!loop->virtual_clock && (loop->ready.head || timer_overdue(loop))) {
+        /* Work is ready or a timer is overdue, so a poll could not wait
+         * anyway: skip it until the poll interval has passed. (The virtual
+         * clock polls every iteration: its time must not depend on the
+         * machine's speed.) */
         int64_t t = cio__mono_ns();
         if (t - loop->polled_at < CIO__POLL_INTERVAL) {
             loop->now = t;

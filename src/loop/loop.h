@@ -49,11 +49,12 @@ struct cio__readyq {
  * keep yielding). */
 #define CIO__DISPATCH_BATCH 64
 
-/* While work stays ready, I/O is polled by the first iteration that starts
- * at least this long after the previous poll: I/O waits at most this plus
- * one batch, and a poll that finds nothing (one epoll_pwait2, hundreds of
- * nanoseconds in a VM) is paid once per many batches of switches instead
- * of once per batch. An idle loop polls, and sleeps in the poll, at once. */
+/* While work stays ready or timers overdue, I/O is polled by the first
+ * iteration that starts at least this long after the previous poll: I/O
+ * waits at most this plus one batch, and a poll that finds nothing (one
+ * epoll_pwait2, hundreds of nanoseconds in a VM) is paid once per many
+ * batches of switches or timers instead of once per batch. An idle loop
+ * polls, and sleeps in the poll, at once. */
 #define CIO__POLL_INTERVAL 20000 /* ns */
 
 /* Virtual clock: how far time moves in an iteration that polls without
