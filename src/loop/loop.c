@@ -245,20 +245,18 @@ static void run_due(struct cio__loop *loop)
     }
 }
 
-/* Whether a timer was due by the time the last iteration read the clock:
- * a loop that is behind fires them a batch at a time (see run_due()). */
-static inline bool timer_overdue(struct cio__loop *loop)
-{
-    return loop->timers.count && cio__timers_next(&loop->timers) <= loop->now;
-}
-
 int cio__loop_iterate(struct cio__loop *loop)
 {
-    if (!loop->virtual_clock && (loop->ready.head || timer_overdue(loop))) {
-        /* Work is ready or a timer is overdue, so a poll could not wait
-         * anyway: skip it until the poll interval has passed. (The virtual
-         * clock polls every iteration: its time must not depend on the
-         * machine's speed.) */
+    /* The earliest deadline, asked for once, and only when nothing is
+     * ready: it may sort a bucket of the timer wheel. */
+    bool ready = loop->ready.head != NULL;
+    int64_t next = !ready && loop->timers.count ? cio__timers_next(&loop->timers) : INT64_MAX;
+    if (!loop->virtual_clock && (ready || next <= loop->now)) {
+        /* Work is ready or a timer is overdue (a loop that is behind fires
+         * them a batch at a time), so a poll could not wait anyway: skip
+         * it until the poll interval has passed. (The virtual clock polls
+         * every iteration: its time must not depend on the machine's
+         * speed.) */
         int64_t t = cio__mono_ns();
         if (t - loop->polled_at < CIO__POLL_INTERVAL) {
             loop->now = t;
@@ -268,10 +266,9 @@ int cio__loop_iterate(struct cio__loop *loop)
     }
 
     int64_t timeout = -1;
-    if (loop->ready.head) {
+    if (ready) {
         timeout = 0;
     } else if (loop->timers.count) {
-        int64_t next = cio__timers_next(&loop->timers);
         timeout = wake_time(loop, next) - loop->now;
         if (timeout < 0)
             timeout = 0;
