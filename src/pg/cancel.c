@@ -28,6 +28,7 @@
 #define CANCEL_WAIT 5.0 /* seconds to deliver a cancel request */
 #define MAX_THREADS 4   /* cancel requests sent at once, per process */
 #define DRAIN_WAIT 10.0 /* seconds for the server to stop after it */
+#define RESEND_WAIT 1.0 /* seconds before asking again (cio__pg_stopping_again()) */
 #define IDLE_WAIT 1     /* seconds a helper waits for more before it ends */
 
 struct cancel_job {
@@ -191,7 +192,9 @@ int cio__pg_cancel_request(cio_pg_conn *c)
     return rc < 0 ? rc : 0;
 }
 
-int cio__pg_drain(cio_pg_conn *c)
+/* Ends what c has in flight, so that its results can be read to the end:
+ * 0, or CIO_PG_ECONN (c broken). */
+static int drain_start(cio_pg_conn *c)
 {
     PGconn *pg = c->pg;
     if (c->unsynced) {
@@ -206,13 +209,21 @@ int cio__pg_drain(cio_pg_conn *c)
     }
     if (PQpipelineStatus(pg) != PQ_PIPELINE_OFF && PQpipelineSync(pg) != 1)
         return cio__pg_conn_lost(c);
+    return 0;
+}
+
+/* Reads and discards c's results until it is idle. Returns 0; the error of
+ * a wait that was interrupted, with c left as it was, so that the caller
+ * may go on draining or give c up; or a lost connection or protocol error
+ * (c broken). */
+static int drain_results(cio_pg_conn *c)
+{
+    PGconn *pg = c->pg;
     for (;;) {
         PGresult *r;
         int rc = cio__pg_next_result(c, &r);
-        if (rc) {
-            c->broken = true;
+        if (rc)
             return rc;
-        }
         if (!r) {
             if (PQpipelineStatus(pg) == PQ_PIPELINE_OFF)
                 return 0;
@@ -231,18 +242,71 @@ int cio__pg_drain(cio_pg_conn *c)
             while ((n = PQgetCopyData(pg, &buf, 1)) != -1) {
                 if (n == -2)
                     return cio__pg_conn_lost(c);
-                if (n > 0) {
+                if (n > 0)
                     PQfreemem(buf);
-                } else if ((rc = cio__pg_pump(c)) < 0) {
-                    c->broken = true;
+                else if ((rc = cio__pg_pump(c)) < 0)
                     return rc;
-                }
             }
         } else if (st == PGRES_COPY_BOTH) {
             c->broken = true;
             return CIO_PG_EPROTO;
         }
     }
+}
+
+int cio__pg_drain(cio_pg_conn *c)
+{
+    int rc = drain_start(c);
+    if (rc == 0)
+        rc = drain_results(c);
+    if (rc < 0)
+        c->broken = true;
+    return rc;
+}
+
+void cio__pg_stopping_enter(struct cio__pg_stopping *s)
+{
+    s->end = cio_time() + DRAIN_WAIT;
+    s->limit = (cio_scope){0};
+    cio_timeout_enter(&s->limit, RESEND_WAIT);
+}
+
+bool cio__pg_stopping_again(struct cio__pg_stopping *s, cio_pg_conn *c)
+{
+    if (!cio_scope_expired(&s->limit))
+        return false; /* cut short by something else */
+    cio_scope_exit(&s->limit);
+    /* A request that reached the backend before it had begun the query
+     * (still reading it) was ignored, and the query would run to its end,
+     * long after the connection was given up. Asking again is harmless
+     * otherwise: an idle backend ignores it, and no other query can start
+     * on c before this one's results are read. If the request cannot be
+     * sent, the ones before it may still be in the queue: wait on. */
+    if (!c->broken && PQtransactionStatus(c->pg) == PQTRANS_ACTIVE && s->end > cio_time())
+        (void)cio__pg_cancel_request(c);
+    double left = s->end - cio_time();
+    cio_timeout_enter(&s->limit, left < RESEND_WAIT ? left : RESEND_WAIT);
+    return left > 0;
+}
+
+void cio__pg_stopping_exit(struct cio__pg_stopping *s)
+{
+    cio_scope_exit(&s->limit);
+}
+
+/* Drains c after the request to stop its query (if it ran one) was sent:
+ * 0, or an error (c is then to be given up). */
+static int drain_after_cancel(cio_pg_conn *c)
+{
+    int rc = drain_start(c);
+    if (rc)
+        return rc;
+    struct cio__pg_stopping stop;
+    cio__pg_stopping_enter(&stop);
+    while ((rc = drain_results(c)) == -ETIMEDOUT && cio__pg_stopping_again(&stop, c))
+        ;
+    cio__pg_stopping_exit(&stop);
+    return rc;
 }
 
 int cio__pg_abort(cio_pg_conn *c, int rc)
@@ -257,14 +321,8 @@ int cio__pg_abort(cio_pg_conn *c, int rc)
         if (cio__pg_cancel_request(c) < 0)
             c->broken = true;
     }
-    if (!c->broken) {
-        cio_scope limit = {0};
-        cio_timeout_enter(&limit, DRAIN_WAIT);
-        int drc = cio__pg_drain(c);
-        cio_scope_exit(&limit);
-        if (drc < 0)
-            c->broken = true;
-    }
+    if (!c->broken && drain_after_cancel(c) < 0)
+        c->broken = true;
     cio_scope_exit(&shield);
     /* The interruption is what the caller reports; keep the server's
      * account of it (57014 "canceling statement due to user request") out

@@ -94,6 +94,23 @@ int cio__pg_abort(cio_pg_conn *c, int rc);
 /* Reads and discards results until the connection is idle. Returns 0 or an
  * error (conn broken then). Does not cancel. */
 int cio__pg_drain(cio_pg_conn *c);
+/* The wait for the server to stop a query after the cancel request was
+ * sent: at most 10 s in all, in stretches of 1 s, and the request sent
+ * again after each stretch while the server still runs the query (a request
+ * that reaches the backend before it has begun the query is ignored).
+ * Entered and exited inside a shield, around the reads of the results. */
+struct cio__pg_stopping {
+    cio_scope limit; /* the current stretch */
+    double end;
+};
+void cio__pg_stopping_enter(struct cio__pg_stopping *s);
+/* After a read of c's results returned -ETIMEDOUT: if the stretch ended,
+ * asks the server again (when c still runs a query) and starts the next
+ * stretch. Returns whether to read on; false when the bound is reached or
+ * something else cut the read short. s stays entered either way. */
+bool cio__pg_stopping_again(struct cio__pg_stopping *s, cio_pg_conn *c);
+void cio__pg_stopping_exit(struct cio__pg_stopping *s);
+
 /* Sends a cancel request for conn's current query and waits for it to be
  * delivered (on a helper thread: libpq 15's PQcancel blocks; at most a few
  * run at once, requests queue for them), at most a few seconds. */

@@ -176,14 +176,18 @@ static int settle(cio_pg_conn *c, struct batch *b, int rc)
         c->broken = true;
         return rc;
     }
-    cio_scope shield = {0}, limit = {0};
+    cio_scope shield = {0};
+    struct cio__pg_stopping stop;
     cio_shield_enter(&shield);
     if (cio__pg_cancel_request(c) < 0)
         c->broken = true;
-    cio_timeout_enter(&limit, 10.0);
+    cio__pg_stopping_enter(&stop);
     while (!c->broken) {
         PGresult *r;
-        if (cio__pg_next_result(c, &r) != 0) {
+        int nrc = cio__pg_next_result(c, &r);
+        if (nrc == -ETIMEDOUT && cio__pg_stopping_again(&stop, c))
+            continue;
+        if (nrc != 0) {
             c->broken = true;
             break;
         }
@@ -195,7 +199,7 @@ static int settle(cio_pg_conn *c, struct batch *b, int rc)
         }
         take(c, b, r);
     }
-    cio_scope_exit(&limit);
+    cio__pg_stopping_exit(&stop);
     cio_scope_exit(&shield);
     if (!c->broken && !b->err && b->done == b->sent)
         return 0; /* committed before the cancel arrived */

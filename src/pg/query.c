@@ -56,21 +56,25 @@ static int collect(cio_pg_conn *c, PGresult **out)
 {
     PGresult *last = NULL;
     int err = 0, why = 0;
-    cio_scope shield = {0}, limit = {0};
+    cio_scope shield = {0};
+    struct cio__pg_stopping stop;
     for (;;) {
         PGresult *r;
         int rc = cio__pg_next_result(c, &r);
         if (rc && !why && !c->broken && (rc == -ETIMEDOUT || rc == -ECANCELED)) {
             why = rc;
             cio_shield_enter(&shield);
-            cio_timeout_enter(&limit, 10.0);
-            if (cio__pg_cancel_request(c) == 0)
+            rc = cio__pg_cancel_request(c);
+            cio__pg_stopping_enter(&stop);
+            if (rc == 0)
                 continue;
             c->broken = true;
+        } else if (rc == -ETIMEDOUT && why && cio__pg_stopping_again(&stop, c)) {
+            continue;
         }
         if (rc || c->broken) {
             if (why) {
-                cio_scope_exit(&limit);
+                cio__pg_stopping_exit(&stop);
                 cio_scope_exit(&shield);
                 c->broken = true; /* the cleanup itself failed */
                 rc = why;
@@ -96,7 +100,7 @@ static int collect(cio_pg_conn *c, PGresult **out)
                               NULL, NULL);
             rc = cio__pg_abort(c, CIO_PG_EPROTO);
             if (why) {
-                cio_scope_exit(&limit);
+                cio__pg_stopping_exit(&stop);
                 cio_scope_exit(&shield);
             }
             return rc;
@@ -107,7 +111,7 @@ static int collect(cio_pg_conn *c, PGresult **out)
         }
     }
     if (why) {
-        cio_scope_exit(&limit);
+        cio__pg_stopping_exit(&stop);
         cio_scope_exit(&shield);
         if (err || !last) {
             PQclear(last);

@@ -1142,6 +1142,50 @@ static int cancel_main(void *arg)
     return 0;
 }
 
+/* A cancel request that reaches the backend before it has begun the query
+ * (still reading it) is ignored, and the query then runs to its end. The
+ * function below ignores the first cancel on purpose: the connection must
+ * ask again while it drains, so that the server stops within about a
+ * second instead of the connection being dropped after its drain bound
+ * with the query still running on the server. */
+static int ignored_cancel_main(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_CONNECT(watch, NULL);
+    PG_OK(c, cio_pg_execute(c,
+                            "CREATE OR REPLACE FUNCTION stubborn_sleep(s float8) RETURNS void "
+                            "LANGUAGE plpgsql AS $$ BEGIN "
+                            "BEGIN PERFORM pg_sleep(s); "
+                            "EXCEPTION WHEN query_canceled THEN PERFORM pg_sleep(s); END; "
+                            "END $$",
+                            CIO_PG_NOARGS));
+    int64_t t0 = now_ns(), n;
+    {
+        CIO_TIMEOUT(limit, 0.1);
+        task_check_eq(cio_pg_execute(c, "SELECT stubborn_sleep(30)", CIO_PG_NOARGS), -ETIMEDOUT);
+    }
+    task_check(now_ns() - t0 < 5000000000LL);
+    task_check(cio_pg_conn_ok(c));
+    PG_OK(watch,
+          cio_pg_fetchval_int64(watch,
+                                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                "AND query LIKE 'SELECT stubborn_sleep%' AND pid = $1",
+                                CIO_PG_ARGS(cio_pg_int4(cio_pg_backend_pid(c))), &n));
+    task_check_eq(n, 0);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT 8", CIO_PG_NOARGS, &n));
+    task_check_eq(n, 8);
+    cio_pg_close(c);
+    cio_pg_close(watch);
+    return 0;
+}
+
+static void test_cancel_ignored_once(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(ignored_cancel_main, NULL), 0);
+}
+
 /* One query timed out: its cancel is sent, and the helper thread that sent
  * it stays a while for more. */
 static int timed_out_query(void *arg)
@@ -1381,6 +1425,7 @@ int main(void)
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_cancel_ignored_once),
         cmocka_unit_test(test_cancel_after_fork),
         cmocka_unit_test(test_tls),
         cmocka_unit_test(test_command_timeout),
