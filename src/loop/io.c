@@ -15,15 +15,22 @@
 #include "task/task.h"
 #include "threads/threads.h"
 
-/* The table entry of fd, growing the table to reach it: 0, -EBADF (fd is
- * not open: the table never grows for a number that names nothing, since
- * the kernel's fd limit bounds every open one) or -ENOMEM. */
-static int fdw(struct cio__loop *loop, int fd, struct cio__fdw **out)
+/* fdw() when fd is beyond the table: checks that fd is open (the table
+ * never grows for a number that names nothing, since the kernel's fd limit
+ * bounds every open one) and grows the table to reach it. */
+static __attribute__((noinline)) int fdw_grow(struct cio__loop *loop, int fd)
 {
-    if (fd >= loop->nfds) {
-        if (fcntl(fd, F_GETFD) < 0)
-            return -EBADF;
-        int rc = cio__fdtable_reach((void **)&loop->fds, &loop->nfds, sizeof *loop->fds, fd);
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    return cio__fdtable_reach((void **)&loop->fds, &loop->nfds, sizeof *loop->fds, fd);
+}
+
+/* The table entry of fd, growing the table to reach it: 0, -EBADF (fd is
+ * not open) or -ENOMEM. Inline: every wait of a task on an fd asks. */
+static inline int fdw(struct cio__loop *loop, int fd, struct cio__fdw **out)
+{
+    if (cio__unlikely(fd >= loop->nfds)) {
+        int rc = fdw_grow(loop, fd);
         if (rc < 0)
             return rc;
     }
@@ -31,9 +38,14 @@ static int fdw(struct cio__loop *loop, int fd, struct cio__fdw **out)
     return 0;
 }
 
-static unsigned wanted(const struct cio__fdw *w)
+/* The events someone waits for on w. Without branches: it is asked at
+ * every wait and every event, and which of the four is set varies from one
+ * fd to the next. */
+static inline unsigned wanted(const struct cio__fdw *w)
 {
-    return (w->rcb || w->rtask ? CIO_READABLE : 0) | (w->wcb || w->wtask ? CIO_WRITABLE : 0);
+    unsigned r = ((uintptr_t)w->rcb | (uintptr_t)w->rtask) != 0;
+    unsigned wr = ((uintptr_t)w->wcb | (uintptr_t)w->wtask) != 0;
+    return r * CIO_READABLE | wr * CIO_WRITABLE;
 }
 
 /* Sets the backend's interest to `now`. */
