@@ -293,6 +293,13 @@ void cio__timers_remove(struct cio__timers *q, struct cio__timer *t)
  * timers; CIO__WHEEL_SLOTS if there is none. */
 static unsigned first_used(const struct cio__timers *q)
 {
+    /* An empty ring is common (a loop whose only timer is minutes away)
+     * and asked about at every wait: tell it without the walk. */
+    uint64_t any = 0;
+    for (unsigned i = 0; i < CIO__WHEEL_SLOTS / 64; i++)
+        any |= q->used[i];
+    if (!any)
+        return CIO__WHEEL_SLOTS;
     unsigned start = bucket_of(q->horizon);
     for (unsigned step = 0; step < CIO__WHEEL_SLOTS;) {
         unsigned k = (start + step) & MASK;
