@@ -1144,17 +1144,18 @@ static int cancel_main(void *arg)
 
 /* A cancel request that reaches the backend before it has begun the query
  * (still reading it) is ignored, and the query then runs to its end. The
- * function below ignores the first cancel on purpose: the connection must
- * ask again while it drains, so that the server stops within about a
- * second instead of the connection being dropped after its drain bound
- * with the query still running on the server. */
+ * function below ignores the first cancel on purpose (it is the session's
+ * own, in pg_temp: the io_uring twin of this test may run at the same
+ * time). The connection must ask again while it drains, so that the server
+ * stops within about a second, instead of the connection being dropped
+ * after its drain bound with the query still running on the server. */
 static int ignored_cancel_main(void *arg)
 {
     (void)arg;
     PG_CONNECT(c, NULL);
     PG_CONNECT(watch, NULL);
     PG_OK(c, cio_pg_execute(c,
-                            "CREATE OR REPLACE FUNCTION stubborn_sleep(s float8) RETURNS void "
+                            "CREATE FUNCTION pg_temp.stubborn_sleep(s float8) RETURNS void "
                             "LANGUAGE plpgsql AS $$ BEGIN "
                             "BEGIN PERFORM pg_sleep(s); "
                             "EXCEPTION WHEN query_canceled THEN PERFORM pg_sleep(s); END; "
@@ -1163,7 +1164,8 @@ static int ignored_cancel_main(void *arg)
     int64_t t0 = now_ns(), n;
     {
         CIO_TIMEOUT(limit, 0.1);
-        task_check_eq(cio_pg_execute(c, "SELECT stubborn_sleep(30)", CIO_PG_NOARGS), -ETIMEDOUT);
+        task_check_eq(cio_pg_execute(c, "SELECT pg_temp.stubborn_sleep(30)", CIO_PG_NOARGS),
+                      -ETIMEDOUT);
     }
     task_check(now_ns() - t0 < 5000000000LL);
     task_check(cio_pg_conn_ok(c));
