@@ -31,6 +31,7 @@
 #define CIO_SIGNAL_H
 
 #include <signal.h>
+#include <sys/select.h> /* sigset_t, which <signal.h> hides in strict C modes */
 
 #include "loop.h"
 

@@ -1,0 +1,47 @@
+#!/bin/sh
+# What a user does: install cio into a prefix, then build programs against
+# it with pkg-config alone, and run them. Every library is linked through
+# its own .pc file, as README.md tells users to: the core runs the guide's
+# first example, cio-net a strict-C11 line server with 50 clients, and
+# cio-http and cio-pg link a guide example each (their servers are other
+# tests' business).
+#   sh install.sh BUILD_DIR SOURCE_DIR [CC] [SANITIZERS]
+set -eu
+build=$1
+src=$2
+cc=${3:-cc}
+extra=""
+[ -n "${4:-}" ] && extra="-fsanitize=$4"
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+pcdir=$(dirname "$(find "$tmp/prefix" -name cio.pc)")
+export PKG_CONFIG_PATH="$pcdir"
+# The installed .pc files name the build's prefix; point them at this one.
+for pc in "$pcdir"/cio*.pc; do
+    sed -i "s|^prefix=.*|prefix=$tmp/prefix|" "$pc"
+done
+
+# build NAME SOURCE PACKAGE [CFLAGS...]: compiles and links one program.
+build() {
+    name=$1 source=$2 package=$3
+    shift 3
+    # shellcheck disable=SC2046,SC2086
+    "$cc" $extra "$@" -o "$tmp/$name" "$source" $(pkg-config --cflags --libs "$package")
+}
+
+build fetch_users "$src/examples/fetch_users.c" cio
+out=$("$tmp/fetch_users")
+echo "$out"
+case "$out" in "Fetched 10 users in 0.1"[0-9]"s") ;; *) exit 1 ;; esac
+
+build line_server "$here/line_server.c" cio-net -std=c11 -pedantic-errors -Wall -Wextra -Werror
+out=$("$tmp/line_server")
+echo "$out"
+[ "$out" = "50 pings: all answered" ]
+
+build http_fetch "$src/examples/http/fetch.c" cio-http
+build db_pool "$src/examples/pg/db_pool.c" cio-pg \
+    -DCIO_WITH_POSTGRES="\"$src/scripts/with-postgres.sh\""
+echo "cio-http and cio-pg programs linked"
