@@ -8,6 +8,8 @@
 #ifndef CIO_ERROR_H
 #define CIO_ERROR_H
 
+#include <errno.h> /* the codes cio's functions return, negated */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
