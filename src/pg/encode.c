@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/numtext.h"
 #include "pg/internal.h"
 
 /* PostgreSQL's epoch (2000-01-01) from the Unix epoch. */
@@ -319,11 +320,14 @@ int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg
             *len += fmt_i64(o, a->v_.i);
             break;
         case CIO__PG_K_FLOAT4:
-            *len += (size_t)snprintf(o, 64, "%.9g", a->v_.d);
+        case CIO__PG_K_FLOAT8: {
+            /* '.' whatever the program's locale: COPY reads it so. */
+            int w = cio__fmt_g(o, 64, a->kind_ == CIO__PG_K_FLOAT4 ? 9 : 17, a->v_.d);
+            if (w < 0)
+                return w;
+            *len += (size_t)w;
             break;
-        case CIO__PG_K_FLOAT8:
-            *len += (size_t)snprintf(o, 64, "%.17g", a->v_.d);
-            break;
+        }
         case CIO__PG_K_DATE:
             if (a->v_.i == INT32_MAX || a->v_.i == INT32_MIN)
                 *len += (size_t)sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/numtext.h"
 #include "pg/internal.h"
 
 struct cio__pg_chunk {
@@ -245,7 +246,7 @@ int cio_pg_get_double(const cio_pg_result *r, int row, int col, double *out)
     if (c.oid == CIO_PG_FLOAT4OID || c.oid == CIO_PG_FLOAT8OID) {
         if (!c.bin) {
             char *end;
-            *out = strtod(c.v, &end);
+            *out = cio__strtod_c(c.v, &end); /* '.' in any locale */
             return end == c.v || *end ? CIO_PG_EPROTO : 0;
         }
         if (c.len == 4) {

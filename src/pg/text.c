@@ -8,23 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/numtext.h"
 #include "pg/internal.h"
 
 /* ---- any value as text ------------------------------------------------------------------ */
 
-static size_t fmt_double(char *buf, double v, bool single)
+/* buf holds at least FMT_DOUBLE_SIZE bytes. Returns the length, or
+ * -ENOMEM (see cio__fmt_g()). */
+#define FMT_DOUBLE_SIZE 32
+static int fmt_double(char *buf, double v, bool single)
 {
     if (isnan(v))
-        return (size_t)sprintf(buf, "NaN");
+        return sprintf(buf, "NaN");
     if (isinf(v))
-        return (size_t)sprintf(buf, v > 0 ? "Infinity" : "-Infinity");
-    /* The shortest form that reads back exactly, as PostgreSQL 12+. */
+        return sprintf(buf, v > 0 ? "Infinity" : "-Infinity");
+    /* The shortest form that reads back exactly, as PostgreSQL 12+; with
+     * '.' whatever the program's locale, as PostgreSQL writes it. */
     for (int prec = 1; prec <= 17; prec++) {
-        int n = sprintf(buf, "%.*g", prec, v);
-        if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v)
-            return (size_t)n;
+        int n = cio__fmt_g(buf, FMT_DOUBLE_SIZE, prec, v);
+        char *end;
+        if (n < 0 ||
+            (single ? cio__strtof_c(buf, &end) == (float)v : cio__strtod_c(buf, &end) == v))
+            return n;
     }
-    return (size_t)sprintf(buf, "%.17g", v);
+    return cio__fmt_g(buf, FMT_DOUBLE_SIZE, 17, v);
 }
 
 int cio_pg_get_text(const cio_pg_result *r, int row, int col, const char **out, size_t *len)
@@ -68,7 +75,10 @@ int cio_pg_get_text(const cio_pg_result *r, int row, int col, const char **out, 
         double v;
         if ((rc = cio_pg_get_double(r, row, col, &v)) != 0)
             return rc;
-        bl = fmt_double(buf, v, c.oid == CIO_PG_FLOAT4OID);
+        int w = fmt_double(buf, v, c.oid == CIO_PG_FLOAT4OID);
+        if (w < 0)
+            return w;
+        bl = (size_t)w;
         break;
     }
     case CIO_PG_UUIDOID: {

@@ -3,6 +3,7 @@
  * statement cache), and parameters of every kind round-tripped. */
 #include "pg_test.h"
 
+#include <locale.h>
 #include <math.h>
 
 #define SELECT_ALL                                                                                 \
@@ -551,6 +552,73 @@ static void test_arrays(void **state)
     assert_int_equal(run_real(arrays, &o), 0);
 }
 
+/* COPY in the text format (a text value for a float8 column rules the
+ * binary format out) with floats of both widths. */
+static int copy_floats(void *arg)
+{
+    (void)arg;
+    PG_CONNECT(c, NULL);
+    PG_OK(c, cio_pg_execute(c, "CREATE TEMP TABLE floats (a float8, b float4, t float8)",
+                            CIO_PG_NOARGS));
+    static const char *const cols[] = {"a", "b", "t"};
+    const cio_pg_arg row[] = {cio_pg_float8(2.5), cio_pg_float4(-1.25f), cio_pg_text("3.5")};
+    int rc = cio_pg_copy_records(c, "floats", cols, 3, row, 1);
+    PG_OK(c, rc);
+    task_check_eq(rc, 1);
+    cio_pg_result *r;
+    rc = cio_pg_fetch(c, "SELECT a, b, t, a::text FROM floats", CIO_PG_NOARGS, &r);
+    PG_OK(c, rc);
+    double a, t;
+    float f;
+    const char *s;
+    task_check_eq(cio_pg_get_double(r, 0, 0, &a), 0);
+    task_check(a == 2.5);
+    task_check_eq(cio_pg_get_float(r, 0, 1, &f), 0);
+    task_check(f == -1.25f);
+    task_check_eq(cio_pg_get_double(r, 0, 2, &t), 0);
+    task_check(t == 3.5);
+    task_check_eq(cio_pg_get_text(r, 0, 3, &s, NULL), 0);
+    task_check(strcmp(s, "2.5") == 0);
+    cio_pg_result_free(r);
+    cio_pg_close(c);
+    return 0;
+}
+
+/* A program that calls setlocale() for its users gets "2,5" from printf
+ * and strtod(): PostgreSQL's text forms must keep their '.', both ways,
+ * in results of either format, parameters and COPY. The locale (de_DE) is
+ * compiled into a temporary directory, as the machine may have none. */
+static void test_comma_locale(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cio-locale-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 -c %s/de_DE.UTF-8 >/dev/null 2>&1", dir);
+    (void)system(cmd); /* its status is 1 for mere warnings: setlocale() tells */
+    setenv("LOCPATH", dir, 1);
+    bool set = setlocale(LC_ALL, "de_DE.UTF-8") != NULL;
+    char probe[8];
+    snprintf(probe, sizeof probe, "%.1f", 2.5);
+    cio_pg_options text = {.no_statement_cache = true};
+    int rc[5] = {-1, -1, -1, -1, -1};
+    if (set) {
+        rc[0] = run_real(read_all_types, NULL);
+        rc[1] = run_real(read_all_types, &text);
+        rc[2] = run_real(round_trip, NULL);
+        rc[3] = run_real(round_trip, &text);
+        rc[4] = run_real(copy_floats, NULL);
+    }
+    setlocale(LC_ALL, "C");
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)system(cmd);
+    assert_true(set);
+    assert_string_equal(probe, "2,5"); /* the locale was in force */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(rc[i], 0);
+}
+
 int main(void)
 {
     if (!pg_dsn()) {
@@ -561,7 +629,7 @@ int main(void)
         cmocka_unit_test(test_types_binary),  cmocka_unit_test(test_types_text),
         cmocka_unit_test(test_params_binary), cmocka_unit_test(test_params_text),
         cmocka_unit_test(test_time_zones),    cmocka_unit_test(test_arrays),
-        cmocka_unit_test(test_array_text),
+        cmocka_unit_test(test_array_text),    cmocka_unit_test(test_comma_locale),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
