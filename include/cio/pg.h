@@ -459,8 +459,10 @@ bool cio_pg_is_null(const cio_pg_result *res, int row, int col);
  * NULL, row or col out of range, out NULL), CIO_PG_ENULL (NULL value),
  * CIO_PG_ETYPE (the column's type is not one the getter reads, or the value
  * does not fit), CIO_PG_EPROTO (malformed value). Integers read int2, int4
- * and int8 (and oid) columns, narrowing only when the value fits; doubles
- * read float4, float8 and the integer types. */
+ * and int8 (and oid) columns, and numeric ones holding a whole number
+ * (sum() of a bigint column is numeric), narrowing only when the value
+ * fits; doubles read float4, float8, the integer types and numeric (the
+ * nearest double: avg() is numeric). */
 int cio_pg_get_bool(const cio_pg_result *res, int row, int col, bool *out);
 int cio_pg_get_int16(const cio_pg_result *res, int row, int col, int16_t *out);
 int cio_pg_get_int32(const cio_pg_result *res, int row, int col, int32_t *out);

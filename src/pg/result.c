@@ -180,6 +180,40 @@ static int parse_i64(const char *s, int64_t *out)
     return 0;
 }
 
+/* A numeric's exact decimal text ("-12.50", "NaN"), from either format. */
+static int numeric_text(const cio_pg_result *r, const struct cio__pg_cell *c, const char **out)
+{
+    if (!c->bin) {
+        *out = c->v;
+        return 0;
+    }
+    return cio__pg_numeric_text(r, c, out);
+}
+
+/* A numeric that is a whole number ("-12", "12.000") as an int64;
+ * CIO_PG_ETYPE for a fraction, NaN, an infinity or a value out of range. */
+static int numeric_i64(const char *s, int64_t *out)
+{
+    bool neg = *s == '-';
+    s += neg;
+    if (*s < '0' || *s > '9')
+        return CIO_PG_ETYPE; /* NaN, Infinity */
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (limit - d) / 10)
+            return CIO_PG_ETYPE;
+        v = v * 10 + d;
+    }
+    if (*s == '.')
+        while (*++s == '0')
+            ;
+    if (*s)
+        return *s >= '1' && *s <= '9' ? CIO_PG_ETYPE : CIO_PG_EPROTO;
+    *out = !neg ? (int64_t)v : v ? -(int64_t)(v - 1) - 1 : 0;
+    return 0;
+}
+
 int cio_pg_get_int64(const cio_pg_result *r, int row, int col, int64_t *out)
 {
     struct cio__pg_cell c;
@@ -192,6 +226,13 @@ int cio_pg_get_int64(const cio_pg_result *r, int row, int col, int64_t *out)
     case CIO_PG_INT8OID:
     case CIO_PG_OIDOID:
         break;
+    case CIO_PG_NUMERICOID: {
+        /* sum(bigint) and the like are numeric: read them when whole. */
+        const char *text;
+        if ((rc = numeric_text(r, &c, &text)) != 0)
+            return rc;
+        return numeric_i64(text, out);
+    }
     default:
         return CIO_PG_ETYPE;
     }
@@ -261,6 +302,15 @@ int cio_pg_get_double(const cio_pg_result *r, int row, int col, double *out)
             return CIO_PG_EPROTO;
         }
         return 0;
+    }
+    if (c.oid == CIO_PG_NUMERICOID) {
+        /* avg() and the like are numeric: the nearest double. */
+        const char *text;
+        char *end;
+        if ((rc = numeric_text(r, &c, &text)) != 0)
+            return rc;
+        *out = cio__strtod_c(text, &end);
+        return end == text || *end ? CIO_PG_EPROTO : 0;
     }
     int64_t i;
     rc = cio_pg_get_int64(r, row, col, &i);

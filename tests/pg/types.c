@@ -68,6 +68,19 @@ static int check_row(cio_pg_result *r)
             print_error("numeric %d: '%s' != '%s'\n", i, s, num[i]);
         task_check(strcmp(s, num[i]) == 0);
     }
+    /* Numerics as integers when whole, as doubles always. */
+    const int num_int[] = {CIO_PG_ETYPE, CIO_PG_ETYPE, CIO_PG_ETYPE, 0, 0, 0, CIO_PG_ETYPE};
+    const int64_t num_i64[] = {0, 0, 0, 0, 10000, 0, 0};
+    const double num_dbl[] = {123456789.000123, -0.0001, NAN, 0, 10000, 0, 1e20};
+    for (int i = 0; i < 7; i++) {
+        i64 = -1;
+        task_check_eq(cio_pg_get_int64(r, 0, 13 + i, &i64), num_int[i]);
+        task_check(num_int[i] || i64 == num_i64[i]);
+        task_check_eq(cio_pg_get_double(r, 0, 13 + i, &d), 0);
+        task_check(isnan(num_dbl[i]) ? isnan(d) : d == num_dbl[i]);
+    }
+    task_check_eq(cio_pg_get_int16(r, 0, 17, &i16), 0); /* 10000 fits */
+    task_check_eq(i16, 10000);
     task_check_eq(cio_pg_get_text(r, 0, 20, &s, &n), 0);
     task_check(strcmp(s, "h\xc3\xa9llo") == 0 && n == 6);
     task_check_eq(cio_pg_get_text(r, 0, 21, &s, &n), 0);
@@ -257,6 +270,30 @@ static int round_trip(void *arg)
     task_check_eq(cio_pg_fetchval_int64(c, "SELECT 'x'::text", CIO_PG_NOARGS, &v), CIO_PG_ETYPE);
     PG_OK(c, cio_pg_fetchval_double(c, "SELECT 2.5::float8", CIO_PG_NOARGS, &d));
     task_check(d == 2.5);
+    /* Aggregates that PostgreSQL makes numeric, and the edges of int64. */
+    PG_OK(c, cio_pg_fetchval_int64(
+                 c, "SELECT sum(x) FROM (VALUES (9223372036854775806::int8), (1)) v(x)",
+                 CIO_PG_NOARGS, &v));
+    task_check(v == INT64_MAX);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT (-9223372036854775808)::numeric", CIO_PG_NOARGS, &v));
+    task_check(v == INT64_MIN);
+    PG_OK(c, cio_pg_fetchval_int64(c, "SELECT (-12.000)::numeric", CIO_PG_NOARGS, &v));
+    task_check_eq(v, -12);
+    task_check_eq(
+        cio_pg_fetchval_int64(c, "SELECT 9223372036854775808::numeric", CIO_PG_NOARGS, &v),
+        CIO_PG_ETYPE);
+    task_check_eq(
+        cio_pg_fetchval_int64(c, "SELECT (-9223372036854775809)::numeric", CIO_PG_NOARGS, &v),
+        CIO_PG_ETYPE);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 12.001::numeric", CIO_PG_NOARGS, &v),
+                  CIO_PG_ETYPE);
+    task_check_eq(cio_pg_fetchval_int64(c, "SELECT 'Infinity'::numeric", CIO_PG_NOARGS, &v),
+                  CIO_PG_ETYPE);
+    PG_OK(c, cio_pg_fetchval_double(c, "SELECT avg(x) FROM (VALUES (1), (2)) v(x)", CIO_PG_NOARGS,
+                                    &d));
+    task_check(d == 1.5);
+    PG_OK(c, cio_pg_fetchval_double(c, "SELECT '-Infinity'::numeric", CIO_PG_NOARGS, &d));
+    task_check(isinf(d) && d < 0);
     PG_OK(c, cio_pg_fetchval_bool(c, "SELECT $1 = 'a'", CIO_PG_ARGS(cio_pg_text("a")), &b));
     task_check(b);
     char *txt;
