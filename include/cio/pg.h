@@ -171,7 +171,7 @@ static inline cio_pg_arg cio_pg_int8(int64_t v)
 static inline cio_pg_arg cio_pg_float4(float v)
 {
     cio_pg_arg a = cio__pg_arg(CIO_PG_FLOAT4OID, CIO__PG_K_FLOAT4, 0);
-    a.v_.d = (double)v; /* exact: said so for -Wdouble-promotion */
+    a.v_.d = (double)v; /* exact; the cast tells -Wdouble-promotion so */
     return a;
 }
 static inline cio_pg_arg cio_pg_float8(double v)
