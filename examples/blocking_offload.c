@@ -3,8 +3,9 @@
  * (run_in_executor) it runs while the other tasks keep going.
  *
  * A heartbeat task ticks every 0.1 s; the blocking call takes 0.5 s. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, also under -std=c11 */
 #include <stdio.h>
-#include <unistd.h>
+#include <time.h>
 
 #include <cio.h>
 
@@ -12,7 +13,7 @@
 static int slow_checksum(void *arg)
 {
     const char *text = arg;
-    usleep(500 * 1000);
+    nanosleep(&(struct timespec){.tv_nsec = 500 * 1000 * 1000}, NULL); /* time.sleep(0.5) */
     int sum = 0;
     for (const char *p = text; *p; p++)
         sum = (sum * 31 + *p) & 0xffff;

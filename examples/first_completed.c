@@ -34,7 +34,11 @@ static int fetch(void *arg)
 static int wait_for_first(void *arg)
 {
     (void)arg;
-    struct source sources[3] = {{"cache", 0.01}, {"db", 0.05}, {"api", 0.2}};
+    struct source sources[3] = {
+        {.name = "cache", .latency = 0.01},
+        {.name = "db", .latency = 0.05},
+        {.name = "api", .latency = 0.2},
+    };
     cio_task tasks[3];
     for (int i = 0; i < 3; i++)
         tasks[i] = cio_spawn(fetch, &sources[i]);

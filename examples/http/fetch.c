@@ -18,6 +18,7 @@
  * (the loop is single-threaded, so a plain int is a safe queue), each
  * fetch goes through cio_retry(), and a ticker task redraws the progress
  * line ten times a second. */
+#define _POSIX_C_SOURCE 200809L /* getline, strdup, also under -std=c11 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -45,7 +45,7 @@ static int run(void *arg)
 static int main_task(void *arg)
 {
     (void)arg;
-    struct job jobs[] = {{"alpha"}, {"beta"}, {"gamma"}};
+    struct job jobs[] = {{.word = "alpha"}, {.word = "beta"}, {.word = "gamma"}};
     double start = cio_time();
     {
         CIO_GROUP(g);
