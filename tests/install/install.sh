@@ -4,7 +4,8 @@
 # its own .pc file, as README.md tells users to: the core runs the guide's
 # first example, cio-net a strict-C11 line server with 50 clients, and
 # every example of the guide builds in strict C11 (the http and pg ones
-# are run by other tests, which start their servers).
+# are run by other tests, which start their servers). A CMake project then
+# does the same through find_package(cio).
 #   sh install.sh BUILD_DIR SOURCE_DIR [CC] [SANITIZERS]
 set -eu
 build=$1
@@ -56,3 +57,13 @@ for f in "$src"/examples/*.c "$src"/examples/*/*.c; do
     n=$((n + 1))
 done
 echo "$n examples built in strict C11"
+
+# A CMake user: find_package(cio) and the cio:: targets, no pkg-config.
+cmake -S "$here/cmake" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$extra" -DCIO_SOURCE_DIR="$src" >/dev/null
+cmake --build "$tmp/cmake" >/dev/null
+out=$("$tmp/cmake/fetch_users")
+case "$out" in "Fetched 10 users in 0.1"[0-9]"s") ;; *) exit 1 ;; esac
+out=$("$tmp/cmake/line_server")
+[ "$out" = "50 pings: all answered" ]
+echo "find_package(cio): four programs built, two run"
