@@ -3,7 +3,8 @@
 #
 #   make demo       build and run the guide's examples as a tour
 #   make check      every test: gcc -O2, then clang ASan+UBSan; core tests on
-#                   the ucontext switch (clang -O2)
+#                   the ucontext switch (clang -O2); every test against
+#                   shared libraries (gcc -O2, BUILD_SHARED_LIBS)
 #   make bench      benchmarks against asyncio and uvloop -> bench/results/
 #   make examples   build the examples into build/examples/
 #   make valgrind   the core tests under Valgrind
@@ -18,7 +19,7 @@ FUZZ_TIME ?= 60
 PREFIX ?= /usr/local
 CMAKE  := cmake -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-.PHONY: all setup build demo check check-release check-asan check-ucontext bench examples \
+.PHONY: all setup build demo check check-release check-asan check-ucontext check-shared bench examples \
         valgrind tsan fuzz check-aarch64 install format format-check clean
 
 all: build
@@ -36,7 +37,7 @@ examples: build
 demo: examples
 	@sh scripts/demo.sh build/examples
 
-check: setup check-release check-asan check-ucontext
+check: setup check-release check-asan check-ucontext check-shared
 
 check-release:
 	$(CMAKE) -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc >/dev/null
@@ -57,6 +58,13 @@ check-ucontext:
 	    -DCIO_SWITCH=ucontext >/dev/null
 	cmake --build build-ucontext -j$(JOBS)
 	cd build-ucontext && ctest --output-on-failure -j$(JOBS) -L core
+
+# The libraries built shared (libcio.so...), every test linked against them.
+check-shared:
+	$(CMAKE) -S . -B build-shared -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
+	    -DBUILD_SHARED_LIBS=ON -DCIO_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-shared -j$(JOBS)
+	cd build-shared && ctest --output-on-failure -j$(JOBS)
 
 valgrind: setup
 	$(CMAKE) -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DCIO_BUILD_BENCH=OFF \
@@ -105,4 +113,4 @@ format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-asan build-ucontext build-valgrind build-tsan
+	rm -rf build build-asan build-ucontext build-shared build-valgrind build-tsan

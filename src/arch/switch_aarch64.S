@@ -12,11 +12,20 @@
  * FPCR is written only when the resumed context's differs from the one in
  * force, as it nearly never does: a write to it serialises on many cores. */
 
+/* Private to cio. A shared build exports them all the same, for the tests
+ * (cmake/exports.map); it links with -Bsymbolic-functions, so the
+ * library's own calls stay direct. */
+#ifdef CIO_SHARED
+#define CIO_PRIVATE(sym)
+#else
+#define CIO_PRIVATE(sym) .hidden sym
+#endif
+
     .text
 
 /* void cio__ctx_switch(cio__ctx *from, cio__ctx *to) */
     .globl cio__ctx_switch
-    .hidden cio__ctx_switch
+    CIO_PRIVATE(cio__ctx_switch)
     .type cio__ctx_switch, %function
     .p2align 4
 cio__ctx_switch:
@@ -42,7 +51,7 @@ cio__ctx_switch:
 /* void cio__ctx_resume(cio__ctx *to): resumes or enters *to, saving
  * nothing; reached by a branch from a context that has ended (switch.h). */
     .globl cio__ctx_resume
-    .hidden cio__ctx_resume
+    CIO_PRIVATE(cio__ctx_resume)
     .type cio__ctx_resume, %function
 cio__ctx_resume:
     /* The FPCR in force is unknown: one with every reserved bit set makes

@@ -18,6 +18,15 @@
  * an inexact result would otherwise differ from one that has not for the
  * rest of the run. */
 
+/* Private to cio. A shared build exports them all the same, for the tests
+ * (cmake/exports.map); it links with -Bsymbolic-functions, so the
+ * library's own calls stay direct. */
+#ifdef CIO_SHARED
+#define CIO_PRIVATE(sym)
+#else
+#define CIO_PRIVATE(sym) .hidden sym
+#endif
+
     .text
 
 /* void cio__ctx_resume(cio__ctx *to): resumes or enters *to, saving
@@ -25,7 +34,7 @@
  * It joins cio__ctx_switch() where that one has saved the running context:
  * the jump is on this, the rarer, path. */
     .globl cio__ctx_resume
-    .hidden cio__ctx_resume
+    CIO_PRIVATE(cio__ctx_resume)
     .type cio__ctx_resume, @function
 cio__ctx_resume:
     .cfi_startproc
@@ -38,7 +47,7 @@ cio__ctx_resume:
 
 /* void cio__ctx_switch(cio__ctx *from, cio__ctx *to) */
     .globl cio__ctx_switch
-    .hidden cio__ctx_switch
+    CIO_PRIVATE(cio__ctx_switch)
     .type cio__ctx_switch, @function
     .p2align 4
 cio__ctx_switch:

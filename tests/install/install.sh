@@ -19,6 +19,9 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 pcdir=$(dirname "$(find "$tmp/prefix" -name cio.pc)")
 export PKG_CONFIG_PATH="$pcdir"
+# Where the programs of a shared build find its libraries.
+LD_LIBRARY_PATH="$(dirname "$pcdir")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH
 # The installed .pc files name the build's prefix; point them at this one.
 for pc in "$pcdir"/cio*.pc; do
     sed -i "s|^prefix=.*|prefix=$tmp/prefix|" "$pc"
