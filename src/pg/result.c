@@ -278,6 +278,15 @@ int cio_pg_get_int16(const cio_pg_result *r, int row, int col, int16_t *out)
     return 0;
 }
 
+/* PostgreSQL's text form of a float or numeric ("-1.5", "NaN",
+ * "Infinity"), read with '.' whatever the program's locale. */
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    *out = cio__strtod_c(s, &end);
+    return end == s || *end ? CIO_PG_EPROTO : 0;
+}
+
 int cio_pg_get_double(const cio_pg_result *r, int row, int col, double *out)
 {
     struct cio__pg_cell c;
@@ -285,11 +294,8 @@ int cio_pg_get_double(const cio_pg_result *r, int row, int col, double *out)
     if (rc)
         return rc;
     if (c.oid == CIO_PG_FLOAT4OID || c.oid == CIO_PG_FLOAT8OID) {
-        if (!c.bin) {
-            char *end;
-            *out = cio__strtod_c(c.v, &end); /* '.' in any locale */
-            return end == c.v || *end ? CIO_PG_EPROTO : 0;
-        }
+        if (!c.bin)
+            return parse_double(c.v, out);
         if (c.len == 4) {
             uint32_t u = (uint32_t)cio__pg_rd_be(c.v, 4);
             float f;
@@ -306,11 +312,9 @@ int cio_pg_get_double(const cio_pg_result *r, int row, int col, double *out)
     if (c.oid == CIO_PG_NUMERICOID) {
         /* avg() and the like are numeric: the nearest double. */
         const char *text;
-        char *end;
         if ((rc = numeric_text(r, &c, &text)) != 0)
             return rc;
-        *out = cio__strtod_c(text, &end);
-        return end == text || *end ? CIO_PG_EPROTO : 0;
+        return parse_double(text, out);
     }
     int64_t i;
     rc = cio_pg_get_int64(r, row, col, &i);
