@@ -22,9 +22,14 @@ export PKG_CONFIG_PATH="$pcdir"
 # Where the programs of a shared build find its libraries.
 LD_LIBRARY_PATH="$(dirname "$pcdir")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export LD_LIBRARY_PATH
-# The installed .pc files name the build's prefix; point them at this one.
-for pc in "$pcdir"/cio*.pc; do
-    sed -i "s|^prefix=.*|prefix=$tmp/prefix|" "$pc"
+# The .pc files are written at install time: they name the prefix given to
+# `cmake --install`, not the one the build was configured with.
+for package in cio cio-net cio-http cio-pg; do
+    got=$(pkg-config --variable=prefix "$package")
+    if [ "$got" != "$tmp/prefix" ]; then
+        echo "install: $package.pc names prefix $got, not $tmp/prefix" >&2
+        exit 1
+    fi
 done
 
 # build NAME SOURCE PACKAGE [CFLAGS...]: compiles and links one program.
