@@ -135,12 +135,15 @@ enum {
     CIO_PG_ESTATE = CIO_ERRNO_BASE - 408,
 };
 
-/* A human-readable message for any code cio returns: errno values and cio's
- * own. Never NULL; the string is static and must not be freed. */
+/* A human-readable message for any code cio returns: a negated errno value
+ * or one of cio's own; "success" for 0. A positive value is a count, not a
+ * code, and gets "unknown error", as does an unknown negative one (a
+ * positive errno passed by mistake must not read as a success). Never
+ * NULL; the string is static and must not be freed. */
 const char *cio_strerror(int err);
 
-/* The symbolic name of a code ("ECANCELED", "CIO_ENOTTASK"), or "UNKNOWN".
- * Never NULL; static storage. */
+/* The symbolic name of a code ("ECANCELED", "CIO_ENOTTASK"), "OK" for 0,
+ * or "UNKNOWN" (positive values included). Never NULL; static storage. */
 const char *cio_err_name(int err);
 
 #ifdef __cplusplus
