@@ -55,8 +55,9 @@ struct json_t;
 
 /* aiohttp's ClientTimeout, in seconds. In a session's options a field of 0
  * means the default shown; in a request's options it means "the session's
- * value". A negative value (or INFINITY) disables that timeout. When a
- * timeout fires the request returns -ETIMEDOUT and
+ * value". A negative value (or INFINITY) disables that timeout; one over
+ * 1e9 s (31 years) is taken as 1e9 s. When a timeout fires the request
+ * returns -ETIMEDOUT and
  * cio_http_response_timeout() tells which one it was. */
 typedef struct cio_http_timeout {
     /* The whole request: from the call (or from getting a pool slot, see
@@ -73,7 +74,8 @@ typedef struct cio_http_timeout {
     /* The longest the peer may stay silent once the connection is ready:
      * the time between two pieces of the response (or between sending the
      * request and the first byte of the answer). Pauses while a streamed
-     * response waits for its reader. Default: none, as aiohttp. */
+     * response waits for its reader, and while a body_reader produces the
+     * request's body. Default: none, as aiohttp. */
     double sock_read;
     /* If true, the total timeout starts once the request has its pool slot,
      * so time spent queued behind the session's limit is not counted
@@ -97,7 +99,10 @@ typedef enum cio_http_timeout_kind {
 const char *cio_http_timeout_name(cio_http_timeout_kind kind);
 
 /* A name/value pair: a header, a query parameter or a form field. The
- * strings are copied (or sent) during the call that receives them. */
+ * strings are copied (or sent) during the call that receives them. A
+ * header's name must be a token (RFC 9110: letters, digits and
+ * !#$%&'*+-.^_`|~) and its value free of CR and LF; there is no length
+ * limit. */
 typedef struct cio_http_field {
     const char *name;
     const char *value;
@@ -146,7 +151,9 @@ typedef struct cio_http_session_options {
      * text without upgrade, "prior knowledge"). */
     int http_version;
     /* Seconds an idle pooled connection is kept for reuse; 0 means 15
-     * (aiohttp's keepalive_timeout). */
+     * (aiohttp's keepalive_timeout). libcurl counts idle time in whole
+     * seconds: a connection goes once it has been idle for
+     * floor(keepalive_timeout) + 1 s, at most a second late. */
     double keepalive_timeout;
     /* Do not ask for compressed bodies nor decode them (aiohttp
      * auto_decompress=False). */
@@ -155,7 +162,9 @@ typedef struct cio_http_session_options {
      * A session or request header named User-Agent replaces it. No CR or
      * LF (-EINVAL). */
     const char *user_agent;
-    /* Largest body a response may have, in bytes; 0 means no limit. */
+    /* Largest body a response may have, in bytes (decoded, streamed or
+     * not: a streamed body's reader sees at most this much, then
+     * CIO_EHTTP_TOOBIG); 0 means no limit. */
     int64_t max_body_size;
 } cio_http_session_options;
 
@@ -167,7 +176,8 @@ typedef struct cio_http_response cio_http_response;
  * still open when the loop's main task returns is reported with the file
  * and line that made it, then closed. Does not suspend.
  * Errors: -EINVAL (out NULL, or a bad option: limit < -1, limit_per_host
- * < 0, http_version not 0-2, NaN timeouts), CIO_ENOLOOP, -ENOMEM. */
+ * < 0, http_version not 0-2, NaN timeouts, a header name that is not a
+ * token or a value with CR or LF), CIO_ENOLOOP, -ENOMEM. */
 #define cio_http_session_new(opts, out) cio_http_session_new_at((opts), (out), __FILE__, __LINE__)
 int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_session **out,
                             const char *file, int line);
@@ -177,33 +187,41 @@ int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_sessi
  * CIO_EHTTP_CLOSED, and close waits (uninterruptibly, briefly) until their
  * tasks have left the session; pooled connections are closed. Responses
  * already received stay readable and must still be freed; the session's
- * memory goes with the last of them. Suspends only if requests are in
- * flight. Returns 0, or -EINVAL (s NULL or already closed), CIO_ENOTTASK
- * (requests are in flight and the caller is not a task). */
+ * memory goes with the last of them, so s must not be used once it is
+ * closed (a second close is -EINVAL only while a response keeps the
+ * memory). Suspends only if requests are in flight. Returns 0, or
+ * -EINVAL (s NULL or already closed), CIO_ENOTTASK (requests are in
+ * flight and the caller is not a task). */
 int cio_http_session_close(cio_http_session *s);
 
 /* Streaming uploads: called from the requesting task whenever libcurl
  * wants more of the body. Writes up to cap bytes to buf and returns how
  * many (> 0), 0 at the end of the body, or a negative error code that
  * aborts the request with that code. It may suspend (read a file, a queue,
- * another stream). */
+ * another stream). With req->stream, a server that answers before the
+ * whole body is sent gets the rest while the task reads the response
+ * (cio_http_response_next() calls the reader). */
 typedef int64_t (*cio_http_body_reader)(void *arg, void *buf, size_t cap);
 
 /* One request. Zero-initialise and fill in what you need. */
 typedef struct cio_http_request {
     /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" or any
-     * token; NULL means GET, or POST when a body is given. */
+     * token, sent as given (a GET with a body is a GET); NULL means GET,
+     * or POST when a body is given. */
     const char *method;
-    /* Absolute URL, or relative to the session's base_url. */
+    /* Absolute URL ("scheme://..."), or relative to the session's
+     * base_url. */
     const char *url;
-    /* Query parameters, URL-encoded and appended to the URL. */
+    /* Query parameters, URL-encoded and appended to the URL's query
+     * (before a "#fragment"). */
     const cio_http_field *params;
     size_t nparams;
     /* Request headers; a value of NULL removes a header the session or
      * libcurl would send. */
     const cio_http_field *headers;
     size_t nheaders;
-    /* The body: at most one of body, json, form and body_reader. */
+    /* The body: at most one of body, json, form and body_reader. body
+     * and body_reader send no Content-Type unless headers give one. */
     const void *body; /* sent as is, body_len bytes; not copied, must
                        * stay valid until the request returns */
     size_t body_len;
@@ -214,7 +232,9 @@ typedef struct cio_http_request {
     void *body_reader_arg;
     int64_t body_size; /* with body_reader: the size if known, else -1
                         * (chunked transfer encoding in HTTP/1.1); a
-                        * 0 here with body_reader also means unknown */
+                        * 0 here with body_reader also means unknown.
+                        * A reader that gives more or fewer bytes fails
+                        * the request with -EINVAL */
     /* Timeouts: fields left 0 take the session's. NULL: the session's. */
     const cio_http_timeout *timeout;
     /* 1: 4xx/5xx is CIO_EHTTP_STATUS; -1: it is not; 0: the session's. */
@@ -238,8 +258,10 @@ typedef struct cio_http_request {
  * it carries the detail (status, error text, which timeout fired).
  * Returns 0, or:
  *   -EINVAL       s, req, req->url or out NULL, two bodies given, a
- *                 header with CR/LF...: *out is NULL; or a URL libcurl
- *                 finds malformed: the response's error text says why
+ *                 header name that is not a token, a value with CR/LF...:
+ *                 *out is NULL; or a URL libcurl finds malformed, or a
+ *                 body_reader that broke body_size: the response's error
+ *                 text says why
  *   -ENOMEM
  *   -ECANCELED    the task was cancelled; the transfer was removed at once
  *                 and its connection is closed unless it was complete
@@ -321,8 +343,11 @@ const char *cio_http_response_text(const cio_http_response *r);
 /* Parses the body as JSON (aiohttp's json(); the Content-Type is not
  * checked). *out receives a value borrowed from r, valid until r is
  * freed: json_incref() it to keep it. Parsed once, later calls return the
- * same value. Returns 0, CIO_EHTTP_JSON (the error text says where),
- * -EINVAL (r or out NULL), CIO_ESTATE (a streamed body not fully read). */
+ * same value. An empty body (or whitespace alone: a 204, a HEAD) gives 0
+ * and *out NULL, as aiohttp's json() gives None. For a streamed body,
+ * what next()/read() have not consumed is parsed. Returns 0,
+ * CIO_EHTTP_JSON (the error text says where), -EINVAL (r or out NULL),
+ * CIO_ESTATE (a streamed body not fully read). */
 int cio_http_response_json(cio_http_response *r, struct json_t **out);
 
 /* aiohttp's raise_for_status(): CIO_EHTTP_STATUS if the status is 4xx or

@@ -91,6 +91,13 @@ static int map(cio_http_response *r, CURLcode c)
     case CURLE_PARTIAL_FILE:
         return CIO_EHTTP_PAYLOAD;
     case CURLE_OUT_OF_MEMORY:
+        /* libcurl 7.88 refuses a header line over 100 KiB with this code
+         * and no message; a peer's doing, not memory running out. */
+        if (r->status && !r->headers_done) {
+            snprintf(r->errbuf, sizeof r->errbuf,
+                     "a response header line is longer than libcurl allows (100 KiB)");
+            return CIO_EHTTP_PROTOCOL;
+        }
         return -ENOMEM;
     case CURLE_OPERATION_TIMEDOUT:
         /* Only the connect timeouts are left to libcurl. */

@@ -23,6 +23,8 @@ struct cio__http_buf {
 };
 
 int cio__http_buf_add(struct cio__http_buf *b, const void *data, size_t n);
+/* Empties b, keeping its memory (and the NUL). */
+void cio__http_buf_clear(struct cio__http_buf *b);
 void cio__http_buf_free(struct cio__http_buf *b);
 
 /* What options a response's easy handle carries (see request.c). */
@@ -155,6 +157,8 @@ struct cio_http_response {
     char *up_buf;
     size_t up_len, up_pos;
     bool up_eof;
+    int64_t up_size;  /* body_size, or -1 if unknown */
+    uint64_t up_sent; /* bytes the reader gave */
 
     /* Response. */
     int status;
@@ -164,11 +168,13 @@ struct cio_http_response {
     bool hdr_parsed; /* hdr holds pairs, not the lines as they came */
     bool may_fold;   /* the last line of hdr is a header a fold may continue */
     size_t body_pos;
-    size_t chunk_len; /* handed out by next(), consumed at the next call */
+    size_t chunk_len;  /* handed out by next(), consumed at the next call */
+    uint64_t received; /* body bytes received, consumed or not */
     int64_t max_body;
     json_t *json;
     char *eff_url;
     char errbuf[CURL_ERROR_SIZE];
+    char cause[96]; /* why a callback failed the transfer (response.c) */
 };
 
 /* session.c */
@@ -191,6 +197,8 @@ void cio__http_sockets(cio_http_session *s, CURL *easy);
 /* Ends r's transfer with code `err` (0: finished normally): detaches it
  * from the multi, stops its timers, frees its slot, wakes its waiter. */
 void cio__http_finish(cio_http_response *r, int err);
+/* Records the URL libcurl ended up at (after redirects) in r->eff_url. */
+void cio__http_note_url(cio_http_response *r);
 /* Runs libcurl after a call that may have made progress outside it
  * (curl_easy_pause). */
 void cio__http_kick(cio_http_session *s);
@@ -202,6 +210,8 @@ void cio__http_response_setup(cio_http_response *r, bool defaults);
 /* Waits (the task t) until r has news; returns 0 or an interruption. */
 int cio__http_wait(cio_http_response *r, struct cio__task *t);
 void cio__http_wake(cio_http_response *r);
+/* Whether s is a token (RFC 9110): a header name or a method. */
+bool cio__http_is_token(const char *s);
 /* Runs the body reader for the upload callback (in the requesting task). */
 int cio__http_upload_fill(cio_http_response *r);
 /* Sets the timeout kind and message of a request that timed out. */
@@ -211,6 +221,9 @@ void cio__http_timed_out(cio_http_response *r, cio_http_timeout_kind kind);
  * first. */
 void cio__http_connect_timer_start(cio_http_response *r);
 
+/* request.c: appends "name: value" to a header list for libcurl; an
+ * empty value is sent empty, a NULL one removes the header. 0 or -ENOMEM. */
+int cio__http_add_header(struct curl_slist **l, const char *name, const char *value);
 /* request.c: ends r's transfer because its task was interrupted (or a
  * reader failed) with rc; names the timeout that fired. Returns rc. */
 int cio__http_abort(cio_http_response *r, int rc, const cio_scope *total, const cio_scope *conn);

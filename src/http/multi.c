@@ -273,6 +273,16 @@ int cio__http_attach(cio_http_response *r)
     return 0;
 }
 
+void cio__http_note_url(cio_http_response *r)
+{
+    char *u = NULL;
+    if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u &&
+        (!r->url.len || strcmp(u, r->url.p)) && (!r->eff_url || strcmp(u, r->eff_url))) {
+        free(r->eff_url);
+        r->eff_url = strdup(u);
+    }
+}
+
 void cio__http_finish(cio_http_response *r, int err)
 {
     if (r->done)
@@ -280,18 +290,15 @@ void cio__http_finish(cio_http_response *r, int err)
     r->done = true;
     if (!r->result)
         r->result = err;
+    if (r->cause[0]) /* a callback's reason, over libcurl's "Failure writing..." */
+        snprintf(r->errbuf, sizeof r->errbuf, "%s", r->cause);
     r->connecting = false;
     cio__timer_stop(r->s->loop, &r->read_timer);
     if (r->attached) {
         long reused = -1;
         if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &reused) == CURLE_OK)
             r->reused = r->status ? reused == 0 : -1;
-        char *u = NULL;
-        if (curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &u) == CURLE_OK && u &&
-            (!r->url.len || strcmp(u, r->url.p))) {
-            free(r->eff_url);
-            r->eff_url = strdup(u);
-        }
+        cio__http_note_url(r);
         r->attached = false;
         curl_multi_remove_handle(r->s->multi, r->easy);
     }

@@ -9,6 +9,10 @@
 
 #include "http/http.h"
 
+/* Longer timeouts are this: 31 years, which nanoseconds and libcurl's
+ * milliseconds still hold. */
+#define TIMEOUT_MAX 1e9
+
 /* The effective timeouts: the request's fields, else the session's; a
  * disabled one is 0 here. */
 static cio_http_timeout resolve(const cio_http_session *s, const cio_http_timeout *q)
@@ -29,13 +33,14 @@ static cio_http_timeout resolve(const cio_http_session *s, const cio_http_timeou
     for (size_t i = 0; i < 4; i++)
         if (!(*f[i] > 0) || isinf(*f[i]))
             *f[i] = 0;
+        else if (*f[i] > TIMEOUT_MAX)
+            *f[i] = TIMEOUT_MAX;
     return t;
 }
 
 static bool bad_header(const cio_http_field *f)
 {
-    return !f->name || !*f->name || strpbrk(f->name, ":\r\n") ||
-           (f->value && strpbrk(f->value, "\r\n"));
+    return !f->name || !cio__http_is_token(f->name) || (f->value && strpbrk(f->value, "\r\n"));
 }
 
 static int check(const cio_http_request *q)
@@ -43,7 +48,7 @@ static int check(const cio_http_request *q)
     int bodies = !!q->body + !!q->json + !!q->nform + !!q->body_reader;
     if (bodies > 1 || (q->body_len && !q->body) || (q->nparams && !q->params) ||
         (q->nheaders && !q->headers) || (q->nform && !q->form) || !*q->url ||
-        (q->method && (!*q->method || strpbrk(q->method, " \r\n"))))
+        (q->method && !cio__http_is_token(q->method)))
         return -EINVAL;
     for (size_t i = 0; i < q->nheaders; i++)
         if (bad_header(&q->headers[i]))
@@ -81,6 +86,20 @@ static int encode_fields(CURL *e, struct cio__http_buf *b, const cio_http_field 
     return 0;
 }
 
+/* Whether url starts with a scheme and "://" (RFC 3986: a letter, then
+ * letters, digits, "+", "-" or "."): anything else is relative to the
+ * session's base_url, "/a?next=http://b" included. */
+static bool absolute(const char *url)
+{
+    const char *p = url;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+        return false;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+           *p == '+' || *p == '-' || *p == '.')
+        p++;
+    return !strncmp(p, "://", 3);
+}
+
 /* Builds r->url, in its buffer (kept from request to request). It is
  * built after the URL the handle already has (the buffer's first
  * r->url_set bytes), and compared with it: a handle sent to the same URL
@@ -92,7 +111,7 @@ static int make_url(cio_http_response *r, const cio_http_request *q)
     size_t old = r->url_set;
     b->len = old;
     int rc = 0;
-    if (s->base_url && !strstr(q->url, "://")) {
+    if (s->base_url && !absolute(q->url)) {
         size_t bl = strlen(s->base_url);
         bool slash = bl && s->base_url[bl - 1] == '/';
         if (slash && q->url[0] == '/')
@@ -101,12 +120,18 @@ static int make_url(cio_http_response *r, const cio_http_request *q)
         if (!rc && !slash && q->url[0] != '/')
             rc = cio__http_buf_add(b, "/", 1);
     }
+    /* The parameters go into the query, before a fragment. */
+    size_t before_frag = strcspn(q->url, "#");
     if (!rc)
-        rc = cio__http_buf_add(b, q->url, strlen(q->url));
-    if (!rc && q->nparams)
-        rc = encode_fields(r->easy, b, q->params, q->nparams, strchr(q->url, '?') ? '&' : '?');
+        rc = cio__http_buf_add(b, q->url, before_frag);
+    if (!rc && q->nparams) {
+        bool query = memchr(q->url, '?', before_frag);
+        rc = encode_fields(r->easy, b, q->params, q->nparams, query ? '&' : '?');
+    }
+    if (!rc)
+        rc = cio__http_buf_add(b, q->url + before_frag, strlen(q->url + before_frag));
     if (rc) {
-        b->len = 0; /* no URL */
+        cio__http_buf_clear(b); /* no URL */
         return rc;
     }
     size_t n = b->len - old;
@@ -119,15 +144,21 @@ static int make_url(cio_http_response *r, const cio_http_request *q)
     return 0;
 }
 
-static int add_header(struct curl_slist **l, const char *name, const char *value)
+/* Appends the header line libcurl reads as "send name: value": "name;"
+ * sends an empty value, "name:" (value NULL) removes the header. */
+int cio__http_add_header(struct curl_slist **l, const char *name, const char *value)
 {
-    char line[2048];
-    int n = value && *value ? snprintf(line, sizeof line, "%s: %s", name, value)
-            : value         ? snprintf(line, sizeof line, "%s;", name)
-                            : snprintf(line, sizeof line, "%s:", name);
-    if (n < 0 || (size_t)n >= sizeof line)
-        return -EINVAL;
+    size_t n = strlen(name) + (value ? strlen(value) : 0) + 3;
+    char small[512], *line = n <= sizeof small ? small : malloc(n);
+    if (!line)
+        return -ENOMEM;
+    if (value && *value)
+        snprintf(line, n, "%s: %s", name, value);
+    else
+        snprintf(line, n, value ? "%s;" : "%s:", name);
     struct curl_slist *x = curl_slist_append(*l, line);
+    if (line != small)
+        free(line);
     if (!x)
         return -ENOMEM;
     *l = x;
@@ -145,6 +176,7 @@ static int make_headers(cio_http_response *r, const cio_http_request *q, const c
         return 0;
     }
     int rc = 0;
+    bool own_ctype = false; /* the session's or the request's */
     for (struct curl_slist *h = s->headers; h && !rc; h = h->next) {
         size_t nl = strcspn(h->data, ":;");
         bool replaced = false;
@@ -152,21 +184,24 @@ static int make_headers(cio_http_response *r, const cio_http_request *q, const c
             replaced =
                 strlen(q->headers[i].name) == nl && !strncasecmp(q->headers[i].name, h->data, nl);
         if (!replaced) {
+            own_ctype |= nl == 12 && !strncasecmp(h->data, "content-type", 12);
             struct curl_slist *x = curl_slist_append(r->req_headers, h->data);
             rc = x ? 0 : -ENOMEM;
             if (x)
                 r->req_headers = x;
         }
     }
-    bool own_ctype = false;
     for (size_t i = 0; i < q->nheaders && !rc; i++) {
         own_ctype |= !strcasecmp(q->headers[i].name, "content-type");
-        rc = add_header(&r->req_headers, q->headers[i].name, q->headers[i].value);
+        rc = cio__http_add_header(&r->req_headers, q->headers[i].name, q->headers[i].value);
     }
-    if (!rc && ctype && !own_ctype)
-        rc = add_header(&r->req_headers, "Content-Type", ctype);
+    /* A body sent as is has no Content-Type unless one is given: libcurl
+     * would label it application/x-www-form-urlencoded. A multipart form
+     * gets libcurl's, with its boundary. */
+    if (!rc && !own_ctype && (ctype || (has_body && !r->mime)))
+        rc = cio__http_add_header(&r->req_headers, "Content-Type", ctype);
     if (!rc && has_body) /* no 100-continue round trip */
-        rc = add_header(&r->req_headers, "Expect", NULL);
+        rc = cio__http_add_header(&r->req_headers, "Expect", NULL);
     if (!rc)
         curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->req_headers);
     return rc;
@@ -213,6 +248,7 @@ static int set_body(cio_http_response *r, const cio_http_request *q, const char 
     } else if (q->body_reader) {
         r->reader = q->body_reader;
         r->reader_arg = q->body_reader_arg;
+        r->up_size = q->body_size > 0 ? q->body_size : -1;
         curl_easy_setopt(e, CURLOPT_POST, 1L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(q->body_size > 0 ? q->body_size : -1));
@@ -244,6 +280,8 @@ static void session_defaults(cio_http_session *s, CURL *e)
         curl_easy_setopt(e, CURLOPT_PROXY, s->proxy);
     else if (!o->trust_env)
         curl_easy_setopt(e, CURLOPT_PROXY, "");
+    /* The share holds the cookies; CURLOPT_COOKIEFILE "" turns the
+     * handle's cookie engine on (setup() drops it before a reset). */
     if (s->share) {
         curl_easy_setopt(e, CURLOPT_SHARE, s->share);
         curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
@@ -251,7 +289,9 @@ static void session_defaults(cio_http_session *s, CURL *e)
     static const long versions[] = {CURL_HTTP_VERSION_2TLS, CURL_HTTP_VERSION_1_1,
                                     CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE};
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, versions[o->http_version]);
-    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)ceil(o->keepalive_timeout));
+    /* libcurl drops a connection once its idle time in whole seconds
+     * exceeds this: floor() makes that at most a second late. */
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, (long)floor(o->keepalive_timeout));
     if (o->max_body_size)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body_size);
 }
@@ -271,6 +311,10 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
     bool has_body = q->body || q->json || q->nform || q->body_reader;
     bool plain = !has_body && !q->nheaders && (!m || !strcmp(m, "GET"));
     if (r->easy_state == CIO__EASY_DIRTY) {
+        /* libcurl 7.88's reset forgets the list of cookie files without
+         * freeing it; NULL frees it (the share keeps the cookies). */
+        if (s->share)
+            curl_easy_setopt(e, CURLOPT_COOKIEFILE, NULL);
         curl_easy_reset(e);
         r->easy_state = CIO__EASY_FRESH;
     }
@@ -297,8 +341,8 @@ static int setup(cio_http_response *r, const cio_http_request *q, const cio_http
     }
     if (m && !strcasecmp(m, "HEAD"))
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-    else if (m && strcasecmp(m, "GET") && !(has_body && !strcasecmp(m, "POST")))
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    else if (m && strcasecmp(m, "POST") && (has_body || strcasecmp(m, "GET")))
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m); /* a body makes libcurl POST */
     bool follow = q->follow_redirects ? q->follow_redirects > 0 : !o->no_redirects;
     r->follow = follow;
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, (long)follow);
@@ -398,7 +442,10 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
     }
     if (rc) {
         cio__http_abort(r, rc, &total, &conn);
-    } else {
+    } else if (!r->done) {
+        cio__http_note_url(r); /* a streamed body: the final URL is known */
+    }
+    if (!rc) {
         rc = r->result;
         /* A streamed body that failed after its headers fails its reader,
          * whatever the timing: next() returns the error after the data. */
@@ -409,8 +456,9 @@ int cio_http_request_send(cio_http_session *s, const cio_http_request *q, cio_ht
         int rfs = q->raise_for_status ? q->raise_for_status > 0 : s->o.raise_for_status;
         if (rfs && r->status >= 400) {
             r->status_error = true;
-            snprintf(r->errbuf, sizeof r->errbuf, "HTTP %d %s", r->status,
-                     cio_http_response_reason(r));
+            const char *reason = cio_http_response_reason(r);
+            snprintf(r->errbuf, sizeof r->errbuf, "HTTP %d%s%s", r->status, *reason ? " " : "",
+                     reason);
             rc = CIO_EHTTP_STATUS;
         }
     }

@@ -60,6 +60,13 @@ static int buf_add_pair(struct cio__http_buf *buf, const char *a, size_t an, con
     return 0;
 }
 
+void cio__http_buf_clear(struct cio__http_buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = 0;
+}
+
 void cio__http_buf_free(struct cio__http_buf *b)
 {
     free(b->p);
@@ -133,8 +140,8 @@ static void read_timer_fire(struct cio__timer *tm)
         return;
     }
     int64_t now = r->s->loop->now;
-    if (r->paused) {
-        r->last_activity = now; /* the reader is slow, not the peer */
+    if (r->paused || r->need_upload) {
+        r->last_activity = now; /* our reader is slow, not the peer */
         read_timer_arm(r, now + r->read_ns);
         return;
     }
@@ -200,6 +207,16 @@ static bool tchar(unsigned char c)
            (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
+bool cio__http_is_token(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!tchar((unsigned char)*s))
+            return false;
+    return true;
+}
+
 /* Whether a header line is what RFC 9112 allows: a name of token
  * characters, a colon right after it, and no CR in the value. libcurl
  * passes on a bare CR (which other parsers read as a line end: a header
@@ -212,11 +229,20 @@ static bool header_line_ok(const char *d, size_t len)
     return i > 0 && i < len && d[i] == ':' && !memchr(d + i, '\r', len - i);
 }
 
+/* Fails the transfer from one of libcurl's callbacks, which then returns
+ * 0 (or an abort code). libcurl writes its own message ("Failure writing
+ * output to destination") into the error buffer as the transfer ends, so
+ * ours waits in r->cause until cio__http_finish(). */
+static size_t fail(cio_http_response *r, int code, const char *what)
+{
+    r->result = code;
+    snprintf(r->cause, sizeof r->cause, "%s", what);
+    return 0;
+}
+
 static size_t header_error(cio_http_response *r, const char *what)
 {
-    r->result = CIO_EHTTP_PROTOCOL;
-    snprintf(r->errbuf, sizeof r->errbuf, "%s", what);
-    return 0;
+    return fail(r, CIO_EHTTP_PROTOCOL, what);
 }
 
 /* A line that starts with a space or tab continues the header before it
@@ -239,8 +265,7 @@ static size_t unfold(cio_http_response *r, const char *d, size_t len, size_t all
         if (!empty)
             r->hdr.p[r->hdr.len++] = ' ';
         if (buf_add_pair(&r->hdr, d, len, NULL, 0)) {
-            r->result = -ENOMEM;
-            return 0;
+            return fail(r, -ENOMEM, "out of memory");
         }
     }
     return all;
@@ -256,19 +281,15 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         len--;
     if (len >= 5 && data[0] == 'H' && !memcmp(data, "HTTP/", 5)) {
         /* A new response of the chain (1xx, redirect, final): start over. */
-        r->hdr.len = 0;
+        cio__http_buf_clear(&r->hdr);
         r->nhdr = 0;
         r->hdr_parsed = false;
         r->may_fold = false;
         size_t off;
-        if (!status_line(data, len, &r->status, &r->version, &off)) {
-            r->result = CIO_EHTTP_PROTOCOL;
-            snprintf(r->errbuf, sizeof r->errbuf, "malformed status line");
-            return 0;
-        }
+        if (!status_line(data, len, &r->status, &r->version, &off))
+            return header_error(r, "malformed status line");
         if (buf_add_pair(&r->hdr, data + off, len - off, NULL, 0)) {
-            r->result = -ENOMEM;
-            return 0;
+            return fail(r, -ENOMEM, "out of memory");
         }
         return all;
     }
@@ -295,8 +316,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     if (!r->hdr_parsed) {
         /* Kept as it came; parse_headers() splits the lines when asked. */
         if (buf_add_pair(&r->hdr, data, len, NULL, 0)) {
-            r->result = -ENOMEM;
-            return 0;
+            return fail(r, -ENOMEM, "out of memory");
         }
         return all;
     }
@@ -308,8 +328,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     while (len > voff && (data[len - 1] == ' ' || data[len - 1] == '\t'))
         len--;
     if (buf_add_pair(&r->hdr, data, nlen, data + voff, len - voff)) {
-        r->result = -ENOMEM;
-        return 0;
+        return fail(r, -ENOMEM, "out of memory");
     }
     r->nhdr++;
     return all;
@@ -328,14 +347,16 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
             return CURL_WRITEFUNC_PAUSE;
         }
         if (r->body_pos && r->body_pos == r->body.len && !r->chunk_len) {
-            r->body.len = r->body_pos = 0; /* all consumed: reuse from the start */
+            cio__http_buf_clear(&r->body); /* all consumed: reuse from the start */
+            r->body_pos = 0;
         }
     }
-    if (r->max_body && (int64_t)(r->body.len + len) > r->max_body) {
-        snprintf(r->errbuf, sizeof r->errbuf, "body larger than %lld bytes",
-                 (long long)r->max_body);
-        r->result = CIO_EHTTP_TOOBIG;
-        return 0;
+    /* The whole body counts, what a stream's reader consumed included. */
+    r->received += len;
+    if (r->max_body && r->received > (uint64_t)r->max_body) {
+        char what[64];
+        snprintf(what, sizeof what, "body larger than %lld bytes", (long long)r->max_body);
+        return fail(r, CIO_EHTTP_TOOBIG, what);
     }
     if (!r->body.len && !r->stream) {
         curl_off_t cl = -1;
@@ -349,8 +370,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
         }
     }
     if (cio__http_buf_add(&r->body, data, len)) {
-        r->result = -ENOMEM;
-        return 0;
+        return fail(r, -ENOMEM, "out of memory");
     }
     if (r->stream)
         cio__http_wake(r);
@@ -379,20 +399,36 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *arg)
     return CURL_READFUNC_PAUSE;
 }
 
-/* Called by the requesting task when the upload callback asked for data. */
+/* Called by the requesting task when the upload callback asked for data.
+ * need_upload stays set while the reader runs: the sock_read timer does
+ * not count that time against the peer. */
 int cio__http_upload_fill(cio_http_response *r)
 {
-    r->need_upload = false;
     if (!r->up_buf) {
         r->up_buf = malloc(UPLOAD_CHUNK);
-        if (!r->up_buf)
+        if (!r->up_buf) {
+            r->need_upload = false;
             return -ENOMEM;
+        }
     }
     int64_t k = r->reader(r->reader_arg, r->up_buf, UPLOAD_CHUNK);
-    if (k < 0)
+    r->need_upload = false;
+    if (r->read_ns)
+        r->last_activity = r->s->loop->now;
+    if (k < 0) {
+        snprintf(r->errbuf, sizeof r->errbuf, "the body reader failed: %s", cio_strerror((int)k));
         return (int)k;
+    }
     r->up_pos = 0;
     r->up_len = (size_t)(k > (int64_t)UPLOAD_CHUNK ? (int64_t)UPLOAD_CHUNK : k);
+    r->up_sent += r->up_len;
+    if (r->up_size >= 0 && r->up_sent != (uint64_t)r->up_size &&
+        (k == 0 || r->up_sent > (uint64_t)r->up_size)) {
+        snprintf(r->errbuf, sizeof r->errbuf, "the body reader gave %llu bytes %s body_size %lld",
+                 (unsigned long long)r->up_sent, k == 0 ? "and ended, short of" : "past",
+                 (long long)r->up_size);
+        return -EINVAL;
+    }
     if (k == 0)
         r->up_eof = true;
     if (r->done)
@@ -435,7 +471,10 @@ cio_http_response *cio__http_response_new(cio_http_session *s)
         memset(&r->req_headers, 0,
                offsetof(cio_http_response, errbuf) - offsetof(cio_http_response, req_headers));
         r->errbuf[0] = 0;
-        r->url.len = r->hdr.len = r->body.len = 0;
+        r->cause[0] = 0;
+        cio__http_buf_clear(&r->url);
+        cio__http_buf_clear(&r->hdr);
+        cio__http_buf_clear(&r->body);
     } else {
         r = calloc(1, sizeof *r);
         if (!r)
@@ -665,7 +704,10 @@ int cio_http_response_json(cio_http_response *r, json_t **out)
             return CIO_ESTATE;
         json_error_t e;
         size_t len;
-        const void *p = cio_http_response_body(r, &len);
+        const char *p = cio_http_response_body(r, &len);
+        size_t skip = strspn(p, " \t\r\n");
+        if (skip == len)
+            return 0; /* nothing but whitespace: no value, as aiohttp's None */
         r->json = json_loadb(p, len, JSON_DECODE_ANY, &e);
         if (!r->json) {
             snprintf(r->errbuf, sizeof r->errbuf, "invalid JSON at line %d column %d: %s", e.line,

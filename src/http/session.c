@@ -114,7 +114,9 @@ int cio__http_slot_acquire(cio_http_session *s, cio_http_response *r, struct cio
         if (rc)
             return rc;
     }
-    if (cio__list_empty(&s->waiters) && room(s, h)) {
+    /* Waiters ahead have no room, or they would hold their slot already:
+     * with room, this request takes a slot none of them can use. */
+    if (room(s, h)) {
         take(s, r, h);
         return 0;
     }
@@ -157,6 +159,8 @@ void cio__http_slot_release(cio_http_response *r)
     if (h)
         h->active--;
     r->host = NULL;
+    /* The first waiter with room now, in FIFO order; one slot was freed,
+     * so at most one can have it. */
     cio__list_foreach(it, &s->waiters)
     {
         struct cio__http_slot_waiter *w = cio__container_of(it, struct cio__http_slot_waiter, link);
@@ -281,17 +285,7 @@ static int add_default_header(cio_http_session *s, const cio_http_session_option
     for (size_t i = 0; i < o->nheaders; i++)
         if (!strcasecmp(o->headers[i].name, name))
             return 0;
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *line = malloc(n);
-    if (!line)
-        return -ENOMEM;
-    snprintf(line, n, "%s: %s", name, value);
-    struct curl_slist *l = curl_slist_append(s->headers, line);
-    free(line);
-    if (!l)
-        return -ENOMEM;
-    s->headers = l;
-    return 0;
+    return cio__http_add_header(&s->headers, name, value);
 }
 
 /* User-Agent and Accept-Encoding travel in the session's header list
@@ -376,23 +370,10 @@ int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_sessi
         rc = -ENOMEM;
     for (size_t i = 0; !rc && i < o->nheaders; i++) {
         const cio_http_field *f = &o->headers[i];
-        if (!f->name || strchr(f->name, ':') || strpbrk(f->name, "\r\n") ||
-            (f->value && strpbrk(f->value, "\r\n"))) {
+        if (!f->name || !cio__http_is_token(f->name) || (f->value && strpbrk(f->value, "\r\n")))
             rc = -EINVAL;
-            break;
-        }
-        char line_[1024];
-        int n = f->value ? snprintf(line_, sizeof line_, "%s: %s", f->name, f->value)
-                         : snprintf(line_, sizeof line_, "%s:", f->name);
-        if (n < 0 || (size_t)n >= sizeof line_) {
-            rc = -EINVAL;
-            break;
-        }
-        struct curl_slist *l = curl_slist_append(s->headers, line_);
-        if (!l)
-            rc = -ENOMEM;
         else
-            s->headers = l;
+            rc = cio__http_add_header(&s->headers, f->name, f->value);
     }
     if (!rc && strpbrk(s->user_agent, "\r\n"))
         rc = -EINVAL;

@@ -17,8 +17,10 @@ int cio_http_response_next(cio_http_response *r, const void **data, size_t *len)
         r->body_pos += r->chunk_len;
         r->chunk_len = 0;
     }
-    if (r->stream && r->body_pos == r->body.len)
-        r->body.len = r->body_pos = 0;
+    if (r->stream && r->body_pos == r->body.len) {
+        cio__http_buf_clear(&r->body);
+        r->body_pos = 0;
+    }
     if (r->paused && !r->done) {
         r->paused = false;
         curl_easy_pause(r->easy, CURLPAUSE_CONT);
@@ -39,8 +41,10 @@ int cio_http_response_next(cio_http_response *r, const void **data, size_t *len)
     if (!rc && r->deadline != CIO__NEVER)
         rc = cio_timeout_enter_at(&total, (double)r->deadline / 1e9);
     cio__http_enter(r->s);
+    /* The upload may still be going (a server that answers before it has
+     * the whole request): this task feeds it while it waits. */
     while (!rc && !r->done && r->body.len == r->body_pos)
-        rc = cio__http_wait(r, t);
+        rc = r->need_upload ? cio__http_upload_fill(r) : cio__http_wait(r, t);
     if (rc)
         cio__http_abort(r, rc, &total, &none);
     if (total.entered_)

@@ -73,9 +73,58 @@ static void put(int fd, const void *d, size_t n)
     }
 }
 
+/* PEER_DUPLEX: the answer starts before the request's body has come. */
+static void serve_duplex(struct peer *p, int fd)
+{
+    static char buf[1 << 16];
+    size_t n = 0;
+    char *end = NULL;
+    while (!end && n < sizeof buf - 1) {
+        if (!wait_in(p, fd, 5000))
+            return;
+        ssize_t k = read(fd, buf + n, sizeof buf - 1 - n);
+        if (k <= 0)
+            return;
+        n += (size_t)k;
+        buf[n] = 0;
+        end = strstr(buf, "\r\n\r\n");
+    }
+    char *cl = strcasestr(buf, "\r\ncontent-length:");
+    if (!end || !cl || cl > end)
+        return;
+    long left = atol(cl + 17);
+    __atomic_add_fetch(&p->requests, 1, __ATOMIC_SEQ_CST);
+    static const char hd[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    put(fd, hd, sizeof hd - 1);
+    size_t head = (size_t)(end + 4 - buf), have = n - head;
+    memmove(buf, end + 4, have);
+    for (;;) {
+        if (have) {
+            char size[32];
+            int h = snprintf(size, sizeof size, "%zx\r\n", have);
+            put(fd, size, (size_t)h);
+            put(fd, buf, have);
+            put(fd, "\r\n", 2);
+            left -= (long)have;
+            have = 0;
+        }
+        if (left <= 0 || !wait_in(p, fd, 5000))
+            break;
+        ssize_t k = read(fd, buf, sizeof buf);
+        if (k <= 0)
+            break;
+        have = (size_t)k;
+    }
+    put(fd, "0\r\n\r\n", 5);
+}
+
 static void serve(struct peer *p, int fd)
 {
     static char buf[1 << 20];
+    if (p->mode == PEER_DUPLEX) {
+        serve_duplex(p, fd);
+        return;
+    }
     for (;;) {
         long n = read_request(p, fd, buf, sizeof buf);
         if (n < 0)
@@ -180,6 +229,18 @@ static void serve(struct peer *p, int fd)
             put(fd, answer, (size_t)len);
             continue;
         }
+        case PEER_BIG_HEADER: {
+            static char line[200000];
+            memset(line, 'a', sizeof line);
+            static const char hd[] = "HTTP/1.1 200 OK\r\nX-Big: ";
+            static const char tail[] = "\r\nContent-Length: 2\r\n\r\nok";
+            put(fd, hd, sizeof hd - 1);
+            put(fd, line, sizeof line);
+            put(fd, tail, sizeof tail - 1);
+            return;
+        }
+        case PEER_DUPLEX:
+            return; /* serve_duplex() */
         case PEER_BAD_STATUS: {
             static const char hd[] = "HTTP/nt-Length: 1000\r\n\r\nshort";
             put(fd, hd, sizeof hd - 1);

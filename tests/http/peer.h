@@ -25,6 +25,9 @@ enum peer_mode {
     PEER_SPACE_COLON, /* whitespace between a header's name and its colon */
     PEER_FOLD_FIRST,  /* a folded continuation line right after the status line */
     PEER_NO_COLON,    /* a header line with no colon at all */
+    PEER_BIG_HEADER,  /* a 200 KB header line, over libcurl's limit */
+    PEER_DUPLEX,      /* answers after the request's head, then echoes its
+                       * body (Content-Length) in chunks as it arrives */
 };
 
 struct peer {
