@@ -23,7 +23,8 @@ typedef struct cio_dns_options {
      * timeout scopes apply as well. */
     double timeout;
     /* DNS servers instead of /etc/resolv.conf's, as c-ares's CSV:
-     * "127.0.0.1:5353,[::1]:53". NULL for the system's. */
+     * "127.0.0.1:5353,[::1]:53". NULL for the system's; "" (no server)
+     * is -EINVAL. */
     const char *servers;
     /* Per-query attempts before giving up on a server; 0 means c-ares's
      * default. */
@@ -47,7 +48,8 @@ typedef struct cio_addrinfo {
  * Errors: CIO_EDNS_NOTFOUND (no such name, or no address of that family),
  * CIO_EDNS (server failure, refused, bad answer, no server configured),
  * -ETIMEDOUT (opts->timeout or an enclosing scope), -ECANCELED,
- * -EINVAL (host or out NULL, bad port or family), -ENOMEM, CIO_ENOTTASK. */
+ * -EINVAL (host or out NULL, bad port or family, bad or empty servers),
+ * -ENOMEM, CIO_ENOTTASK. */
 int cio_dns_resolve(const char *host, int port, int family, const cio_dns_options *opts,
                     cio_addrinfo **out);
 

@@ -68,8 +68,11 @@ cio_stream *cio_process_stderr(cio_process *p);
 int cio_process_pid(const cio_process *p);
 
 /* Waits until the process has exited and stores its returncode as asyncio
- * has it: the exit status (>= 0), or -N when signal N ended it. Any number
- * of tasks may wait; once it has exited, returns at once every time.
+ * has it: the exit status (>= 0), or -N when signal N ended it; 255 (with
+ * a report on stderr) when something else reaped the child first
+ * (SIGCHLD set to SIG_IGN, a waitpid(-1) elsewhere), as asyncio's child
+ * watchers say. Any number of tasks may wait; once it has exited, returns
+ * at once every time.
  * Returns 0, or -ECANCELED, -ETIMEDOUT (an enclosing scope: the process
  * runs on), -EINVAL, CIO_ENOTTASK. */
 int cio_process_wait(cio_process *p, int *returncode);

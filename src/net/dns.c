@@ -243,8 +243,11 @@ static int resolve(struct resolve *r, const char *host, int family)
 int cio_dns_resolve(const char *host, int port, int family, const cio_dns_options *opts,
                     cio_addrinfo **out)
 {
+    /* An empty server list would leave c-ares to the system's servers,
+     * which a caller naming its own never wants. */
     if (!host || !out || port < 0 || port > 65535 ||
-        (family != 0 && family != AF_INET && family != AF_INET6))
+        (family != 0 && family != AF_INET && family != AF_INET6) ||
+        (opts && opts->servers && !opts->servers[strspn(opts->servers, " ,")]))
         return -EINVAL;
     *out = NULL;
     struct cio__task *t;

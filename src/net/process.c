@@ -22,6 +22,7 @@
 
 #include "cio/group.h"
 #include "cio/sync.h"
+#include "loop/loop.h"
 
 struct cio_process {
     pid_t pid;
@@ -183,9 +184,22 @@ static bool reap(cio_process *p, int options)
         return true;
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | options) < 0)
+    while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | options) < 0) {
+        if (errno == ECHILD) {
+            /* Reaped by someone else (SIGCHLD set to SIG_IGN, a
+             * waitpid(-1) elsewhere): it has exited, its status is lost.
+             * asyncio's child watchers say 255 too. */
+            cio__report(cio__tls_loop,
+                        "process %d was reaped elsewhere (SIGCHLD ignored, or waitpid(-1)); "
+                        "its exit status is lost: returncode 255",
+                        (int)p->pid);
+            p->reaped = true;
+            p->returncode = 255;
+            return true;
+        }
         if (errno != EINTR)
             return false;
+    }
     if (si.si_pid == 0)
         return false; /* still running */
     p->reaped = true;

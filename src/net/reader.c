@@ -9,6 +9,7 @@
  * first instead of trying a recv() that would only say EAGAIN: one syscall
  * per message, not two. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +49,13 @@ static ssize_t recv_wait(cio_stream *s, void *buf, size_t n)
             if (r > 0) {
                 s->rdrained = (size_t)r < n && (!s->ssl || !cio__tls_pending(s));
                 return r;
+            }
+            if (r == 0 && s->werr && s->werr != -EPIPE && s->werr != -ECONNABORTED) {
+                /* A write met the connection's failure (a reset) first and
+                 * took the kernel's error: recv() only sees the socket
+                 * shut. That is no clean end of stream. */
+                s->rerr = s->werr;
+                return s->rerr;
             }
             if (r == 0) {
                 s->eof = true;
@@ -236,7 +244,7 @@ ssize_t cio_stream_read_all(cio_stream *s, char **out, size_t max)
     while (r > 0) {
         if (s->rlen > max)
             return leave_read(s, CIO_ELIMIT);
-        r = fill(s, max + 1);
+        r = fill(s, max < SIZE_MAX ? max + 1 : max);
     }
     if (r < 0)
         return leave_read(s, r == CIO_ELIMIT ? CIO_ELIMIT : r);

@@ -4,6 +4,9 @@
  * Accept tasks and handler tasks are detached: the server keeps its own
  * count of them and cio_server_shutdown() waits for both counts to reach
  * zero before the memory they share goes, so no task outlives the server.
+ * A task's own code does that bookkeeping as it ends, so the server never
+ * cancels a task that has not run yet (cancelled then, it would never run
+ * at all): it is told to stop instead, and stops as soon as it starts.
  * When accept() fails for want of fds or memory, the accept task sleeps
  * with an exponential back-off instead of spinning on a listening socket
  * that stays readable, and says so once per episode. */
@@ -59,6 +62,13 @@ static void notify(struct cio_server *srv)
         cio__wake(srv->waiter, 0);
 }
 
+/* Whether a task of the server's has begun to run (see the top). */
+static bool started(cio_task h)
+{
+    struct cio__task *t = cio__task_from(h);
+    return t && t->started;
+}
+
 /* ---- connections -------------------------------------------------------- */
 
 static int conn_main(void *arg)
@@ -66,7 +76,7 @@ static int conn_main(void *arg)
     struct conn *c = arg;
     struct cio_server *srv = c->srv;
     int rc = 0;
-    if (srv->opts.tls) {
+    if (srv->opts.tls && !c->s->closing) {
         rc = cio__tls_start(c->s, srv->opts.tls, NULL, true, srv->opts.tls_handshake_timeout);
         if (rc) {
             /* A failed handshake is the peer's problem, not the handler's:
@@ -509,12 +519,25 @@ void cio_server_close(cio_server *srv)
             close(l->fd);
             l->fd = -1;
         }
-        cio_cancel(l->task); /* ...or interrupts its back-off sleep */
+        if (started(l->task)) /* ...or interrupts its back-off sleep */
+            cio_cancel(l->task);
         if (l->parked)
             cio__wake(l->parked, -EBADF);
     }
     cio__list_foreach(it, &srv->serving)
         cio__wake(cio__container_of(it, struct cio__waiter, link)->task, 0);
+}
+
+/* Stops a connection's task: cancels it, or if it has not run yet, closes
+ * its stream (the client sees the end of the stream, as from a handler
+ * that returned) so that it skips the handler and ends as soon as it
+ * runs. */
+static void stop_conn(struct conn *c)
+{
+    if (started(c->task))
+        cio_cancel(c->task);
+    else if (!c->s->closing)
+        cio_stream_close(c->s);
 }
 
 static int wait_tasks(cio_server *srv, struct cio__task *t, bool interruptible)
@@ -545,8 +568,7 @@ int cio_server_shutdown(cio_server *srv, double grace)
     }
     if (srv->nconns) {
         rc = -ETIMEDOUT;
-        cio__list_foreach(it, &srv->conns)
-            cio_cancel(cio__container_of(it, struct conn, link)->task);
+        cio__list_foreach(it, &srv->conns) stop_conn(cio__container_of(it, struct conn, link));
     }
     wait_tasks(srv, t, false);
     if (srv->is_unix && srv->path[0])

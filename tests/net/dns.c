@@ -202,6 +202,13 @@ static int resolution(void *arg)
     task_check_eq(e.r.queries, before);
     task_check_eq(cio_dns_resolve(NULL, 1, 0, NULL, &l), -EINVAL);
     task_check_eq(cio_dns_resolve("x", 1, 12345, NULL, &l), -EINVAL);
+    /* No server at all is refused, not replaced by the system's servers
+     * (which would send the query off this machine). */
+    const char *none[] = {"", " ", ",,"};
+    for (size_t i = 0; i < 3; i++) {
+        cio_dns_options empty = {.servers = none[i], .no_hosts_file = true};
+        task_check_eq(cio_dns_resolve("nowhere.test", 1, 0, &empty, &l), -EINVAL);
+    }
     env_stop(&e);
     return 0;
 }

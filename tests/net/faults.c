@@ -90,6 +90,43 @@ static void test_reset_mid_write(void **state)
     assert_ok(run_real(reset_mid_write, NULL));
 }
 
+/* A reset that a write meets first (it takes the kernel's error): a read
+ * afterwards still reports the reset, not a clean end of stream, so that a
+ * truncated exchange is never taken for a finished one. */
+static int reset_after_1(cio_stream *s, void *arg)
+{
+    (void)arg;
+    char b[1];
+    cio_stream_read(s, b, 1);
+    cio_stream_abort(s);
+    return 0;
+}
+
+static int write_meets_reset(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, reset_after_1, NULL, NULL), 0);
+    cio_stream *s;
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    task_check_eq(cio_stream_send(s, "x", 1), 0);
+    task_check_eq(cio_sleep(0.1), 0); /* the reset has arrived */
+    task_check_eq(cio_stream_send(s, "request", 7), -ECONNRESET);
+    char b[8];
+    task_check_eq(cio_stream_read(s, b, sizeof b), -ECONNRESET);
+    task_check(!cio_stream_at_eof(s));
+    task_check_eq(cio_stream_readline(s, b, sizeof b), -ECONNRESET);
+    cio_stream_close(s);
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    return 0;
+}
+
+static void test_write_meets_reset(void **state)
+{
+    (void)state;
+    assert_ok(run_real(write_meets_reset, NULL));
+}
+
 /* ---- a reader task and a writer task on one stream, then a reset -------- */
 
 struct duplex {
@@ -415,6 +452,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reset_mid_read),
         cmocka_unit_test(test_reset_mid_write),
+        cmocka_unit_test(test_write_meets_reset),
         cmocka_unit_test(test_reader_and_writer_tasks_reset),
         cmocka_unit_test(test_slow_reader_bounded_memory),
         cmocka_unit_test(test_drain_timeout_and_cancel),

@@ -230,6 +230,38 @@ static void test_abandoned_wait(void **state)
     free(report);
 }
 
+/* A child something else reaped (a waitpid() of its own here; SIGCHLD set
+ * to SIG_IGN does the same): its status is lost, and the wait says 255, as
+ * asyncio's watchers do, instead of waiting (and spinning) for ever. */
+static int reaped_elsewhere(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"sh", "-c", "exit 3", NULL};
+    cio_process *p;
+    task_check_eq(cio_process_exec(&p, argv, NULL), 0);
+    int status;
+    task_check_eq(waitpid(cio_process_pid(p), &status, 0), cio_process_pid(p));
+    task_check_eq(WEXITSTATUS(status), 3);
+    int code = 0;
+    double t0 = cio_time();
+    task_check_eq(cio_process_wait(p, &code), 0);
+    task_check(cio_time() - t0 < 0.5);
+    task_check_eq(code, 255);
+    task_check_eq(cio_process_returncode(p, &code), 0);
+    task_check_eq(code, 255);
+    cio_process_free(p);
+    return 0;
+}
+
+static void test_reaped_elsewhere(void **state)
+{
+    (void)state;
+    char *report = NULL;
+    assert_int_equal(run_capture(reaped_elsewhere, NULL, &report), 0);
+    assert_non_null(strstr(report, "reaped elsewhere"));
+    free(report);
+}
+
 /* How many more fds this process can open now. */
 static int fds_free(void)
 {
@@ -356,13 +388,10 @@ static void test_bad_use(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_outputs),
-        cmocka_unit_test(test_communicate_large),
-        cmocka_unit_test(test_streams),
-        cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_abandoned_wait),
-        cmocka_unit_test(test_out_of_fds),
-        cmocka_unit_test(test_child_starts_clean),
+        cmocka_unit_test(test_outputs),        cmocka_unit_test(test_communicate_large),
+        cmocka_unit_test(test_streams),        cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_abandoned_wait), cmocka_unit_test(test_reaped_elsewhere),
+        cmocka_unit_test(test_out_of_fds),     cmocka_unit_test(test_child_starts_clean),
         cmocka_unit_test(test_bad_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,6 +108,44 @@ static int shutdown_grace(void *arg)
     return 0;
 }
 
+/* Shutdown before the server's tasks have run: the accept task right
+ * after the start, and a connection's task after its accept. A task
+ * cancelled before its first run never runs, so the server must not
+ * leave its bookkeeping to them (it waited forever). */
+static int shutdown_early(void *arg)
+{
+    (void)arg;
+    cio_server *srv;
+    struct sleeper sl = {.seconds = 100};
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, sleepy_handler, &sl, NULL), 0);
+    double t0 = cio_time();
+    task_check_eq(cio_server_shutdown(srv, 1), 0);
+    task_check(cio_time() - t0 < 0.5);
+
+    task_check_eq(cio_start_server(&srv, "127.0.0.1", 0, sleepy_handler, &sl, NULL), 0);
+    task_check_eq(cio_yield(), 0); /* the accept task waits for connections */
+    cio_stream *c;
+    task_check_eq(cio_open_connection(&c, "127.0.0.1", cio_server_port(srv), NULL), 0);
+    /* Woken as the accept task queues the handler's task, before it runs. */
+    while (cio_server_connections(srv) == 0)
+        task_check_eq(cio_wait_fd(cio_stream_fd(c), CIO_WRITABLE, 1), 0);
+    task_check_eq(sl.n, 0);
+    t0 = cio_time();
+    task_check_eq(cio_server_shutdown(srv, 0), -ETIMEDOUT);
+    task_check(cio_time() - t0 < 0.5);
+    task_check_eq(sl.n, 0); /* the handler never ran */
+    char b[1];
+    task_check_eq(cio_stream_read(c, b, 1), 0); /* closed, not reset */
+    cio_stream_close(c);
+    return 0;
+}
+
+static void test_shutdown_before_tasks_ran(void **state)
+{
+    (void)state;
+    assert_ok(run_real(shutdown_early, NULL));
+}
+
 static void test_shutdown_grace(void **state)
 {
     (void)state;
@@ -390,6 +428,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_max_connections),
         cmocka_unit_test(test_shutdown_grace),
+        cmocka_unit_test(test_shutdown_before_tasks_ran),
         cmocka_unit_test(test_reuse_port),
         cmocka_unit_test(test_loop_per_thread_reuse_port),
         cmocka_unit_test(test_handler_closes_stream),

@@ -3,6 +3,8 @@
  * timeouts and cancellation of reads. */
 #include "net_helpers.h"
 
+#include <stdint.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -276,6 +278,18 @@ static int limits(void *arg)
     task_check(all && all[0] == 0);
     free(all);
     task_check_eq(cio_stream_close(s), 0);
+    /* SIZE_MAX: no cap, whatever the stream's limit (max + 1 must not
+     * wrap to 0, which left the limit as the cap). */
+    static char big[200001];
+    memset(big, 'b', sizeof big - 1);
+    cio_server *bsrv;
+    task_check_eq(cio_start_server(&bsrv, "127.0.0.1", 0, send_then_close, big, NULL), 0);
+    task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(bsrv), NULL), 0);
+    task_check_eq(cio_stream_read_all(s, &all, SIZE_MAX), 200000);
+    task_check(strcmp(all, big) == 0);
+    free(all);
+    task_check_eq(cio_stream_close(s), 0);
+    task_check_eq(cio_server_shutdown(bsrv, 1), 0);
 
     /* readline returns an unterminated last line at end of stream. */
     task_check_eq(cio_open_connection(&s, "127.0.0.1", cio_server_port(srv), NULL), 0);
