@@ -18,7 +18,13 @@
  * A second SIGINT or SIGTERM, or the shutdown deadline, forces the exit:
  * the tasks still alive are named on the report stream and the process
  * exits with status 128 + the signal's number (130 for SIGINT, 143 for
- * SIGTERM). A program returns the same status after a clean unwind with
+ * SIGTERM). The loop hears signals and runs its deadline only when it gets
+ * control back: while a task never suspends (a busy loop, or a cancelled
+ * task that ignores -ECANCELED from calls that then return at once), the
+ * signal handler itself forces the exit, without naming the tasks, when a
+ * shutdown signal comes 100 ms or more after the previous one and the
+ * loop has not polled since; the deadline alone cannot end such a loop. A program returns the same
+ * status after a clean unwind with
  *
  *     int main(void) { return cio_exit_status(cio_run(main_task, NULL)); }
  *

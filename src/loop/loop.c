@@ -284,6 +284,10 @@ int cio__loop_iterate(struct cio__loop *loop)
     }
     if (loop->virtual_clock && timeout != 0)
         loop->real_mark = cio__mono_ns();
+    if (loop->poll_count) /* this thread alone writes it: no locked add */
+        atomic_store_explicit(loop->poll_count,
+                              atomic_load_explicit(loop->poll_count, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     int rc = loop->ops->poll(loop, timeout);
     if (rc < 0)
         cio__report(loop, "polling for I/O failed: %s", cio_strerror(rc));

@@ -2,6 +2,7 @@
 #ifndef CIO_LOOP_LOOP_H
 #define CIO_LOOP_LOOP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,9 @@ struct cio__loop {
     int64_t timer_slack; /* ns; waits for a timer end on its multiples */
     bool virtual_clock;
     int64_t real_mark; /* virtual: the monotonic clock when a real wait began */
+    /* Bumped at each poll when set: the signal relay's way to tell a loop
+     * that no longer polls (src/threads/sigrelay.c). */
+    atomic_uint_least64_t *poll_count;
     struct cio__timers timers;
 
     /* I/O. */

@@ -109,8 +109,7 @@ void cio__threads_fini(struct cio__loop *loop)
     struct cio__threads *th = loop->threads;
     if (!th)
         return;
-    if (th->shutdown_timer_on)
-        cio__timer_stop(loop, &th->shutdown_timer);
+    cio__shutdown_fini(loop, th);
     cio__signal_fini(loop, th);
     /* Close the inbox. What is still in it is dropped, not run: the tasks
      * are gone, and a callback run now could only start work that would

@@ -106,4 +106,16 @@ void cio__shutdown_install(struct cio__loop *loop, const cio_run_options *opts)
         else
             th->shutdown_on = true;
     }
+    if (th->shutdown_on)
+        loop->poll_count = cio__sigrelay_arm_shutdown(true);
+}
+
+void cio__shutdown_fini(struct cio__loop *loop, struct cio__threads *th)
+{
+    if (th->shutdown_timer_on)
+        cio__timer_stop(loop, &th->shutdown_timer);
+    if (loop->poll_count) {
+        cio__sigrelay_arm_shutdown(false);
+        loop->poll_count = NULL;
+    }
 }

@@ -48,6 +48,8 @@ void cio__signal_fini(struct cio__loop *loop, struct cio__threads *th)
 
 static void deliver(struct cio__loop *loop, struct cio__threads *th, int signo)
 {
+    if (th->shutdown_on && (signo == SIGINT || signo == SIGTERM))
+        cio__sigrelay_shutdown_taken();
     bool taken = false;
     struct cio__list *it = th->sig_waiters.next;
     while (it != &th->sig_waiters) {

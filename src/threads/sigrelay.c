@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "threads/threads.h"
@@ -68,9 +69,61 @@ static int install(int signo, const struct sigaction *sa, struct sigaction *old)
 }
 #endif
 
+/* ---- a loop that can no longer hear signals ---------------------------------
+ * The loop hears a signal only when it polls. A task that never suspends (a
+ * busy loop, or a cancelled task that ignores -ECANCELED in a loop of calls
+ * that return at once) keeps it from ever polling, and then the second
+ * SIGINT or SIGTERM that should force the exit is never heard. So the
+ * shutdown loop counts its polls here, and the handler itself forces the
+ * exit when a shutdown signal comes 100 ms or more after the previous one
+ * and the loop has not polled since that one arrived, or since it took
+ * the last one. A loop that polls handles the signal itself (and names
+ * the tasks still alive). */
+static atomic_bool shutdown_armed;
+static atomic_uint_least64_t shutdown_polls;
+static atomic_uint_least64_t polls_at_last;  /* shutdown_polls at the last signal */
+static atomic_uint_least64_t polls_at_taken; /* ...when the loop took the last one */
+static atomic_int_least64_t last_at;         /* CLOCK_MONOTONIC ns of it; 0: none yet */
+
+atomic_uint_least64_t *cio__sigrelay_arm_shutdown(bool on)
+{
+    atomic_store(&last_at, 0);
+    atomic_store(&polls_at_taken, UINT64_MAX);
+    atomic_store(&shutdown_armed, on);
+    return &shutdown_polls;
+}
+
+void cio__sigrelay_shutdown_taken(void)
+{
+    atomic_store(&polls_at_taken, atomic_load(&shutdown_polls));
+}
+
+static RELAY_ATTRS void check_stuck(int signo)
+{
+    if ((signo != SIGINT && signo != SIGTERM) || !atomic_load(&shutdown_armed))
+        return;
+    struct timespec ts;
+    if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0)
+        return;
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    uint64_t polls = atomic_load(&shutdown_polls);
+    int64_t prev = atomic_exchange(&last_at, now);
+    uint64_t prev_polls = atomic_exchange(&polls_at_last, polls);
+    if (prev && now - prev >= 100000000 &&
+        (polls == prev_polls || polls == atomic_load(&polls_at_taken))) {
+        static const char msg[] =
+            "cio: shutdown signal again, and the loop has not polled since the last one "
+            "came (a task that never suspends?): forcing exit\n";
+        long n = syscall(SYS_write, 2, msg, sizeof msg - 1);
+        (void)n;
+        _exit(128 + signo);
+    }
+}
+
 static RELAY_ATTRS void relay(int signo)
 {
     int saved_errno = errno;
+    check_stuck(signo);
     unsigned char b = (unsigned char)signo;
     for (int i = 0; i < SLOTS; i++) {
         if (atomic_load_explicit(&slots[i].mask, memory_order_acquire) & bit(signo)) {

@@ -110,13 +110,21 @@ int cio__sigrelay_open(int *rfd);
 int cio__sigrelay_watch(int slot, int signo);
 void cio__sigrelay_close(int slot);
 bool cio__sigrelay_default(int signo);
+/* Arms (or disarms) the relay's check for a shutdown loop that stopped
+ * polling; returns the counter the loop must bump at each poll
+ * (loop->poll_count). */
+atomic_uint_least64_t *cio__sigrelay_arm_shutdown(bool on);
+/* The shutdown loop has read a SIGINT or SIGTERM from its pipe. */
+void cio__sigrelay_shutdown_taken(void);
 
 /* Starts catching signo on the loop (blocks it on this thread). */
 int cio__signal_watch(struct cio__loop *loop, struct cio__threads *th, int signo);
 /* A shutdown signal nobody took (signal.c -> shutdown.c). */
 void cio__shutdown_signal(struct cio__loop *loop, struct cio__threads *th, int signo);
-/* Installs cio_run()'s default SIGINT/SIGTERM handling (run.c). */
+/* Installs cio_run()'s default SIGINT/SIGTERM handling (run.c), and
+ * removes it as the loop closes (cio__threads_fini). */
 void cio__shutdown_install(struct cio__loop *loop, const cio_run_options *opts);
+void cio__shutdown_fini(struct cio__loop *loop, struct cio__threads *th);
 /* Sets the thread's shutdown signal (cio_shutdown_signal()). */
 void cio__shutdown_set_signal(int signo);
 /* Writes what is still alive and exits with 128 + signo. */

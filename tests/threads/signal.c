@@ -452,6 +452,81 @@ static void test_deadline_forces_exit(void **state)
     assert_true(o.seconds >= 0.25 && o.seconds < 5);
 }
 
+/* A loop that never gets control back cannot hear a signal: a task busy
+ * from the start, or a cancelled one that ignores -ECANCELED from calls
+ * that then return at once. The second signal still ends the process. */
+static int spins_at_once(void *arg)
+{
+    int ready_fd = (int)(intptr_t)arg;
+    ssize_t n = write(ready_fd, "r", 1);
+    (void)n;
+    for (volatile unsigned long x = 0;; x++)
+        ;
+    return 0;
+}
+
+static int spins_once_cancelled(void *arg)
+{
+    int ready_fd = (int)(intptr_t)arg;
+    ssize_t n = write(ready_fd, "r", 1);
+    (void)n;
+    for (;;)
+        cio_yield(); /* a switch until cancelled, then -ECANCELED at once */
+    return 0;
+}
+
+static void run_stuck(cio_task_fn fn, struct child_out *out)
+{
+    int ready[2], err[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(err), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(err[0]);
+        dup2(err[1], 2);
+        cio_run_options o = {.shutdown_timeout = -1};
+        _exit(cio_exit_status(cio_run_with(&o, fn, (void *)(intptr_t)ready[1])) == 0 ? 99 : 98);
+    }
+    close(ready[1]);
+    close(err[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    usleep(50000);
+    kill(pid, SIGINT);
+    usleep(300000);
+    int64_t t0 = now_ns();
+    kill(pid, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < 300 && waitpid(pid, &st, WNOHANG) != pid; i++)
+        usleep(10000);
+    out->seconds = (double)(now_ns() - t0) / 1e9;
+    if (out->seconds >= 3) { /* it did not exit: do not leave it spinning */
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+    }
+    out->status = st;
+    ssize_t n = read(err[0], out->err, sizeof out->err - 1);
+    out->err[n > 0 ? n : 0] = 0;
+    close(ready[0]);
+    close(err[0]);
+}
+
+static void test_second_signal_reaches_a_stuck_loop(void **state)
+{
+    (void)state;
+    cio_task_fn stuck[] = {spins_at_once, spins_once_cancelled};
+    for (int i = 0; i < 2; i++) {
+        struct child_out o;
+        run_stuck(stuck[i], &o);
+        assert_true(o.seconds < 3);
+        assert_true(WIFEXITED(o.status));
+        assert_int_equal(WEXITSTATUS(o.status), 143);
+        assert_non_null(strstr(o.err, "the loop has not polled since the last one came"));
+    }
+}
+
 static int no_handling_main(void *arg)
 {
     (void)arg;
@@ -516,6 +591,7 @@ int main(void)
         /* Forks first, while this process has no other threads. */
         cmocka_unit_test(test_second_signal_forces_exit),
         cmocka_unit_test(test_deadline_forces_exit),
+        cmocka_unit_test(test_second_signal_reaches_a_stuck_loop),
         cmocka_unit_test(test_no_signal_handling),
         cmocka_unit_test(test_children_and_after),
         cmocka_unit_test(test_wait_idle),
