@@ -552,6 +552,38 @@ static void test_group_cancel(void **state)
     assert_ok(run_virtual(group_cancel_body, NULL));
 }
 
+/* One task waits on a group, as one joins a task: a second waiter is told
+ * so at once (it used to replace the first, which then slept until the
+ * loop found the deadlock). */
+static int second_waiter(void *arg)
+{
+    return cio_group_wait(arg);
+}
+
+static int group_two_waiters_body(void *arg)
+{
+    (void)arg;
+    epoch = cio_time();
+    struct job j = {1, 0, NULL, NULL, 0, false};
+    CIO_GROUP(g);
+    cio_group_spawn(&g, job, &j);
+    cio_task first = cio_spawn(second_waiter, &g);
+    task_check_eq(cio_yield(), 0); /* first waits now */
+    task_check_eq(cio_group_wait(&g), -EBUSY);
+    cio_task other = cio_spawn(second_waiter, &g);
+    task_check_eq(cio_join(other), -EBUSY);
+    task_check_eq(cio_join(first), 0);
+    task_check(near(cio_time() - epoch, 1));
+    task_check_eq(cio_group_wait(&g), 0); /* nobody waits any more */
+    return 0;
+}
+
+static void test_group_two_waiters(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(group_two_waiters_body, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_group_failure),
         cmocka_unit_test(test_group_cancel),
+        cmocka_unit_test(test_group_two_waiters),
         cmocka_unit_test(test_gather_duplicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

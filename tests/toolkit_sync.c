@@ -90,6 +90,54 @@ static int lock_errors_body(void *arg)
     return 0;
 }
 
+/* Ownership is a task, not a task record: a task that takes the record
+ * of one that ended holding a lock (asyncio lets another task release it)
+ * does not hold it. It waits for the lock instead of getting -EDEADLK, and
+ * a Condition refuses it as it refuses any task that does not hold the
+ * lock. */
+static cio_lock stale = CIO_LOCK_INIT;
+static cio_condition stale_cond;
+
+static int takes_and_ends(void *arg)
+{
+    (void)arg;
+    return cio_lock_acquire(&stale);
+}
+
+static int after_the_owner(void *arg)
+{
+    double *waited = arg;
+    task_check_eq(cio_condition_notify(&stale_cond, 1), CIO_ESTATE);
+    task_check_eq(cio_condition_wait(&stale_cond), CIO_ESTATE);
+    double t0 = cio_time();
+    task_check_eq(cio_lock_acquire(&stale), 0);
+    *waited = cio_time() - t0;
+    return cio_lock_release(&stale);
+}
+
+static int lock_stale_owner_body(void *arg)
+{
+    (void)arg;
+    cio_lock_init(&stale);
+    cio_condition_init(&stale_cond, &stale);
+    cio_task a = cio_spawn(takes_and_ends, NULL);
+    task_check_eq(cio_join(a), 0); /* a is gone, the lock still held */
+    double waited = -1;
+    cio_task b = cio_spawn(after_the_owner, &waited); /* in a's record */
+    task_check(b.ptr_ == a.ptr_);
+    task_check_eq(cio_sleep(0.5), 0);
+    task_check_eq(cio_lock_release(&stale), 0);
+    task_check_eq(cio_join(b), 0);
+    task_check(waited > 0.49 && waited < 0.51);
+    return 0;
+}
+
+static void test_lock_stale_owner(void **state)
+{
+    (void)state;
+    assert_ok(run_virtual(lock_stale_owner_body, NULL));
+}
+
 static void test_lock_errors(void **state)
 {
     (void)state;
@@ -617,6 +665,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_fifo),
         cmocka_unit_test(test_lock_errors),
+        cmocka_unit_test(test_lock_stale_owner),
         cmocka_unit_test(test_lock_cancel_timeout),
         cmocka_unit_test(test_with),
         cmocka_unit_test(test_guard),

@@ -64,8 +64,10 @@ cio_task cio_group_spawn_with(cio_group *g, const cio_spawn_options *opts, cio_t
 /* Waits until every child has finished. Returns 0 if none failed, the
  * first failure otherwise; -ECANCELED / -ETIMEDOUT if the caller was
  * interrupted (the children are then cancelled and still waited for, so
- * none outlives the call); CIO_ENOTTASK; -EINVAL. The group may be spawned
- * into again afterwards. */
+ * none outlives the call); -EBUSY if another task is waiting on g (one
+ * task waits, as one task joins); CIO_ENOTTASK; -EINVAL. The group may be
+ * spawned into again afterwards, except after an interrupted wait: the
+ * group is cancelled then, and later children start cancelled. */
 int cio_group_wait(cio_group *g);
 
 /* Cancels every child still running; children spawned later start

@@ -18,7 +18,10 @@
  * cancelled task (like cio_future_wait() on a resolved future): acquiring a
  * free lock in cleanup code needs no shield. Calls that must wait return
  * -ECANCELED / -ETIMEDOUT (level-triggered, see task.h and scope.h),
- * CIO_ENOTTASK outside a task, and -EINVAL for a NULL object.
+ * CIO_ENOTTASK outside a task (CIO_ENOLOOP on a thread with no loop), and
+ * -EINVAL for a NULL object. Since a call that can complete does, a
+ * cancelled task that retries in a loop regardless of the result may
+ * never suspend, and the loop never runs: stop on -ECANCELED.
  *
  * The `async with` idiom: CIO_WITH_LOCK(&lock) { ... } and
  * CIO_WITH_SEMAPHORE(&sem) { ... } run the block with the lock or permit
@@ -47,15 +50,17 @@ struct cio__wq {
 /* ---- Lock ---------------------------------------------------------------- */
 
 typedef struct cio_lock {
-    /* Private. */
+    /* Private. The owner is its task and that task's id: a task record is
+     * reused once its task has ended. */
     struct cio__wq waiters_;
     struct cio__task *owner_;
+    unsigned long long owner_id_;
     bool locked_;
 } cio_lock;
 
 #define CIO_LOCK_INIT                                                                              \
     {                                                                                              \
-        {NULL, NULL}, NULL, false                                                                  \
+        {NULL, NULL}, NULL, 0, false                                                               \
     }
 
 /* Makes *l an unlocked lock (same as zeroing it). */

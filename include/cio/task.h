@@ -18,7 +18,13 @@
  *
  * Cancellation is level-triggered: once a task is cancelled, every
  * suspending call it makes returns -ECANCELED at once, until it returns.
- * Cleanup that must itself wait runs inside a shield scope (scope.h).
+ * Cleanup that must itself wait runs inside a shield scope (scope.h). A
+ * call that returns at once does not give the loop a turn: a task that
+ * ignores -ECANCELED and calls again in a loop never lets the loop run.
+ *
+ * Where this header (or another) says CIO_ENOTTASK for a suspending call
+ * made outside a task, the same call on a thread with no loop at all
+ * returns CIO_ENOLOOP.
  */
 #ifndef CIO_TASK_H
 #define CIO_TASK_H

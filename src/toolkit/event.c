@@ -3,8 +3,6 @@
 
 #include "toolkit/waitq.h"
 
-int cio__lock_acquire_nointr(cio_lock *l, struct cio__task *t);
-
 /* ---- Event -------------------------------------------------------------- */
 
 void cio_event_init(cio_event *e)
@@ -79,7 +77,7 @@ int cio_condition_wait(cio_condition *c)
     struct cio__task *t = cio__self();
     if (!t)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
-    if (!l->locked_ || l->owner_ != t)
+    if (!cio__lock_held_by(l, t))
         return CIO_ESTATE;
     int rc = cio__interrupted(t);
     if (rc)
@@ -108,7 +106,7 @@ static int check_owner(cio_condition *c)
     cio_lock *l = cio_condition_lock(c);
     if (!l)
         return -EINVAL;
-    if (!l->locked_ || l->owner_ != cio__self())
+    if (!cio__lock_held_by(l, cio__self()))
         return CIO_ESTATE;
     return 0;
 }

@@ -124,6 +124,8 @@ int cio_group_wait(cio_group *g)
     if (!self)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     int rc = 0;
+    if (g->waiter_ && g->waiter_ != self)
+        return -EBUSY; /* one owner waits, as one task joins */
     if (g->running_) {
         g->waiter_ = self;
         rc = cio__interrupted(self);

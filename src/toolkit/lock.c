@@ -8,6 +8,17 @@
 
 /* ---- Lock --------------------------------------------------------------- */
 
+static void set_owner(cio_lock *l, struct cio__task *t)
+{
+    l->owner_ = t;
+    l->owner_id_ = t ? t->id : 0;
+}
+
+bool cio__lock_held_by(const cio_lock *l, const struct cio__task *t)
+{
+    return l->locked_ && t && l->owner_ == t && l->owner_id_ == t->id;
+}
+
 void cio_lock_init(cio_lock *l)
 {
     if (l)
@@ -21,7 +32,7 @@ int cio_lock_try_acquire(cio_lock *l)
     if (l->locked_ || !cio__wq_empty(&l->waiters_))
         return -EBUSY;
     l->locked_ = true;
-    l->owner_ = cio__self();
+    set_owner(l, cio__self());
     return 0;
 }
 
@@ -31,14 +42,14 @@ int cio_lock_acquire(cio_lock *l)
         return -EINVAL;
     if (!l->locked_) {
         l->locked_ = true;
-        l->owner_ = cio__self();
+        set_owner(l, cio__self());
         return 0;
     }
     struct cio__task *t;
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    if (l->owner_ == t)
+    if (cio__lock_held_by(l, t))
         return -EDEADLK;
     struct cio__wnode n;
     return cio__wq_wait(&l->waiters_, &n, t, "lock");
@@ -52,10 +63,10 @@ int cio_lock_release(cio_lock *l)
         return CIO_ESTATE;
     struct cio__wnode *n = cio__wq_wake_one(&l->waiters_, 0);
     if (n) {
-        l->owner_ = n->task; /* stays locked: handed over */
+        set_owner(l, n->task); /* stays locked: handed over */
     } else {
         l->locked_ = false;
-        l->owner_ = NULL;
+        set_owner(l, NULL);
     }
     return 0;
 }
@@ -71,7 +82,7 @@ int cio__lock_acquire_nointr(cio_lock *l, struct cio__task *t)
 {
     if (!l->locked_) {
         l->locked_ = true;
-        l->owner_ = t;
+        set_owner(l, t);
         return 0;
     }
     struct cio__wnode n = {.task = t};

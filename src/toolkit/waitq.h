@@ -118,4 +118,10 @@ static inline int cio__wq_wait(struct cio__wq *q, struct cio__wnode *n, struct c
     return rc ? rc : -ECANCELED;
 }
 
+/* Lock internals that Condition (event.c) shares (lock.c): an acquire
+ * nothing can interrupt, and whether t holds l (t itself, not a later task
+ * in its reused record). */
+int cio__lock_acquire_nointr(cio_lock *l, struct cio__task *t);
+bool cio__lock_held_by(const cio_lock *l, const struct cio__task *t);
+
 #endif
