@@ -178,7 +178,10 @@ typedef struct cio_http_response cio_http_response;
  * Errors: -EINVAL (out NULL, or a bad option: limit < -1, limit_per_host
  * < 0, http_version not 0-2, NaN timeouts, a header name that is not a
  * token or a value with CR or LF), CIO_ENOLOOP, -ENOMEM. */
-#define cio_http_session_new(opts, out) cio_http_session_new_at((opts), (out), __FILE__, __LINE__)
+/* Variadic so that a compound literal with commas inside needs no extra
+ * parentheses: cio_http_session_new(&(cio_http_session_options){.limit = 10,
+ * .raise_for_status = true}, &s). Takes exactly (opts, out). */
+#define cio_http_session_new(...) cio_http_session_new_at(__VA_ARGS__, __FILE__, __LINE__)
 int cio_http_session_new_at(const cio_http_session_options *opts, cio_http_session **out,
                             const char *file, int line);
 

@@ -89,9 +89,9 @@ static int shape_task(void *arg)
     free(t);
     task_check_eq(cio_http_session_close(s), 0);
 
-    /* ...and in a session. */
-    cio_http_session_options o2 = {.headers = &auth, .nheaders = 1};
-    task_check_eq(cio_http_session_new(&o2, &s), 0);
+    /* ...and in a session (options as a compound literal, commas and all). */
+    task_check_eq(
+        cio_http_session_new(&(cio_http_session_options){.headers = &auth, .nheaders = 1}, &s), 0);
     t = echo(s, &(cio_http_request){.url = p->url}, &rc);
     task_check_eq(rc, 0);
     task_check(strstr(t, big) != NULL);
