@@ -47,9 +47,12 @@ typedef struct cio_process_options {
 
 typedef struct cio_process cio_process;
 
-/* Starts argv[0] (searched in PATH when it has no '/') with the arguments
+/* Starts argv[0] with the arguments
  * argv (NULL-terminated) and gives the caller the process in *out, to free
- * with cio_process_free(). opts may be NULL (everything inherited). The
+ * with cio_process_free(). A name without '/' is searched in PATH: the
+ * PATH of opts->env when one is given (the system's default path if it
+ * has none), as Python's subprocess does, else this process's. opts may
+ * be NULL (everything inherited). The
  * child starts with default signal dispositions and no signal blocked,
  * whatever this process set. Never suspends. Errors: -EINVAL (out, argv or
  * argv[0] NULL, a bad mode), -ENOENT (no such program), -EACCES (not

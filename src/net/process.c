@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -71,9 +72,52 @@ static int plan(posix_spawn_file_actions_t *fa, const int mode[3], int child_end
     return -rc;
 }
 
+/* Where argv[0] is when the child gets an environment of its own: found
+ * through that environment's PATH, as Python's subprocess does (or the
+ * system's default path if it has none); posix_spawnp() would search this
+ * process's PATH. Returns 0 with the path in out, -ENOENT, -EACCES (found,
+ * not executable), -ENAMETOOLONG. */
+static int find_program(const char *name, char *const *env, char *out, size_t cap)
+{
+    const char *path = NULL;
+    for (char *const *e = env; *e && !path; e++)
+        if (!strncmp(*e, "PATH=", 5))
+            path = *e + 5;
+    char fallback[256];
+    if (!path) {
+        size_t n = confstr(_CS_PATH, fallback, sizeof fallback);
+        path = n > 0 && n <= sizeof fallback ? fallback : "/bin:/usr/bin";
+    }
+    int rc = -ENOENT;
+    for (const char *p = path;; p++) {
+        size_t dlen = strcspn(p, ":");
+        /* An empty entry is the working directory, as in execvp(). */
+        int n = dlen ? snprintf(out, cap, "%.*s/%s", (int)dlen, p, name)
+                     : snprintf(out, cap, "%s", name);
+        if (n < 0 || (size_t)n >= cap) {
+            rc = -ENAMETOOLONG;
+        } else if (access(out, X_OK) == 0) {
+            return 0;
+        } else if (errno == EACCES) {
+            rc = -EACCES;
+        }
+        p += dlen;
+        if (!*p)
+            return rc;
+    }
+}
+
 static int start(pid_t *pid, const char *const argv[], const cio_process_options *o,
                  const int mode[3], int child_end[3])
 {
+    char found[PATH_MAX];
+    const char *program = argv[0];
+    if (o && o->env && !strchr(program, '/')) {
+        int rc = find_program(program, o->env, found, sizeof found);
+        if (rc)
+            return rc;
+        program = found;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = -posix_spawn_file_actions_init(&fa);
@@ -92,8 +136,10 @@ static int start(pid_t *pid, const char *const argv[], const cio_process_options
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     rc = plan(&fa, mode, child_end, o ? o->cwd : NULL);
-    if (rc == 0)
-        rc = -posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv,
+    if (rc == 0 && program == found)
+        rc = -posix_spawn(pid, program, &fa, &attr, (char *const *)argv, o->env);
+    else if (rc == 0)
+        rc = -posix_spawnp(pid, program, &fa, &attr, (char *const *)argv,
                            o && o->env ? o->env : environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);

@@ -253,6 +253,35 @@ static int reaped_elsewhere(void *arg)
     return 0;
 }
 
+/* A child with an environment of its own finds its program through that
+ * environment's PATH, as Python's subprocess does. */
+static int env_path(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"sh", "-c", "exit 7", NULL};
+    char *nowhere[] = {"PATH=/nonexistent", NULL};
+    cio_process *p;
+    task_check_eq(cio_process_exec(&p, argv, &(cio_process_options){.env = nowhere}), -ENOENT);
+    task_check(p == NULL);
+    char *no_path[] = {"FOO=1", NULL}; /* the system's default path */
+    char *usr[] = {"PATH=/nonexistent::/usr/bin:/bin", NULL};
+    char *const *envs[] = {no_path, usr};
+    for (int i = 0; i < 2; i++) {
+        task_check_eq(cio_process_exec(&p, argv, &(cio_process_options){.env = envs[i]}), 0);
+        int code = -1;
+        task_check_eq(cio_process_wait(p, &code), 0);
+        task_check_eq(code, 7);
+        cio_process_free(p);
+    }
+    return 0;
+}
+
+static void test_env_path(void **state)
+{
+    (void)state;
+    assert_ok(run_real(env_path, NULL));
+}
+
 static void test_reaped_elsewhere(void **state)
 {
     (void)state;
@@ -388,10 +417,15 @@ static void test_bad_use(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_outputs),        cmocka_unit_test(test_communicate_large),
-        cmocka_unit_test(test_streams),        cmocka_unit_test(test_signals),
-        cmocka_unit_test(test_abandoned_wait), cmocka_unit_test(test_reaped_elsewhere),
-        cmocka_unit_test(test_out_of_fds),     cmocka_unit_test(test_child_starts_clean),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_communicate_large),
+        cmocka_unit_test(test_streams),
+        cmocka_unit_test(test_signals),
+        cmocka_unit_test(test_abandoned_wait),
+        cmocka_unit_test(test_reaped_elsewhere),
+        cmocka_unit_test(test_env_path),
+        cmocka_unit_test(test_out_of_fds),
+        cmocka_unit_test(test_child_starts_clean),
         cmocka_unit_test(test_bad_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
