@@ -9,7 +9,8 @@
  *         cio_context_set(&request_id, arg);
  *         ...                          every call below, in this task, sees it:
  *         log_line("start");           cio_context_get(&request_id)
- *         cio_spawn(audit, NULL);      and so does a task spawned from here
+ *         cio_detach(cio_spawn(audit, NULL));  and so does a task spawned here
+ *         return 0;
  *     }
  *
  * As in asyncio, a task starts with a copy of the context of the task that

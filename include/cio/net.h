@@ -229,7 +229,8 @@ void cio_stream_set_close_timeout(cio_stream *s, double seconds);
 
 /* ---- information -------------------------------------------------------- */
 
-/* The socket, for options and inspection; do not read, write or close it. */
+/* The socket, for options and inspection; do not read, write or close it.
+ * -EINVAL if s is NULL. */
 int cio_stream_fd(const cio_stream *s);
 
 /* The peer as text ("127.0.0.1:5000", "[::1]:443", a Unix path, or "?"). */
@@ -382,7 +383,8 @@ ssize_t cio_udp_recvfrom(cio_udp *u, void *buf, size_t size, struct sockaddr_sto
 /* The local port, or -EINVAL. */
 int cio_udp_port(const cio_udp *u);
 
-/* The socket, for options; do not close it. */
+/* The socket, for options; do not close it. -EINVAL if u is NULL or
+ * closed. */
 int cio_udp_fd(const cio_udp *u);
 
 /* Closes and releases the endpoint; never suspends, so it may be called

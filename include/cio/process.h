@@ -67,7 +67,8 @@ cio_stream *cio_process_stdin(cio_process *p);
 cio_stream *cio_process_stdout(cio_process *p);
 cio_stream *cio_process_stderr(cio_process *p);
 
-/* The child's process id (for logs; signal it with the calls below). */
+/* The child's process id (for logs; signal it with the calls below); -1
+ * if p is NULL. */
 int cio_process_pid(const cio_process *p);
 
 /* Waits until the process has exited and stores its returncode as asyncio

@@ -162,7 +162,8 @@ int cio_check(void);
  * fd counts as ready. */
 int cio_wait_fd(int fd, int events, double timeout);
 
-/* cio_wait_fd() for one direction: the same results and errors. */
+/* cio_wait_fd() for one direction each (CIO_READABLE, CIO_WRITABLE): the
+ * same results and errors. */
 static inline int cio_wait_readable(int fd, double timeout)
 {
     return cio_wait_fd(fd, CIO_READABLE, timeout);
