@@ -6,7 +6,13 @@
  * no blocking call on the loop thread. They must be called from a task.
  *
  * Errors: 0 or a count on success, a negative code on failure: -EINVAL (bad
- * argument), -ENOMEM, -ECANCELED, -ETIMEDOUT (the task was cancelled or an
+ * argument; a query's arguments are checked before anything is sent, and
+ * where a connection is at hand its cio_pg_conn_error() message says why:
+ * more arguments than the statement's highest placeholder $n (the server
+ * would accept them and ignore the extra ones: asyncpg refuses them too),
+ * more than 65535 arguments, a text or bytea value longer than INT32_MAX
+ * bytes, an array of no known type or with an element of another type),
+ * -ENOMEM, -ECANCELED, -ETIMEDOUT (the task was cancelled or an
  * enclosing CIO_TIMEOUT expired: the query is then cancelled on the server
  * too (a cancel request sent from a helper thread, at most 4 at once per
  * process, more wait their turn), and the connection stays usable if it
@@ -127,6 +133,13 @@ enum { /* private: cio_pg_arg.kind_ */
        CIO__PG_K_ARRAY_FLOAT8,
        CIO__PG_K_ARRAY_TEXT,
 };
+/* private: cio_pg_arg.len_ of a text or bytea value whose length does not
+ * fit the protocol's int32 lengths: the call it is passed to refuses it. */
+#define CIO__PG_LEN_TOO_LONG (-2)
+static inline int32_t cio__pg_len(size_t len)
+{
+    return len <= INT32_MAX ? (int32_t)len : CIO__PG_LEN_TOO_LONG;
+}
 
 static inline cio_pg_arg cio__pg_arg(uint32_t oid, int kind, int32_t len)
 {
@@ -190,10 +203,13 @@ static inline cio_pg_arg cio_pg_text(const char *s)
     return a;
 }
 /* A value of type text of len bytes (need not be NUL-terminated; no NUL
- * inside). Unlike cio_pg_text(), its type is text, not inferred. */
+ * inside). Unlike cio_pg_text(), its type is text, not inferred. A len
+ * over INT32_MAX cannot be sent: the call given the value returns
+ * -EINVAL. */
 static inline cio_pg_arg cio_pg_textn(const char *s, size_t len)
 {
-    cio_pg_arg a = cio__pg_arg(CIO_PG_TEXTOID, s ? CIO__PG_K_TEXT : CIO__PG_K_NULL, (int32_t)len);
+    cio_pg_arg a =
+        cio__pg_arg(CIO_PG_TEXTOID, s ? CIO__PG_K_TEXT : CIO__PG_K_NULL, cio__pg_len(len));
     a.v_.p = s;
     return a;
 }
@@ -218,10 +234,12 @@ static inline cio_pg_arg cio_pg_numeric(const char *s)
 {
     return cio_pg_typed(CIO_PG_NUMERICOID, s);
 }
-/* len bytes of binary data (bytea). NULL p gives SQL NULL. */
+/* len bytes of binary data (bytea). NULL p gives SQL NULL. A len over
+ * INT32_MAX cannot be sent: the call given the value returns -EINVAL. */
 static inline cio_pg_arg cio_pg_bytea(const void *p, size_t len)
 {
-    cio_pg_arg a = cio__pg_arg(CIO_PG_BYTEAOID, p ? CIO__PG_K_BYTEA : CIO__PG_K_NULL, (int32_t)len);
+    cio_pg_arg a =
+        cio__pg_arg(CIO_PG_BYTEAOID, p ? CIO__PG_K_BYTEA : CIO__PG_K_NULL, cio__pg_len(len));
     a.v_.p = p;
     return a;
 }
@@ -262,8 +280,7 @@ static inline cio_pg_arg cio_pg_timestamptz(int64_t usec)
  * (int4[]...). A call given an element of another type, or an element type
  * with no array type here, fails with -EINVAL; so do numeric elements:
  * send those as text and cast (`$1::text[]::numeric[]`). Arrays may be
- * passed to queries, executemany and copy_records (whose rows then go in
- * COPY's binary format).
+ * passed to queries, executemany and copy_records.
  *
  *     cio_pg_fetch(conn, "SELECT name FROM users WHERE id = ANY($1)",
  *                  CIO_PG_ARGS(cio_pg_array(CIO_PG_INT4OID,
@@ -315,8 +332,13 @@ static inline cio_pg_arg cio_pg_text_array(const char *const *v, size_t n)
 /* ---- connections ------------------------------------------------------------ */
 
 typedef struct cio_pg_options {
-    /* Seconds allowed for connecting (TCP, TLS, authentication); 0 means
-     * 60 s, negative means no limit. */
+    /* Seconds allowed for connecting (host name lookup, TCP, TLS,
+     * authentication); negative means no limit. 0 means 60 s, and then a
+     * connect_timeout libpq would apply (from the connection string, a
+     * service file or PGCONNECT_TIMEOUT; whole seconds, at least 2 as
+     * libpq reads it) bounds the attempt too, from after the lookup: libpq
+     * itself applies it only in its blocking connect. A value set here
+     * wins over the string's. NaN: -EINVAL. */
     double connect_timeout;
     /* Turns the automatic prepared-statement cache off: every query is sent
      * as an unnamed statement (one round trip, text results). Needed behind
@@ -324,13 +346,13 @@ typedef struct cio_pg_options {
      * statement_cache_size=0). */
     bool no_statement_cache;
     /* Prepared statements kept per connection (least recently used are
-     * deallocated); 0 means 100, as asyncpg. */
+     * deallocated); 0 means 100, as asyncpg; negative: -EINVAL. */
     int statement_cache_size;
     /* asyncpg's command_timeout: when positive, every operation on the
      * connection (a query, a fetch, a batch, one stream step, a
      * notification wait) that takes longer than this many seconds fails
      * with -ETIMEDOUT and is cancelled on the server, as if wrapped in a
-     * CIO_TIMEOUT scope. 0: no limit. */
+     * CIO_TIMEOUT scope. 0: no limit. NaN: -EINVAL. */
     double command_timeout;
 } cio_pg_options;
 
@@ -345,8 +367,8 @@ typedef struct cio_pg_options {
  * cio_pg_conn_error() can say why; the caller owns it and must pass it to
  * cio_pg_close() in every case.
  * Errors: CIO_PG_ECONN (refused, authentication failed, ...: see
- * cio_pg_conn_error()), -ETIMEDOUT, -ECANCELED, -EINVAL, -ENOMEM,
- * CIO_ENOTTASK. */
+ * cio_pg_conn_error()), -ETIMEDOUT, -ECANCELED, -EINVAL (dsn or out NULL,
+ * an option NaN or out of range), -ENOMEM, CIO_ENOTTASK. */
 int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **out);
 
 /* Closes a connection from cio_pg_connect() and frees it (a pooled
@@ -383,7 +405,10 @@ int cio_pg_server_version(const cio_pg_conn *conn);
  * execute() (which returns the status string). With no parameters the
  * simple query protocol is used and sql may hold several statements
  * separated by ';' (the count is the last one's); with parameters sql is
- * one statement, prepared and cached. Errors: see the top of this file. */
+ * one statement, prepared and cached. Errors: see the top of this file;
+ * CIO_PG_ECONN also when libpq drops the connection on a reply it cannot
+ * take (libpq 15 does on the description of a statement of about 7,500
+ * parameters or more: "lost synchronization with server"). */
 int cio_pg_execute(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs);
 
 /* Runs a query and stores every row in *out (the caller owns it: free with
@@ -427,11 +452,14 @@ int cio_pg_fetchval_text(cio_pg_conn *conn, const char *sql, const cio_pg_arg *a
  * args holds nrows * nargs values, row after row. As asyncpg's executemany,
  * the batch is atomic: outside a transaction it runs as one implicit
  * transaction, and a failing row (its index in cio_pg_conn_error()->row)
- * undoes the rows before it. Returns the total of affected rows. An
- * interrupted batch (-ETIMEDOUT, -ECANCELED) is cancelled and rolled back
- * as a whole; if the server had already committed it when the interruption
- * came, its count is returned instead: the result always says what the
- * database holds. */
+ * undoes the rows before it. Inside a transaction of the caller's, a
+ * failing rewritten INSERT (many rows per statement) cannot be replayed
+ * row by row to name its row (the transaction is aborted): row is -1 then.
+ * Each column's values must be of one type (NULLs aside): -EINVAL, the
+ * row named. args may be NULL when nargs is 0 (CIO_PG_NOARGS). Returns the total of affected rows.
+ * An interrupted batch (-ETIMEDOUT, -ECANCELED) is cancelled and rolled back as a whole; if the
+ * server had already committed it when the interruption came, its count is returned instead: the
+ * result always says what the database holds. */
 int cio_pg_executemany(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
                        int nrows);
 
@@ -549,7 +577,8 @@ typedef struct cio_pg_pool_options {
 } cio_pg_pool_options;
 
 /* Makes a pool of connections to dsn and opens min_size of them (in
- * parallel). The caller owns *out and must close it with
+ * parallel). Options NaN or out of range (the connection options'
+ * included) give -EINVAL. The caller owns *out and must close it with
  * cio_pg_pool_close(). Like cio_pg_connect(), *out receives a pool even
  * when opening those connections fails (or init fails on one), so that
  * cio_pg_pool_error() can say why: that pool is closed (acquires return
@@ -587,10 +616,14 @@ int cio_pg_pool_acquire(cio_pg_pool *pool, double timeout, cio_pg_conn **out);
  * cio_pg_stream or cio_pg_copy stays the caller's, cut from the connection:
  * cio_pg_stream_close() then only frees it (returning 0),
  * cio_pg_copy_end() frees it and returns CIO_PG_ESTATE (nothing was
- * copied), and any other use of it returns CIO_PG_ESTATE. The connection must not be used
- * afterwards. Returns 0, -EINVAL (conn NULL or not from a pool), or CIO_PG_EBUSY when another task
- * is in the middle of an operation on it (nothing is done: it stays checked out). May suspend (the
- * rollback); callable outside a task only for connections that need no rollback. */
+ * copied), and any other use of it returns CIO_PG_ESTATE. The connection
+ * must not be used afterwards. Returns 0, -EINVAL (conn NULL, not from a
+ * pool, or not checked out: released twice, which then changes nothing;
+ * a release that closed the connection freed it, so only a connection
+ * still idle in its pool can be caught), or CIO_PG_EBUSY when another
+ * task is in the middle of an operation on it (nothing is done: it stays
+ * checked out). May suspend (the rollback); callable outside a task only
+ * for connections that need no rollback. */
 int cio_pg_pool_release(cio_pg_conn *conn);
 
 /* Closes the pool: acquires waiting or made later fail with CIO_PG_ECLOSED,
@@ -608,7 +641,9 @@ int cio_pg_pool_close(cio_pg_pool *pool);
 /* asyncpg's Pool.execute/fetch/fetchrow/fetchval/executemany: acquire a
  * connection (waiting without limit; use a CIO_TIMEOUT scope to bound the
  * whole call), run the query, release. Same results and errors as the
- * connection functions, plus those of cio_pg_pool_acquire(). */
+ * connection functions, plus those of cio_pg_pool_acquire() (the
+ * connection's cio_pg_conn_error() is not reachable: to read why a query
+ * failed, acquire the connection). */
 int cio_pg_pool_execute(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs);
 int cio_pg_pool_fetch(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
                       cio_pg_result **out);
@@ -682,7 +717,12 @@ typedef struct cio_pg_tx {
 
 /* Starts a transaction on conn (BEGIN, or `mode` such as "BEGIN ISOLATION
  * LEVEL SERIALIZABLE" when not NULL), or a savepoint when conn is already in
- * one (then mode must be NULL). Errors: those of cio_pg_execute(), -EINVAL. */
+ * one (then mode must be NULL). mode is run as SQL, so it must be BEGIN
+ * [WORK | TRANSACTION] or START TRANSACTION followed only by transaction
+ * modes (ISOLATION LEVEL ..., READ WRITE, READ ONLY, [NOT] DEFERRABLE,
+ * separated by spaces or commas) and at most a ';'. Errors: those of
+ * cio_pg_execute(), -EINVAL (conn or tx NULL, another mode string, a mode
+ * inside a transaction). */
 int cio_pg_tx_begin(cio_pg_conn *conn, cio_pg_tx *tx, const char *mode);
 
 /* Commits the transaction (or releases the savepoint). If the commit fails,
@@ -741,8 +781,8 @@ int cio__pg_tx_loop(cio_pg_tx *tx, cio_pg_conn *conn, int *rc);
  * transaction the stream opens and commits). Either way memory stays bounded
  * and a slow consumer slows the server down, not the other way round.
  * The connection belongs to the stream until cio_pg_stream_close()
- * (other operations get CIO_PG_EBUSY). *out is set only on success.
- * Errors: those of cio_pg_fetch(). */
+ * (other operations get CIO_PG_EBUSY). *out is the stream on success and
+ * NULL on failure. Errors: those of cio_pg_fetch(). */
 int cio_pg_stream_open(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int nargs,
                        int batch, cio_pg_stream **out);
 
@@ -780,9 +820,12 @@ int cio_pg_stream_close(cio_pg_stream *st);
  * column names are quoted as identifiers, "schema.table" is not split).
  * Values go in COPY's binary format when every one of them can (the
  * columns' types are read first, with a zero-row SELECT cached like any
- * statement, as asyncpg does), else in its text format; they are encoded
- * and sent 64 KiB at a time while the server loads what came before.
- * Returns the rows copied. */
+ * statement, as asyncpg does), else in its text format (array values then
+ * go as array literals, their elements checked as in the binary format);
+ * they are encoded and sent 64 KiB at a time while the server loads what
+ * came before. Returns the rows copied. Arguments are checked before the
+ * COPY starts: -EINVAL, cio_pg_conn_error() says why (and row names the
+ * row when there are several). */
 int cio_pg_copy_records(cio_pg_conn *conn, const char *table, const char *const *columns, int ncols,
                         const cio_pg_arg *args, int nrows);
 

@@ -220,6 +220,16 @@ int cio__pg_next_result(cio_pg_conn *c, PGresult **out)
             return rc;
     }
     *out = PQgetResult(c->pg);
+    if (!*out && PQstatus(c->pg) != CONNECTION_OK) {
+        /* No result because the connection is gone (libpq 15 drops it on
+         * a message it cannot take, "lost synchronization with server"):
+         * NULL would then come for ever, and a loop waiting for a
+         * pipeline's Sync would spin without suspending. The account of a
+         * failure already recorded (the server's FATAL message, libpq's
+         * error result) is kept. */
+        c->broken = true;
+        return c->err.message[0] ? CIO_PG_ECONN : cio__pg_conn_lost(c);
+    }
     return 0;
 }
 
@@ -265,9 +275,30 @@ static int connect_poll(cio_pg_conn *c)
     }
 }
 
+/* The connect_timeout libpq would apply to pg (from the connection
+ * string, a service file or PGCONNECT_TIMEOUT), in seconds as libpq reads
+ * it (a whole number, at least 2); 0 when there is none. libpq applies it
+ * only in its blocking connect, never in PQconnectPoll. */
+static double libpq_connect_timeout(PGconn *pg)
+{
+    PQconninfoOption *opts = PQconninfo(pg);
+    long t = 0;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (strcmp(o->keyword, "connect_timeout") == 0 && o->val) {
+            char *end;
+            t = strtol(o->val, &end, 10);
+            if (end == o->val || *end)
+                t = 0;
+        }
+    }
+    PQconninfoFree(opts);
+    return t <= 0 ? 0 : t < 2 ? 2 : (double)t;
+}
+
 /* Starts the connection (a host name looked up first) and drives it to
- * the end of the handshake. */
-static int start_and_poll(cio_pg_conn *c, const char *dsn)
+ * the end of the handshake; with use_libpq_timeout, within libpq's
+ * connect_timeout if there is one. */
+static int start_and_poll(cio_pg_conn *c, const char *dsn, bool use_libpq_timeout)
 {
     c->pg = cio__pg_start(dsn, c);
     if (!c->pg)
@@ -277,7 +308,14 @@ static int start_and_poll(cio_pg_conn *c, const char *dsn)
     PQsetNoticeProcessor(c->pg, quiet_notice, NULL);
     if (PQstatus(c->pg) == CONNECTION_BAD)
         return cio__pg_conn_lost(c);
-    return connect_poll(c);
+    double t = use_libpq_timeout ? libpq_connect_timeout(c->pg) : 0;
+    if (t <= 0)
+        return connect_poll(c);
+    cio_scope limit = {0};
+    cio_timeout_enter(&limit, t);
+    int rc = connect_poll(c);
+    cio_scope_exit(&limit);
+    return rc;
 }
 
 int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **out)
@@ -285,13 +323,14 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!dsn)
+    cio_pg_options o = opts ? *opts : (cio_pg_options){0};
+    if (!dsn || o.connect_timeout != o.connect_timeout || o.command_timeout != o.command_timeout ||
+        o.statement_cache_size < 0)
         return -EINVAL;
     struct cio__task *t;
     int rc = cio__enter(&t);
     if (rc)
         return rc;
-    cio_pg_options o = opts ? *opts : (cio_pg_options){0};
     cio_pg_conn *c = calloc(1, sizeof *c);
     if (!c)
         return -ENOMEM;
@@ -305,7 +344,7 @@ int cio_pg_connect(const char *dsn, const cio_pg_options *opts, cio_pg_conn **ou
     double limit = o.connect_timeout == 0 ? DEFAULT_CONNECT_TIMEOUT : o.connect_timeout;
     {
         CIO_TIMEOUT(deadline, limit < 0 ? INFINITY : limit);
-        rc = start_and_poll(c, dsn);
+        rc = start_and_poll(c, dsn, o.connect_timeout == 0);
     }
     if (rc == -ENOMEM && !c->pg) {
         free(c->err_buf);

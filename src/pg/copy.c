@@ -263,7 +263,11 @@ static bool binary_ok(cio_pg_conn *c, const char *qt, const char *cols, int ncol
 int cio_pg_copy_records(cio_pg_conn *c, const char *table, const char *const *columns, int ncols,
                         const cio_pg_arg *args, int nrows)
 {
-    if (!c || !table || ncols <= 0 || nrows < 0 || (nrows && !args))
+    if (!c)
+        return -EINVAL;
+    if (!table || ncols <= 0 || nrows < 0 || (nrows && !args))
+        return cio__pg_invalid(c, -1, "table is NULL, ncols not positive, or no args for the rows");
+    if (cio__pg_check_args(c, NULL, args, ncols, nrows) < 0)
         return -EINVAL;
     char *qt = cio__pg_quote_ident(table);
     char *cols = column_list(columns, ncols);

@@ -83,6 +83,30 @@ int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n)
 }
 
 static int encode_array(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a);
+static cio_pg_arg array_elem(const cio_pg_arg *a, int k);
+
+const char *cio__pg_arg_problem(const cio_pg_arg *a)
+{
+    if (!cio__pg_arg_len_ok(a))
+        return "a value longer than 2147483647 bytes cannot be sent";
+    if (!is_array(a))
+        return NULL;
+    if (!cio__pg_array_type(a->oid_))
+        return "an array of an element type that has no array type here";
+    if (!array_ok(a))
+        return "an array of more than 2147483647 elements, or without its elements";
+    if (a->kind_ != CIO__PG_K_ARRAY)
+        return NULL; /* a C array: its elements are of its type */
+    for (int k = 0; k < a->len_; k++) {
+        cio_pg_arg e = array_elem(a, k);
+        if (is_array(&e) || !cio__pg_binary_copy_ok(&e, a->oid_))
+            return "an array element is not of the array's element type (numeric elements: "
+                   "send text and cast)";
+        if (!cio__pg_arg_len_ok(&e))
+            return "an array element longer than 2147483647 bytes cannot be sent";
+    }
+    return NULL;
+}
 
 /* The binary form of a fixed-size value (bool, integers, floats, date,
  * timestamps) in s (8 bytes at most); returns its length, or -1 for the
@@ -133,6 +157,8 @@ int cio__pg_params_fill(struct cio__pg_params *p, const cio_pg_arg *args, int n)
     for (int i = 0; i < n; i++) {
         const cio_pg_arg *a = &args[i];
         char *s = p->scratch + 16 * i;
+        if (!cio__pg_arg_len_ok(a))
+            return -EINVAL;
         p->formats[i] = 1;
         p->values[i] = s;
         switch (a->kind_) {
@@ -297,89 +323,171 @@ static int put_escaped(char **buf, size_t *len, size_t *cap, const char *s, size
     return 0;
 }
 
-int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n)
+/* The text form of a value of fixed size (bool, integers, floats, dates,
+ * timestamps, uuid) at o, which has room for 80 bytes: its length, or -1
+ * for the other kinds. None of them holds a character COPY or an array
+ * literal escapes. */
+static int fixed_text(char *o, const cio_pg_arg *a)
 {
     static const char hex[] = "0123456789abcdef";
+    switch (a->kind_) {
+    case CIO__PG_K_BOOL:
+        *o = a->v_.i ? 't' : 'f';
+        return 1;
+    case CIO__PG_K_INT2:
+    case CIO__PG_K_INT4:
+    case CIO__PG_K_INT8:
+        return (int)fmt_i64(o, a->v_.i);
+    case CIO__PG_K_FLOAT4:
+    case CIO__PG_K_FLOAT8:
+        /* '.' whatever the program's locale: COPY reads it so. */
+        return cio__fmt_g(o, 64, a->kind_ == CIO__PG_K_FLOAT4 ? 9 : 17, a->v_.d);
+    case CIO__PG_K_DATE:
+        if (a->v_.i == INT32_MAX || a->v_.i == INT32_MIN)
+            return sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
+        return (int)cio__pg_fmt_datetime(o, a->v_.i, 0, false, false);
+    case CIO__PG_K_TIMESTAMP:
+    case CIO__PG_K_TIMESTAMPTZ:
+        if (a->v_.i == INT64_MAX || a->v_.i == INT64_MIN)
+            return sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
+        int64_t day = floordiv(a->v_.i, INT64_C(86400000000));
+        return (int)cio__pg_fmt_datetime(o, day, a->v_.i - day * INT64_C(86400000000), true,
+                                         a->kind_ == CIO__PG_K_TIMESTAMPTZ);
+    case CIO__PG_K_UUID: {
+        const uint8_t *u = a->v_.p;
+        for (int k = 0; k < 16; k++) {
+            if (k == 4 || k == 6 || k == 8 || k == 10)
+                *o++ = '-';
+            *o++ = hex[u[k] >> 4];
+            *o++ = hex[u[k] & 15];
+        }
+        return 36;
+    }
+    default:
+        return -1;
+    }
+}
+
+/* bytea's hex text form ("\x0102"), with its backslash doubled as many
+ * times as the layers around it need (1: none, 2: COPY's or an array's, 4:
+ * both). */
+static int put_bytea_hex(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a, int slashes)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t bl = (size_t)a->len_;
+    if (cio__pg_grow(buf, cap, *len + 2 * bl + 8) < 0)
+        return -ENOMEM;
+    char *o = *buf + *len;
+    for (int k = 0; k < slashes; k++)
+        *o++ = '\\';
+    *o++ = 'x';
+    const uint8_t *b = a->v_.p;
+    for (size_t k = 0; k < bl; k++) {
+        *o++ = hex[b[k] >> 4];
+        *o++ = hex[b[k] & 15];
+    }
+    *len = (size_t)(o - *buf);
+    return 0;
+}
+
+/* An array argument as an array literal ({"1","2",NULL}): every element
+ * quoted, so that no element's text needs the unquoted form's rules. The
+ * elements are checked as for the binary form (cio_pg_array()'s
+ * contract). */
+static int array_literal(char **buf, size_t *len, size_t *cap, const cio_pg_arg *a)
+{
+    uint32_t elem = a->oid_;
+    if (!array_ok(a))
+        return -EINVAL;
+    if (cio__pg_grow(buf, cap, *len + 2) < 0)
+        return -ENOMEM;
+    (*buf)[(*len)++] = '{';
+    for (int k = 0; k < a->len_; k++) {
+        cio_pg_arg e = array_elem(a, k);
+        if (is_array(&e) || !cio__pg_binary_copy_ok(&e, elem) || !cio__pg_arg_len_ok(&e))
+            return -EINVAL;
+        if (cio__pg_grow(buf, cap, *len + 88) < 0)
+            return -ENOMEM;
+        char *o = *buf + *len;
+        if (k)
+            *o++ = ',';
+        *len = (size_t)(o - *buf);
+        if (e.kind_ == CIO__PG_K_NULL) {
+            memcpy(o, "NULL", 4);
+            *len += 4;
+            continue;
+        }
+        *o++ = '"';
+        *len += 1;
+        int n = fixed_text(o, &e);
+        if (n < -1)
+            return n;
+        if (n >= 0) {
+            *len += (size_t)n;
+        } else if (e.kind_ == CIO__PG_K_BYTEA) {
+            if (put_bytea_hex(buf, len, cap, &e, 2) < 0)
+                return -ENOMEM;
+        } else { /* text: '"' and '\' escaped */
+            const char *s = e.v_.p;
+            size_t sl = e.len_ >= 0 ? (size_t)e.len_ : strlen(s);
+            if (cio__pg_grow(buf, cap, *len + 2 * sl + 2) < 0)
+                return -ENOMEM;
+            o = *buf + *len;
+            for (size_t i = 0; i < sl; i++) {
+                if (s[i] == '"' || s[i] == '\\')
+                    *o++ = '\\';
+                *o++ = s[i];
+            }
+            *len = (size_t)(o - *buf);
+        }
+        if (cio__pg_grow(buf, cap, *len + 1) < 0)
+            return -ENOMEM;
+        (*buf)[(*len)++] = '"';
+    }
+    if (cio__pg_grow(buf, cap, *len + 1) < 0)
+        return -ENOMEM;
+    (*buf)[(*len)++] = '}';
+    return 0;
+}
+
+int cio__pg_copy_text_row(char **buf, size_t *len, size_t *cap, const cio_pg_arg *args, int n)
+{
     for (int i = 0; i < n; i++) {
         const cio_pg_arg *a = &args[i];
+        if (!cio__pg_arg_len_ok(a))
+            return -EINVAL;
         if (cio__pg_grow(buf, cap, *len + 80) < 0)
             return -ENOMEM;
         char *o = *buf + *len;
-        switch (a->kind_) {
-        case CIO__PG_K_NULL:
+        int w = fixed_text(o, a);
+        if (w < -1)
+            return w;
+        if (w >= 0) {
+            *len += (size_t)w;
+        } else if (a->kind_ == CIO__PG_K_NULL) {
             memcpy(o, "\\N", 2);
             *len += 2;
-            break;
-        case CIO__PG_K_BOOL:
-            *o = a->v_.i ? 't' : 'f';
-            *len += 1;
-            break;
-        case CIO__PG_K_INT2:
-        case CIO__PG_K_INT4:
-        case CIO__PG_K_INT8:
-            *len += fmt_i64(o, a->v_.i);
-            break;
-        case CIO__PG_K_FLOAT4:
-        case CIO__PG_K_FLOAT8: {
-            /* '.' whatever the program's locale: COPY reads it so. */
-            int w = cio__fmt_g(o, 64, a->kind_ == CIO__PG_K_FLOAT4 ? 9 : 17, a->v_.d);
-            if (w < 0)
-                return w;
-            *len += (size_t)w;
-            break;
-        }
-        case CIO__PG_K_DATE:
-            if (a->v_.i == INT32_MAX || a->v_.i == INT32_MIN)
-                *len += (size_t)sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
-            else
-                *len += cio__pg_fmt_datetime(o, a->v_.i, 0, false, false);
-            break;
-        case CIO__PG_K_TIMESTAMP:
-        case CIO__PG_K_TIMESTAMPTZ:
-            if (a->v_.i == INT64_MAX || a->v_.i == INT64_MIN) {
-                *len += (size_t)sprintf(o, a->v_.i > 0 ? "infinity" : "-infinity");
-            } else {
-                int64_t day = floordiv(a->v_.i, INT64_C(86400000000));
-                *len += cio__pg_fmt_datetime(o, day, a->v_.i - day * INT64_C(86400000000), true,
-                                             a->kind_ == CIO__PG_K_TIMESTAMPTZ);
-            }
-            break;
-        case CIO__PG_K_UUID: {
-            const uint8_t *u = a->v_.p;
-            for (int k = 0; k < 16; k++) {
-                if (k == 4 || k == 6 || k == 8 || k == 10)
-                    *o++ = '-';
-                *o++ = hex[u[k] >> 4];
-                *o++ = hex[u[k] & 15];
-            }
-            *len += 36;
-            break;
-        }
-        case CIO__PG_K_BYTEA: {
-            size_t bl = (size_t)a->len_;
-            if (cio__pg_grow(buf, cap, *len + 2 * bl + 8) < 0)
+        } else if (a->kind_ == CIO__PG_K_BYTEA) {
+            if (put_bytea_hex(buf, len, cap, a, 2) < 0)
                 return -ENOMEM;
-            o = *buf + *len;
-            *o++ = '\\';
-            *o++ = '\\';
-            *o++ = 'x';
-            const uint8_t *b = a->v_.p;
-            for (size_t k = 0; k < bl; k++) {
-                *o++ = hex[b[k] >> 4];
-                *o++ = hex[b[k] & 15];
-            }
-            *len += 3 + 2 * bl;
-            break;
-        }
-        default: {
-            if (is_array(a))
-                return -EINVAL; /* arrays go in binary rows only */
+        } else if (is_array(a)) {
+            /* The literal, then escaped for COPY like any text. */
+            char *lit = NULL;
+            size_t ll = 0, lc = 0;
+            int rc = array_literal(&lit, &ll, &lc, a);
+            if (rc == 0)
+                rc = put_escaped(buf, len, cap, lit, ll);
+            free(lit);
+            if (rc)
+                return rc;
+        } else {
             const char *s = a->v_.p;
             size_t sl = a->len_ >= 0 ? (size_t)a->len_ : strlen(s);
             if (put_escaped(buf, len, cap, s, sl) < 0)
                 return -ENOMEM;
         }
-        }
+        if (cio__pg_grow(buf, cap, *len + 1) < 0)
+            return -ENOMEM;
         (*buf)[(*len)++] = i + 1 < n ? '\t' : '\n';
     }
     if (n == 0) {
@@ -441,6 +549,8 @@ static int binary_value(char **buf, size_t *len, size_t *cap, const cio_pg_arg *
     const char *v;
     size_t vl;
     bool jsonb = false;
+    if (!cio__pg_arg_len_ok(a))
+        return -EINVAL;
     switch (a->kind_) {
     case CIO__PG_K_NULL:
         if (cio__pg_grow(buf, cap, *len + 4) < 0)

@@ -50,6 +50,7 @@ struct cio_pg_conn {
     cio_pg_error err;
     char *err_buf;
     /* pool bookkeeping */
+    bool checked_out;      /* acquired from its pool and not yet released */
     struct cio__list link; /* in the pool's idle list */
     bool watched;          /* idle: a reader callback watches the socket */
     int64_t created_ns, idle_since_ns;
@@ -59,6 +60,21 @@ struct cio_pg_conn {
  * and that nobody else uses conn; claims it. Returns 0 or an error. */
 int cio__pg_begin(cio_pg_conn *c);
 void cio__pg_end(cio_pg_conn *c);
+
+/* Argument checks (check.c). Records the reason as c's error (c may be
+ * NULL; nothing is recorded while another task uses c), with row as
+ * cio_pg_error.row, and returns -EINVAL. */
+int cio__pg_invalid(cio_pg_conn *c, int row, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The highest placeholder ($n) sql uses outside strings, quoted
+ * identifiers, comments and dollar quotes; -1 when the text ends inside
+ * one of those (the count is then unknown). */
+int cio__pg_sql_params(const char *sql, bool standard_strings);
+/* Checks nrows rows of nargs arguments, and for a statement (sql not NULL)
+ * their count: at most 65535, and no more than the placeholders sql uses.
+ * 0, or -EINVAL with the reason recorded on c. */
+int cio__pg_check_args(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
+                       int nrows);
 
 /* Error bookkeeping. */
 void cio__pg_clear_error(cio_pg_conn *c);
@@ -156,6 +172,15 @@ struct cio__pg_params {
     char *arrays; /* the binary forms of the array arguments */
     size_t arrays_len, arrays_cap;
 };
+/* Whether a text or bytea value's length can be sent (cio_pg_textn() and
+ * cio_pg_bytea() mark one over INT32_MAX). */
+static inline bool cio__pg_arg_len_ok(const cio_pg_arg *a)
+{
+    return a->kind_ == CIO__PG_K_BYTEA ? a->len_ >= 0 : a->kind_ != CIO__PG_K_TEXT || a->len_ >= -1;
+}
+/* Why an argument cannot be sent (its length, an array of no known type,
+ * an array element of another type), or NULL when it can. */
+const char *cio__pg_arg_problem(const cio_pg_arg *a);
 /* Sets up p for n arguments like args (their types: p->oids). Returns 0,
  * -EINVAL (n out of range, an array of no known type) or -ENOMEM. */
 int cio__pg_params_init(struct cio__pg_params *p, const cio_pg_arg *args, int n);

@@ -55,8 +55,8 @@ static int read_ready(cio_pg_conn *c, struct batch *b)
 }
 
 /* The oid of each column: the first non-NULL value's; later rows must
- * agree. */
-static int column_oids(const cio_pg_arg *args, int nargs, int nrows, uint32_t *oids)
+ * agree (one statement is prepared for every row). */
+static int column_oids(cio_pg_conn *c, const cio_pg_arg *args, int nargs, int nrows, uint32_t *oids)
 {
     for (int k = 0; k < nargs; k++) {
         oids[k] = 0;
@@ -68,7 +68,10 @@ static int column_oids(const cio_pg_arg *args, int nargs, int nrows, uint32_t *o
             if (!oids[k])
                 oids[k] = t;
             else if (t != oids[k])
-                return -EINVAL;
+                return cio__pg_invalid(c, i,
+                                       "row %d, argument $%d: a value of type %u where the rows "
+                                       "before have type %u (a column takes one type in all rows)",
+                                       i, k + 1, t, oids[k]);
         }
     }
     return 0;
@@ -357,7 +360,8 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
     struct batch b = {0};
     size_t queued = 0; /* bytes of parameters sent since the last flush */
     for (int start = 0, k = 0; rc == 0 && start < nrows; start += k) {
-        const cio_pg_arg *row = args + (size_t)start * (size_t)nargs;
+        /* No offset on args when there are none (NULL for CIO_PG_NOARGS). */
+        const cio_pg_arg *row = nargs ? args + (size_t)start * (size_t)nargs : args;
         if (u) {
             if (u->nstarts == u->starts_cap) {
                 int n = u->starts_cap ? 2 * u->starts_cap : 64;
@@ -427,8 +431,18 @@ static int run(cio_pg_conn *c, const char *sql, size_t prefix, int per, const ci
     free(last.sql);
     cio__pg_params_free(&p);
     if (rc == 0 && b.err) {
-        /* The first row of the failing statement. */
-        c->err.row = u ? u->starts[c->err.row] : c->err.row * per;
+        /* The failing statement's row, if it had one; else which of its
+         * rows failed is not known (executemany replays the batch a row
+         * per statement to find out when it can): -1. */
+        int stmt = c->err.row, first, count;
+        if (u) {
+            first = u->starts[stmt];
+            count = (stmt + 1 < u->nstarts ? u->starts[stmt + 1] : nrows) - first;
+        } else {
+            first = stmt * per;
+            count = nrows - first < per ? nrows - first : per;
+        }
+        c->err.row = count == 1 ? first : -1;
         return b.err;
     }
     return rc ? rc : b.affected;
@@ -447,16 +461,22 @@ static int rows_per_statement(int nargs, int nrows)
 int cio_pg_executemany(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
                        int nrows)
 {
-    if (!sql || nargs < 0 || nrows < 0 || (nargs && nrows && !args))
-        return -EINVAL;
+    if (!sql)
+        return cio__pg_invalid(c, -1, "sql is NULL");
+    if (nargs < 0 || nrows < 0 || (nargs && nrows && !args))
+        return cio__pg_invalid(c, -1, "args is NULL, or nargs or nrows negative");
     int rc = cio__pg_begin(c);
     if (rc)
         return rc;
+    if ((rc = cio__pg_check_args(c, sql, args, nargs, nrows)) != 0) {
+        cio__pg_end(c);
+        return rc;
+    }
     uint32_t *oids = malloc(((size_t)nargs + 1) * sizeof *oids);
     if (!oids)
         rc = -ENOMEM;
     else
-        rc = column_oids(args, nargs, nrows, oids);
+        rc = column_oids(c, args, nargs, nrows, oids);
     if (rc == 0 && nrows > 0) {
         size_t values_at = 0;
         size_t prefix = nrows > 1 ? insert_prefix(sql, nargs, &values_at) : 0;

@@ -315,6 +315,7 @@ static void give(cio_pg_pool *p, cio_pg_conn *c, int64_t now)
         struct waiter *w = cio__container_of(n, struct waiter, link);
         if (cio__wake(w->task, 0)) {
             w->conn = c;
+            c->checked_out = true;
             p->in_use++;
             return;
         }
@@ -416,7 +417,10 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
         o.max_size = 10;
     if (o.max_idle == 0)
         o.max_idle = 300.0;
-    if (!dsn || o.min_size < 0 || o.max_size < 0 || o.min_size > o.max_size)
+    if (!dsn || o.min_size < 0 || o.max_size < 0 || o.min_size > o.max_size ||
+        o.max_idle != o.max_idle || o.max_lifetime != o.max_lifetime ||
+        o.conn.connect_timeout != o.conn.connect_timeout ||
+        o.conn.command_timeout != o.conn.command_timeout || o.conn.statement_cache_size < 0)
         return -EINVAL;
     struct cio__task *t;
     int rc = cio__enter(&t);
@@ -505,6 +509,7 @@ static int open_in_slot(cio_pg_pool *p, int64_t deadline, cio_pg_conn **out)
         return rc;
     }
     p->in_use++;
+    c->checked_out = true;
     if (p->retry_at) {
         /* The server is back: the upkeep need not wait out its backoff. */
         p->backoff = 0;
@@ -542,6 +547,7 @@ int cio_pg_pool_acquire(cio_pg_pool *p, double timeout, cio_pg_conn **out)
                 continue;
             }
             p->in_use++;
+            c->checked_out = true;
             *out = c;
             return 0;
         }
@@ -589,6 +595,11 @@ int cio_pg_pool_release(cio_pg_conn *c)
     cio_pg_pool *p = c->pool;
     if (c->user && c->user != cio__self())
         return CIO_PG_EBUSY; /* another task is mid-operation on it */
+    /* Released twice (or never acquired): it is idle, or being released
+     * by another call; counting it again would list it twice. */
+    if (!c->checked_out)
+        return cio__pg_invalid(c, -1, "connection released but not checked out of its pool");
+    c->checked_out = false;
     /* A stream or COPY left open is ended first, as asyncpg's release
      * resets the connection; its handle is cut from the connection, so
      * closing it later touches nothing the next user holds. */
@@ -667,7 +678,9 @@ int cio_pg_pool_close(cio_pg_pool *p)
         idle_take(p, c);
         drop(p, c);
     }
-    if (p->upkeep)
+    /* Cancelled before its first run, the upkeep task would never run, nor
+     * clear p->upkeep: one that has not started sees p->closing as it does. */
+    if (p->upkeep && p->upkeep->started)
         cio__cancel_task(p->upkeep, -ECANCELED);
     while (p->size > 0 || p->upkeep) {
         int rc = cio__interrupted(t);

@@ -167,13 +167,29 @@ int cio__pg_simple(cio_pg_conn *c, const char *sql)
     return rc;
 }
 
+/* The checks of a query's (sql, args, nargs) that need no connection: 0
+ * or -EINVAL, explained. cio__pg_check_args() follows cio__pg_begin(), so
+ * that a busy connection says so first. */
+static int check_query(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs)
+{
+    if (!sql)
+        return cio__pg_invalid(c, -1, "sql is NULL");
+    if (nargs < 0 || (nargs && !args))
+        return cio__pg_invalid(c, -1, "args is NULL or nargs negative");
+    return 0;
+}
+
 int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs)
 {
-    if (!sql || nargs < 0 || (nargs && !args))
+    if (check_query(c, sql, args, nargs) < 0)
         return -EINVAL;
     int rc = cio__pg_begin(c);
     if (rc)
         return rc;
+    if ((rc = cio__pg_check_args(c, sql, args, nargs, 1)) != 0) {
+        cio__pg_end(c);
+        return rc;
+    }
     if (nargs == 0) {
         rc = cio__pg_simple(c, sql);
     } else {
@@ -192,12 +208,14 @@ int cio_pg_execute(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int 
 static int query_rows(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int nargs,
                       PGresult **r)
 {
-    if (!sql || nargs < 0 || (nargs && !args))
+    if (check_query(c, sql, args, nargs) < 0)
         return -EINVAL;
     int rc = cio__pg_begin(c);
     if (rc)
         return rc;
-    rc = cio__pg_query(c, sql, args, nargs, r);
+    rc = cio__pg_check_args(c, sql, args, nargs, 1);
+    if (rc == 0)
+        rc = cio__pg_query(c, sql, args, nargs, r);
     cio__pg_end(c);
     if (rc)
         return rc;

@@ -47,12 +47,16 @@ int cio_pg_stream_open(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (!sql || nargs < 0 || (nargs && !args))
-        return -EINVAL;
+    if (!sql)
+        return cio__pg_invalid(c, -1, "sql is NULL");
+    if (nargs < 0 || (nargs && !args))
+        return cio__pg_invalid(c, -1, "args is NULL or nargs negative");
     cio_pg_stream *st = calloc(1, sizeof *st);
     if (!st)
         return -ENOMEM;
     int rc = cio__pg_begin(c);
+    if (rc == 0 && (rc = cio__pg_check_args(c, sql, args, nargs, 1)) != 0)
+        cio__pg_end(c);
     if (rc) {
         free(st);
         return rc;

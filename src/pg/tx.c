@@ -1,5 +1,6 @@
 /* Transactions and savepoints (asyncpg's conn.transaction()): begin,
  * commit, rollback, and the guard that rolls back on every early exit. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,73 @@
 
 #define ROLLBACK_WAIT 5.0
 
+/* Whether the words at *p (case aside, then a space, a comma or the end)
+ * are `words`; moves *p past them. */
+static bool word(const char **p, const char *words)
+{
+    const char *s = *p;
+    while (*words) {
+        if (tolower((unsigned char)*s) != *words)
+            return false;
+        s++;
+        words++;
+        if (*words == ' ') {
+            if (!isspace((unsigned char)*s))
+                return false;
+            while (isspace((unsigned char)*s))
+                s++;
+            words++;
+        }
+    }
+    if (*s && !isspace((unsigned char)*s) && *s != ',' && *s != ';')
+        return false;
+    while (isspace((unsigned char)*s))
+        s++;
+    *p = s;
+    return true;
+}
+
+/* Whether mode is a statement that only starts a transaction: BEGIN [WORK
+ * | TRANSACTION] or START TRANSACTION, then transaction modes (isolation
+ * level, read only / write, [not] deferrable) separated by spaces or
+ * commas, then at most a ';'. It is run as SQL: anything else could do
+ * anything. */
+static bool tx_mode_ok(const char *p)
+{
+    static const char *const modes[] = {
+        "isolation level serializable",
+        "isolation level repeatable read",
+        "isolation level read committed",
+        "isolation level read uncommitted",
+        "read write",
+        "read only",
+        "not deferrable",
+        "deferrable",
+    };
+    while (isspace((unsigned char)*p))
+        p++;
+    if (word(&p, "begin")) {
+        if (!word(&p, "work"))
+            word(&p, "transaction");
+    } else if (!word(&p, "start transaction")) {
+        return false;
+    }
+    for (bool first = true; *p && *p != ';'; first = false) {
+        if (!first && *p == ',')
+            for (p++; isspace((unsigned char)*p);)
+                p++;
+        size_t i = 0;
+        while (i < sizeof modes / sizeof *modes && !word(&p, modes[i]))
+            i++;
+        if (i == sizeof modes / sizeof *modes)
+            return false;
+    }
+    if (*p == ';')
+        for (p++; isspace((unsigned char)*p);)
+            p++;
+    return !*p; /* nothing after the ';' */
+}
+
 int cio_pg_tx_begin(cio_pg_conn *c, cio_pg_tx *tx, const char *mode)
 {
     if (!c || !tx)
@@ -15,6 +83,11 @@ int cio_pg_tx_begin(cio_pg_conn *c, cio_pg_tx *tx, const char *mode)
     tx->conn_ = c;
     tx->active_ = false;
     tx->savepoint_ = 0;
+    if (mode && !tx_mode_ok(mode))
+        return cio__pg_invalid(c, -1,
+                               "transaction mode \"%.64s\" is not BEGIN or START "
+                               "TRANSACTION with transaction modes",
+                               mode);
     int rc;
     if (cio_pg_in_transaction(c)) {
         if (mode)

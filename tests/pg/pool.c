@@ -7,6 +7,7 @@
  * cancelled queries. */
 #include "pg_test.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -365,6 +366,71 @@ static int many_main(void *arg)
     task_check_eq(cio_pg_pool_idle(p), cio_pg_pool_size(p));
     task_check_eq(cio_pg_pool_close(p), 0);
     return 0;
+}
+
+/* A connection released twice: the second release is refused and leaves
+ * the pool as it was (it used to list the connection twice, hand it to
+ * two acquirers, and free it while still listed). */
+static int double_release_main(void *arg)
+{
+    (void)arg;
+    cio_pg_pool *pool;
+    int rc =
+        cio_pg_pool_create(pg_dsn(), &(cio_pg_pool_options){.min_size = 1, .max_size = 2}, &pool);
+    task_check_eq(rc, 0);
+    cio_pg_conn *c;
+    task_check_eq(cio_pg_pool_acquire(pool, 5, &c), 0);
+    task_check_eq(cio_pg_pool_release(c), 0);
+    task_check_eq(cio_pg_pool_release(c), -EINVAL);
+    task_check(strstr(cio_pg_conn_error(c)->message, "not checked out") != NULL);
+    task_check_eq(cio_pg_pool_size(pool), 1);
+    task_check_eq(cio_pg_pool_idle(pool), 1);
+    cio_pg_conn *a = NULL, *b = NULL;
+    task_check_eq(cio_pg_pool_acquire(pool, 5, &a), 0);
+    task_check_eq(cio_pg_pool_acquire(pool, 5, &b), 0);
+    task_check(a != b);
+    task_check_eq(cio_pg_pool_idle(pool), 0);
+    task_check_eq(cio_pg_pool_release(a), 0);
+    task_check_eq(cio_pg_pool_release(b), 0);
+    task_check_eq(cio_pg_pool_release(b), -EINVAL);
+    task_check_eq(cio_pg_pool_idle(pool), 2);
+    /* Options no pool can use are refused at once. */
+    cio_pg_pool *bad = pool;
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &(cio_pg_pool_options){.max_idle = NAN}, &bad),
+                  -EINVAL);
+    task_check(bad == NULL);
+    cio_pg_pool_options o = {.conn = {.statement_cache_size = -1}};
+    task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &bad), -EINVAL);
+    return cio_pg_pool_close(pool);
+}
+
+static void test_double_release(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(double_release_main, NULL), 0);
+}
+
+/* A pool closed before its upkeep task has run: the task, cancelled
+ * then, would never run to say it is gone, and the close waited for it
+ * until the loop found the deadlock. */
+static int close_at_once_main(void *arg)
+{
+    (void)arg;
+    for (int min = 0; min < 2; min++) {
+        cio_pg_pool *pool;
+        cio_pg_pool_options o = {.min_size = min, .max_size = 2};
+        task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &pool), 0);
+        double t0 = cio_time();
+        task_check_eq(cio_pg_pool_close(pool), 0);
+        task_check(cio_time() - t0 < 1);
+    }
+    return 0;
+}
+
+static void test_close_at_once(void **state)
+{
+    (void)state;
+    assert_int_equal(run_real(close_at_once_main, NULL), 0);
 }
 
 static void test_1000_tasks_20_connections(void **state)
@@ -1169,6 +1235,8 @@ int main(void)
         cmocka_unit_test(test_slot_fifo),
         cmocka_unit_test(test_timeout_races_release),
         cmocka_unit_test(test_close),
+        cmocka_unit_test(test_double_release),
+        cmocka_unit_test(test_close_at_once),
         cmocka_unit_test(test_1000_tasks_20_connections),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_release_open_stream),
