@@ -641,9 +641,16 @@ int cio_pg_pool_close(cio_pg_pool *pool);
 /* asyncpg's Pool.execute/fetch/fetchrow/fetchval/executemany: acquire a
  * connection (waiting without limit; use a CIO_TIMEOUT scope to bound the
  * whole call), run the query, release. Same results and errors as the
- * connection functions, plus those of cio_pg_pool_acquire() (the
- * connection's cio_pg_conn_error() is not reachable: to read why a query
- * failed, acquire the connection). */
+ * connection functions, plus those of cio_pg_pool_acquire(). Why a query
+ * failed (the connection's cio_pg_conn_error(), SQLSTATE included) is
+ * copied to the pool before the connection goes back:
+ * cio_pg_pool_query_error() reads it, as asyncpg's exception carries it.
+ *
+ *     rc = cio_pg_pool_execute(pool, "INSERT ...", args, 2);
+ *     if (rc == CIO_PG_ESERVER &&
+ *         !strcmp(cio_pg_pool_query_error(pool)->sqlstate, "23505"))
+ *         ...                                     // a unique violation
+ */
 int cio_pg_pool_execute(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs);
 int cio_pg_pool_fetch(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs,
                       cio_pg_result **out);
@@ -658,6 +665,14 @@ int cio_pg_pool_executemany(cio_pg_pool *pool, const char *sql, const cio_pg_arg
  * a pool that cio_pg_pool_create() could not open, why it failed; owned by
  * the pool. "" for NULL. */
 const char *cio_pg_pool_error(const cio_pg_pool *pool);
+
+/* What the last pool shortcut (cio_pg_pool_execute()...) that ran on this
+ * pool met: the query's error as cio_pg_conn_error() had it, or an empty
+ * account (sqlstate "", row -1) if it succeeded or never got a connection.
+ * Shared by the pool's tasks: read it right after the call, before the task
+ * suspends again (no other task runs in between). Owned by the pool, valid
+ * until its next shortcut; never NULL (an empty account for NULL). */
+const cio_pg_error *cio_pg_pool_query_error(const cio_pg_pool *pool);
 
 /* Counts for monitoring: connections open (or being opened), idle, and
  * tasks waiting in acquire; 0 for NULL. */

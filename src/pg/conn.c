@@ -17,13 +17,18 @@
 
 static const char empty[] = "";
 
+void cio__pg_error_reset(cio_pg_error *e, char **buf)
+{
+    free(*buf);
+    *buf = NULL;
+    memset(e->sqlstate, 0, sizeof e->sqlstate);
+    e->severity = e->message = e->detail = e->hint = empty;
+    e->row = -1;
+}
+
 void cio__pg_clear_error(cio_pg_conn *c)
 {
-    free(c->err_buf);
-    c->err_buf = NULL;
-    memset(c->err.sqlstate, 0, sizeof c->err.sqlstate);
-    c->err.severity = c->err.message = c->err.detail = c->err.hint = empty;
-    c->err.row = -1;
+    cio__pg_error_reset(&c->err, &c->err_buf);
 }
 
 /* Copies s without the trailing newline libpq leaves in its messages. */
@@ -39,27 +44,40 @@ static char *put(char *p, const char *s, const char **field)
     return p + n + 1;
 }
 
-void cio__pg_set_error(cio_pg_conn *c, const char *sqlstate, const char *severity,
-                       const char *message, const char *detail, const char *hint)
+/* Sets *e (its strings in one block, *buf), keeping its row. */
+static void fill(cio_pg_error *e, char **buf, const char *sqlstate, const char *severity,
+                 const char *message, const char *detail, const char *hint)
 {
-    int row = c->err.row;
-    cio__pg_clear_error(c);
-    c->err.row = row;
+    int row = e->row;
+    cio__pg_error_reset(e, buf);
+    e->row = row;
     size_t n = 4;
     const char *parts[4] = {severity, message, detail, hint};
     for (int i = 0; i < 4; i++)
         n += parts[i] ? strlen(parts[i]) : 0;
-    char *p = c->err_buf = malloc(n);
+    char *p = *buf = malloc(n);
     if (!p) {
-        c->err.message = "out of memory while recording an error";
+        e->message = "out of memory while recording an error";
         return;
     }
-    p = put(p, severity, &c->err.severity);
-    p = put(p, message, &c->err.message);
-    p = put(p, detail, &c->err.detail);
-    put(p, hint, &c->err.hint);
+    p = put(p, severity, &e->severity);
+    p = put(p, message, &e->message);
+    p = put(p, detail, &e->detail);
+    put(p, hint, &e->hint);
     if (sqlstate)
-        snprintf(c->err.sqlstate, sizeof c->err.sqlstate, "%s", sqlstate);
+        snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate);
+}
+
+void cio__pg_set_error(cio_pg_conn *c, const char *sqlstate, const char *severity,
+                       const char *message, const char *detail, const char *hint)
+{
+    fill(&c->err, &c->err_buf, sqlstate, severity, message, detail, hint);
+}
+
+void cio__pg_error_copy(cio_pg_error *dst, char **buf, const cio_pg_error *src)
+{
+    dst->row = src->row;
+    fill(dst, buf, src->sqlstate, src->severity, src->message, src->detail, src->hint);
 }
 
 int cio__pg_conn_lost(cio_pg_conn *c)

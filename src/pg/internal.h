@@ -78,6 +78,13 @@ int cio__pg_check_args(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, 
 
 /* Error bookkeeping. */
 void cio__pg_clear_error(cio_pg_conn *c);
+/* An error kept apart from its connection (the pool's account of its
+ * shortcuts): reset to "nothing failed", or a copy of src, the strings in
+ * *buf. */
+void cio__pg_error_reset(cio_pg_error *e, char **buf);
+void cio__pg_error_copy(cio_pg_error *dst, char **buf, const cio_pg_error *src);
+/* pool.c: what the last pool shortcut saw go wrong (NULL: nothing). */
+void cio__pg_pool_note(cio_pg_pool *p, const cio_pg_error *e);
 void cio__pg_set_error(cio_pg_conn *c, const char *sqlstate, const char *severity,
                        const char *message, const char *detail, const char *hint);
 /* Records the error of a failed PGresult (or of the connection when res is

@@ -54,6 +54,8 @@ struct cio_pg_pool {
     bool orphaned; /* close was interrupted: the last release frees */
     struct cio__task *closer;
     char *last_error;
+    cio_pg_error query_err; /* cio_pg_pool_query_error() */
+    char *query_err_buf;
     /* upkeep */
     struct cio__task *upkeep; /* the upkeep task while it runs */
     bool upkeep_parked;       /* it waits for work: kick() may wake it */
@@ -71,6 +73,20 @@ static void set_pool_error(cio_pg_pool *p, const char *msg)
 const char *cio_pg_pool_error(const cio_pg_pool *p)
 {
     return p && p->last_error ? p->last_error : "";
+}
+
+void cio__pg_pool_note(cio_pg_pool *p, const cio_pg_error *e)
+{
+    if (e)
+        cio__pg_error_copy(&p->query_err, &p->query_err_buf, e);
+    else
+        cio__pg_error_reset(&p->query_err, &p->query_err_buf);
+}
+
+const cio_pg_error *cio_pg_pool_query_error(const cio_pg_pool *p)
+{
+    static const cio_pg_error none = {"", "", "", "", "", -1};
+    return p ? &p->query_err : &none;
 }
 
 int cio_pg_pool_size(const cio_pg_pool *p)
@@ -92,6 +108,7 @@ static void pool_free(cio_pg_pool *p)
 {
     free(p->dsn);
     free(p->last_error);
+    free(p->query_err_buf);
     free(p);
 }
 
@@ -437,6 +454,7 @@ int cio_pg_pool_create(const char *dsn, const cio_pg_pool_options *opts, cio_pg_
         return -ENOMEM;
     }
     p->o = o;
+    cio__pg_pool_note(p, NULL);
     cio__list_init(&p->idle);
     cio__list_init(&p->waiters);
     for (int i = 0; i < o.min_size; i++) {

@@ -1,12 +1,24 @@
 /* asyncpg's Pool query shortcuts: acquire, run one query, release. */
 #include "pg/internal.h"
 
+/* A failed query's account is copied to the pool (for
+ * cio_pg_pool_query_error()) while the connection that holds it is still
+ * the caller's: CIO_PG_ACQUIRE releases it after the return value. */
+static int outcome(cio_pg_pool *pool, cio_pg_conn *conn, int rc)
+{
+    cio__pg_pool_note(pool, rc < 0 ? cio_pg_conn_error(conn) : NULL);
+    return rc;
+}
+
 #define WITH_CONN(call)                                                                            \
     int rc;                                                                                        \
     CIO_PG_ACQUIRE(conn, pool, -1, rc);                                                            \
-    if (rc < 0)                                                                                    \
+    if (rc < 0) {                                                                                  \
+        if (pool)                                                                                  \
+            cio__pg_pool_note(pool, NULL);                                                         \
         return rc;                                                                                 \
-    return call
+    }                                                                                              \
+    return outcome(pool, conn, call)
 
 int cio_pg_pool_execute(cio_pg_pool *pool, const char *sql, const cio_pg_arg *args, int nargs)
 {

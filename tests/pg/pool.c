@@ -100,6 +100,21 @@ static int basics(void *arg)
     task_check_eq(cio_pg_pool_create(pg_dsn(), &o, &bad), CIO_PG_ESERVER);
     task_check(bad != NULL && strstr(cio_pg_pool_error(bad), "division by zero") != NULL);
     task_check_eq(cio_pg_pool_close(bad), 0);
+
+    /* A shortcut's failure is told by the pool, SQLSTATE and all, though
+     * its connection went back (asyncpg's exception carries them). */
+    task_check_eq(cio_pg_pool_query_error(p)->sqlstate[0], 0);
+    task_check_eq(cio_pg_pool_execute(p, "SELECT 1/$1::int", CIO_PG_ARGS(cio_pg_int4(0))),
+                  CIO_PG_ESERVER);
+    const cio_pg_error *e = cio_pg_pool_query_error(p);
+    task_check(!strcmp(e->sqlstate, "22012"));
+    task_check(strstr(e->message, "division by zero") != NULL);
+    task_check(!strcmp(e->severity, "ERROR"));
+    int64_t one;
+    task_check_eq(cio_pg_pool_fetchval_int64(p, "SELECT 1", NULL, 0, &one), 0);
+    task_check_eq(cio_pg_pool_query_error(p)->sqlstate[0], 0); /* a success clears it */
+    task_check(!strcmp(cio_pg_pool_query_error(p)->message, ""));
+    task_check_eq(cio_pg_pool_query_error(NULL)->row, -1);
     task_check_eq(cio_pg_pool_close(p), 0);
     return 0;
 }
