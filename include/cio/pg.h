@@ -418,7 +418,8 @@ int cio_pg_fetch(cio_pg_conn *conn, const char *sql, const cio_pg_arg *args, int
                  cio_pg_result **out);
 
 /* As cio_pg_fetch(), for the first row only: returns 1 and stores a result
- * whose row 0 is that row, or returns 0 and stores NULL when the query
+ * whose row 0 is that row and only row (cio_pg_nrows() says 1), or returns
+ * 0 and stores NULL when the query
  * returned no row (asyncpg's fetchrow returning None). As in asyncpg, the
  * server still sends every row the query yields: add LIMIT 1 to a query
  * that may return many. */

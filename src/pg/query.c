@@ -246,6 +246,8 @@ int cio_pg_fetchrow(cio_pg_conn *c, const char *sql, const cio_pg_arg *args, int
         cio_pg_result_free(*out);
         *out = NULL;
     }
+    if (rc > 1) /* the row asked for, alone, as asyncpg's one Record */
+        (*out)->nrows = 1;
     return rc > 1 ? 1 : rc;
 }
 

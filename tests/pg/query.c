@@ -249,6 +249,8 @@ static int basics(void *arg)
     int32_t id;
     task_check_eq(cio_pg_get_int32(r, 0, 0, &id), 0);
     task_check_eq(id, 9);
+    task_check_eq(cio_pg_nrows(r), 1); /* one row, however many came */
+    task_check(cio_pg_get_int32(r, 1, 0, &id) < 0);
     cio_pg_result_free(r);
 
     /* Server errors: SQLSTATE, message, detail, hint; the connection stays
