@@ -14,7 +14,7 @@
  * kept past cio_run(), passed to a later loop or to another thread's loop
  * is refused too (CIO_ENOLOOP where no loop runs, else CIO_EBADTASK), as
  * every call checks that the handle names a record of the running loop
- * before reading it.
+ * before reading it. (Below, CIO_EBADTASK stands for both.)
  *
  * Cancellation is level-triggered: once a task is cancelled, every
  * suspending call it makes returns -ECANCELED at once, until it returns.

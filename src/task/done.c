@@ -52,7 +52,7 @@ int cio_task_add_done_callback(cio_task h, cio_task_callback cb, void *arg)
         return -EINVAL;
     struct cio__task *t = cio__task_from(h);
     if (!t)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     struct done_cb *d = malloc(sizeof *d);
     if (!d)
         return -ENOMEM;
@@ -91,7 +91,7 @@ int cio_task_remove_done_callback(cio_task h, cio_task_callback cb, void *arg)
 {
     struct cio__task *t = cio__task_from(h);
     if (!t)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     return cb ? drop(t, cb, arg) : 0;
 }
 

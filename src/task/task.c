@@ -605,7 +605,7 @@ int cio_join(cio_task h)
         return cio__tls_loop ? CIO_ENOTTASK : CIO_ENOLOOP;
     struct cio__task *t = cio__task_from(h);
     if (!t || t->detached)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     if (t == self)
         return -EDEADLK;
     if (t->joiner)
@@ -630,7 +630,7 @@ int cio_detach(cio_task h)
 {
     struct cio__task *t = cio__task_from(h);
     if (!t || t->detached)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     if (t->joiner)
         return -EBUSY;
     if (t->state == CIO__T_DONE) {
@@ -650,7 +650,7 @@ int cio_cancel(cio_task h)
 {
     struct cio__task *t = cio__task_from(h);
     if (!t)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     if (t->state == CIO__T_DONE)
         return -EALREADY;
     cio__cancel_task(t, -ECANCELED);
@@ -667,7 +667,7 @@ int cio_task_result(cio_task h, int *result)
 {
     struct cio__task *t = cio__task_from(h);
     if (!t)
-        return CIO_EBADTASK;
+        return cio__bad_handle(h);
     if (!result)
         return -EINVAL;
     if (t->state != CIO__T_DONE)

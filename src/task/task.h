@@ -203,6 +203,14 @@ static inline struct cio__task *cio__task_from(cio_task h)
     return t;
 }
 
+/* What a call on a handle cio__task_from() refused returns: CIO_ENOLOOP
+ * for a real handle on a thread with no loop (task.h's promise), else
+ * CIO_EBADTASK (a null handle never names a task). */
+static inline int cio__bad_handle(cio_task h)
+{
+    return h.ptr_ && !cio__tls_loop ? CIO_ENOLOOP : CIO_EBADTASK;
+}
+
 /* At the loop's close: frees the done callbacks (done.c) of a task that
  * never ended. */
 void cio__task_done_callbacks_free(struct cio__task *t);
