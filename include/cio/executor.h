@@ -65,7 +65,10 @@ typedef struct cio_executor_options {
 
 /* Makes a pool of worker threads (opts may be NULL for the defaults). The
  * caller owns it and must shut it down. A pool is not tied to a loop: tasks
- * of several loops, on several threads, may share one.
+ * of several loops, on several threads, may share one. Its workers belong
+ * to the process that made it: a child made by fork() must neither use nor
+ * shut down the parent's pools (its copy has no workers: a job would never
+ * run, and the shutdown would wait for ever); make new ones there.
  * Errors: -EINVAL (out NULL), -ENOMEM, -EAGAIN (no thread could be made). */
 int cio_executor_new(cio_executor **out, const cio_executor_options *opts);
 
