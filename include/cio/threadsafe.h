@@ -81,7 +81,10 @@ int cio_chan_new(cio_chan **out, size_t capacity);
  * ignored. */
 void cio_chan_free(cio_chan *ch);
 
-/* Appends item, waiting while the channel is full.
+/* Appends item, waiting while the channel is full. A send that needs no
+ * wait is done at once, even in a cancelled task or a loop callback (as
+ * the toolkit's calls, sync.h); -ECANCELED, -ETIMEDOUT and CIO_ENOTTASK
+ * come only from a send that would wait.
  * Errors: -EPIPE (closed, before or while waiting; the item was not sent),
  * -ECANCELED, -ETIMEDOUT, CIO_ENOTTASK, -EINVAL (ch NULL). */
 int cio_chan_send(cio_chan *ch, void *item);
@@ -90,7 +93,8 @@ int cio_chan_send(cio_chan *ch, void *item);
  * anywhere, loop callbacks included. */
 int cio_chan_try_send(cio_chan *ch, void *item);
 
-/* Takes the oldest item into *item, waiting while the channel is empty.
+/* Takes the oldest item into *item, waiting while the channel is empty;
+ * done at once when an item is there, as cio_chan_send().
  * Errors: -EPIPE (closed and empty: the end of the stream), -ECANCELED,
  * -ETIMEDOUT, CIO_ENOTTASK, -EINVAL (ch or item NULL). */
 int cio_chan_recv(cio_chan *ch, void **item);

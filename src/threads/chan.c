@@ -189,17 +189,15 @@ int cio_chan_send(cio_chan *ch, void *item)
 {
     if (!ch)
         return -EINVAL;
+    /* Done at once when it can be, as the toolkit's calls are, even in a
+     * cancelled task or a loop callback: only a wait needs a task. */
     struct waiter w = {.item = item};
-    int rc = may_wait(&w.task);
-    if (rc)
-        return rc;
     pthread_mutex_lock(&ch->mu);
-    rc = send_locked(ch, item);
-    if (rc != -EAGAIN) {
-        pthread_mutex_unlock(&ch->mu);
-        return rc;
-    }
-    return wait_on(ch, &ch->senders, &w, "channel send");
+    int rc = send_locked(ch, item);
+    if (rc == -EAGAIN && (rc = may_wait(&w.task)) == 0)
+        return wait_on(ch, &ch->senders, &w, "channel send");
+    pthread_mutex_unlock(&ch->mu);
+    return rc;
 }
 
 int cio_chan_try_send(cio_chan *ch, void *item)
@@ -217,14 +215,11 @@ int cio_chan_recv(cio_chan *ch, void **item)
     if (!ch || !item)
         return -EINVAL;
     struct waiter w = {0};
-    int rc = may_wait(&w.task);
-    if (rc)
-        return rc;
     pthread_mutex_lock(&ch->mu);
-    rc = recv_locked(ch, item);
-    if (rc != -EAGAIN) {
+    int rc = recv_locked(ch, item);
+    if (rc != -EAGAIN || (rc = may_wait(&w.task)) != 0) {
         pthread_mutex_unlock(&ch->mu);
-        return rc;
+        return rc; /* done at once, as send */
     }
     rc = wait_on(ch, &ch->receivers, &w, "channel receive");
     if (rc == 0)
