@@ -391,40 +391,58 @@ static int stubborn_main(void *arg)
     return cio_join(t);
 }
 
+/* Runs main in a child under cio_run with the given shutdown timeout; main
+ * gets the write end of a pipe to report its progress on, whose read end
+ * is *ready; the child's stderr is *err. Returns the child's pid. */
+static pid_t start_child(cio_task_fn main, double timeout, int *ready, int *err)
+{
+    int r[2], e[2];
+    assert_int_equal(pipe(r), 0);
+    assert_int_equal(pipe(e), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(r[0]);
+        close(e[0]);
+        dup2(e[1], 2);
+        cio_run_options o = {.shutdown_timeout = timeout};
+        int rc = cio_run_with(&o, main, (void *)(intptr_t)r[1]);
+        _exit(cio_exit_status(rc) == 0 ? 99 : 98); /* never reached */
+    }
+    close(r[1]);
+    close(e[1]);
+    *ready = r[0];
+    *err = e[0];
+    return pid;
+}
+
+/* Reads what the child wrote on stderr, and closes both pipes. */
+static void finish_child(int ready, int err, struct child_out *out)
+{
+    ssize_t n = read(err, out->err, sizeof out->err - 1);
+    out->err[n > 0 ? n : 0] = 0;
+    close(ready);
+    close(err);
+}
+
 /* Runs stubborn_main in a child with the given shutdown timeout, sends
  * `first`, then (if second) `second` once the child is in its cleanup. */
 static void run_child(double timeout, int first, int second, struct child_out *out)
 {
-    int ready[2], err[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(err), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(ready[0]);
-        close(err[0]);
-        dup2(err[1], 2);
-        cio_run_options o = {.shutdown_timeout = timeout};
-        int rc = cio_run_with(&o, stubborn_main, (void *)(intptr_t)ready[1]);
-        _exit(cio_exit_status(rc) == 0 ? 99 : 98); /* never reached */
-    }
-    close(ready[1]);
-    close(err[1]);
+    int ready, err;
+    pid_t pid = start_child(stubborn_main, timeout, &ready, &err);
     char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(read(ready, &c, 1), 1);
     assert_int_equal(c, 'r');
     int64_t t0 = now_ns();
     kill(pid, first);
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(read(ready, &c, 1), 1);
     assert_int_equal(c, 'c');
     if (second)
         kill(pid, second);
     assert_int_equal(waitpid(pid, &out->status, 0), pid);
     out->seconds = (double)(now_ns() - t0) / 1e9;
-    ssize_t n = read(err[0], out->err, sizeof out->err - 1);
-    out->err[n > 0 ? n : 0] = 0;
-    close(ready[0]);
-    close(err[0]);
+    finish_child(ready, err, out);
 }
 
 static void test_second_signal_forces_exit(void **state)
@@ -477,22 +495,10 @@ static int spins_once_cancelled(void *arg)
 
 static void run_stuck(cio_task_fn fn, struct child_out *out)
 {
-    int ready[2], err[2];
-    assert_int_equal(pipe(ready), 0);
-    assert_int_equal(pipe(err), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(ready[0]);
-        close(err[0]);
-        dup2(err[1], 2);
-        cio_run_options o = {.shutdown_timeout = -1};
-        _exit(cio_exit_status(cio_run_with(&o, fn, (void *)(intptr_t)ready[1])) == 0 ? 99 : 98);
-    }
-    close(ready[1]);
-    close(err[1]);
+    int ready, err;
+    pid_t pid = start_child(fn, -1, &ready, &err);
     char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(read(ready, &c, 1), 1);
     usleep(50000);
     kill(pid, SIGINT);
     usleep(300000);
@@ -507,10 +513,7 @@ static void run_stuck(cio_task_fn fn, struct child_out *out)
         waitpid(pid, &st, 0);
     }
     out->status = st;
-    ssize_t n = read(err[0], out->err, sizeof out->err - 1);
-    out->err[n > 0 ? n : 0] = 0;
-    close(ready[0]);
-    close(err[0]);
+    finish_child(ready, err, out);
 }
 
 static void test_second_signal_reaches_a_stuck_loop(void **state)
